@@ -1,0 +1,45 @@
+"""Frontends: each turns an ``nn.Module`` and example inputs into a :class:`Captured`."""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import Fx2MlxError
+from .export import capture_export
+from .fx import capture_fx
+from .graph import SCOPE, Captured, user_frame
+
+FRONTENDS = ("auto", "export", "fx")
+
+__all__ = ["SCOPE", "Captured", "capture", "FRONTENDS"]
+
+
+def _describe(name: str, exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else type(exc).__name__
+    where = user_frame(exc)
+    loc = f"\n      at: {where}" if where else ""
+    return f"  - {name}: {type(exc).__name__}: {first[:300]}{loc}"
+
+
+def capture(model: torch.nn.Module, inputs: tuple, frontend: str = "auto") -> Captured:
+    """Capture ``model`` with the chosen frontend; ``auto`` tries export, then fx."""
+    if frontend not in FRONTENDS:
+        raise Fx2MlxError(f"unknown frontend {frontend!r}; choose one of {', '.join(FRONTENDS)}")
+    order = ["export", "fx"] if frontend == "auto" else [frontend]
+    failures: list[str] = []
+    for name in order:
+        try:
+            if name == "export":
+                return capture_export(model, inputs)
+            return capture_fx(model, inputs)
+        except Fx2MlxError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported to the user below
+            failures.append(_describe(name, exc))
+    raise Fx2MlxError(
+        "could not trace the model with any frontend:\n"
+        + "\n".join(failures)
+        + "\n  hint: remove data-dependent Python control flow from forward(), or pass"
+        " example inputs that match what forward() expects"
+    )

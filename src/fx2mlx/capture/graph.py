@@ -1,0 +1,120 @@
+"""The captured program every frontend produces: one flat ATen-level ``fx.Graph``."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import fx
+from torch.utils import _pytree as pytree
+
+SCOPE = "fx2mlx.scope"
+"""``node.meta`` key: tuple of ``(call_key, module_path)`` frames, outermost first, root excluded."""
+
+
+@dataclass
+class Captured:
+    """A flat graph plus everything needed to emit and validate it.
+
+    Parameters, buffers and constants are ``get_attr`` nodes whose target is the key in
+    ``consts`` (the PyTorch state_dict key where there is one). User inputs are placeholders.
+    """
+
+    graph: fx.Graph
+    model: torch.nn.Module
+    consts: dict[str, torch.Tensor]
+    aliases: dict[str, list[str]]
+    input_names: list[str]
+    out_spec: pytree.TreeSpec
+    frontend: str
+    dynamic_batch: bool
+    warnings: list[str] = field(default_factory=list)
+
+    def module(self, path: str) -> torch.nn.Module:
+        """The submodule at ``path`` ('' is the model itself)."""
+        return self.model.get_submodule(path) if path else self.model
+
+
+def _scope_of(node: fx.Node) -> tuple[tuple[str, str], ...]:
+    stack = node.meta.get("nn_module_stack") or {}
+    frames = []
+    for key, value in stack.items():
+        path = value[0] if isinstance(value, tuple) else ""
+        if not path or key.startswith("_empty_nn_module_stack"):
+            continue
+        call = key.split("@", 1)[1] if "@" in key else "0"
+        frames.append((f"{path}@{call}", path))
+    return tuple(frames)
+
+
+def from_exported(ep: Any, model: torch.nn.Module, frontend: str) -> Captured:
+    """Turn an ``ExportedProgram`` into a :class:`Captured` with get_attr constants."""
+    gm = ep.graph_module
+    graph = fx.Graph()
+    env: dict[fx.Node, fx.Node] = {}
+    sig = ep.graph_signature
+    const_of: dict[str, str] = {}
+    const_of.update(sig.inputs_to_parameters)
+    const_of.update(sig.inputs_to_buffers)
+    const_of.update(getattr(sig, "inputs_to_lifted_tensor_constants", {}))
+    state = {**ep.state_dict, **ep.constants}
+    consts: dict[str, torch.Tensor] = {}
+    input_names: list[str] = []
+    for node in gm.graph.nodes:
+        if node.op == "placeholder" and node.name in const_of:
+            key = const_of[node.name]
+            tensor = state[key]
+            consts[key] = tensor.detach() if isinstance(tensor, torch.Tensor) else tensor
+            new = graph.get_attr(key)
+            new.meta.update(node.meta)
+        elif node.op == "placeholder":
+            new = graph.placeholder(node.name)
+            new.meta.update(node.meta)
+            input_names.append(node.name)
+        elif node.op == "get_attr":
+            value = getattr(gm, node.target)
+            key = f"_constant_{node.target}"
+            if isinstance(value, torch.Tensor):
+                consts[key] = value.detach()
+            new = graph.get_attr(key)
+            new.meta.update(node.meta)
+        else:
+            new = graph.node_copy(node, lambda n: env[n])
+        new.meta[SCOPE] = _scope_of(node)
+        env[node] = new
+    return Captured(
+        graph=graph,
+        model=model,
+        consts=consts,
+        aliases=_aliases(model),
+        input_names=input_names,
+        out_spec=ep.call_spec.out_spec,
+        frontend=frontend,
+        dynamic_batch=False,
+    )
+
+
+def _aliases(model: torch.nn.Module) -> dict[str, list[str]]:
+    """Every state key a tensor is known under (tied weights have several)."""
+    by_id: dict[int, list[str]] = {}
+    named = list(model.named_parameters(remove_duplicate=False))
+    named += list(model.named_buffers(remove_duplicate=False))
+    for name, tensor in named:
+        by_id.setdefault(id(tensor), []).append(name)
+    return {name: by_id[id(t)] for name, t in named}
+
+
+def user_frame(exc: BaseException) -> str:
+    """The innermost traceback frame outside torch and the standard library, as text."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    best = ""
+    for fr in frames:
+        path = fr.filename.replace("\\", "/")
+        if "/torch/" in path or "/site-packages/" in path or "/lib/python3" in path:
+            continue
+        if "/fx2mlx/capture/" in path:
+            continue
+        best = f"{fr.filename}:{fr.lineno}: {fr.line}"
+    return best

@@ -1,0 +1,40 @@
+"""Attribute paths: how a module path reads from inside a generated class."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .names import identifier
+
+LIST_TYPES = (nn.Sequential, nn.ModuleList)
+
+
+def segments(path: str) -> list[str]:
+    return path.split(".") if path else []
+
+
+def relative(base: str, path: str) -> str:
+    """``path`` relative to ``base`` ('' when equal)."""
+    if not base:
+        return path
+    assert path == base or path.startswith(base + "."), (base, path)
+    return path[len(base) + 1 :]
+
+
+def attr_text(owner: nn.Module, rel: str, root: str = "self") -> str:
+    """``'layer1.0.conv1'`` -> ``'self.layer1[0].conv1'``, walking the torch modules."""
+    text, module = root, owner
+    for seg in segments(rel):
+        if isinstance(module, LIST_TYPES):
+            text += f"[{int(seg)}]"
+        elif isinstance(module, nn.ModuleDict):
+            text += f"[{seg!r}]"
+        else:
+            text += f".{identifier(seg)}"
+        module = getattr(module, "_modules", {}).get(seg) if module is not None else None
+    return text
+
+
+def state_key(owner_path: str, rel: str) -> str:
+    """The generated parameter path for a torch state key (attribute names sanitized)."""
+    return ".".join(identifier(s) if not s.isdigit() else s for s in segments(rel))

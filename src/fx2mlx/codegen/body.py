@@ -1,0 +1,152 @@
+"""Render a scope's statements as the body of ``__call__``.
+
+Single-use values are nested into their user (``nn.relu(self.bn1(self.conv1(x)))``); the rest
+become assignments. A statement reuses the name of an input that dies there, so linear
+chains read ``x = ...(x)``; fresh names come from the user's own source line where we can
+read it (``identity = ...``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import fx
+
+from .expr import ATOM, Expr, fill, holes
+from .names import NameTable
+
+INLINE_LIMIT = 60  # characters: longer single-use expressions get a name of their own
+
+
+@dataclass
+class Stmt:
+    """One statement: ``outs = expr`` (or a loop / guarded call)."""
+
+    outs: list[fx.Node]
+    expr: Expr
+    anchor: int
+    kind: str = "op"  # op | call | alias | loop
+    hint: str | None = None
+    comment: str = ""
+    guard: str | None = None  # optional submodule: ``... if "name" in self else <input>``
+    loop: tuple[str, fx.Node] | None = None  # (list attribute text, input value)
+    path: str | None = None  # module path of a layer or child call
+
+
+@dataclass
+class Body:
+    lines: list[str] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)
+
+
+def _resolve_aliases(stmts: list[Stmt]) -> tuple[list[Stmt], dict[str, str]]:
+    """Drop alias statements (layout-only ops), pointing their users at the source."""
+    alias: dict[str, str] = {}
+    for s in stmts:
+        if s.kind == "alias":
+            src = holes(s.expr.text)[0]
+            alias[s.outs[0].name] = alias.get(src, src)
+    kept = [s for s in stmts if s.kind != "alias"]
+    if not alias:
+        return kept, alias
+    for s in kept:
+        s.expr = Expr(_rename_holes(s.expr.text, alias), s.expr.prec)
+    return kept, alias
+
+
+def _rename_holes(text: str, alias: dict[str, str]) -> str:
+    for name in holes(text):
+        if name in alias:
+            text = text.replace(f"\x00{name}|", f"\x00{alias[name]}|")
+    return text
+
+
+def _uses(stmts: list[Stmt], ret_text: str) -> tuple[dict[str, int], dict[str, int]]:
+    count: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for i, s in enumerate(stmts):
+        for name in holes(s.expr.text):
+            count[name] = count.get(name, 0) + 1
+            last[name] = i
+    for name in holes(ret_text):
+        count[name] = count.get(name, 0) + 1
+        last[name] = len(stmts)
+    return count, last
+
+
+def render_body(
+    stmts: list[Stmt],
+    params: list[tuple[fx.Node, str]],
+    attrs: dict[str, Expr],
+    ret_text: str,
+) -> Body:
+    """Lines of ``__call__`` (without the ``def``), ending in ``return``."""
+    stmts, alias = _resolve_aliases(stmts)
+    ret_text = _rename_holes(ret_text, alias)
+    count, last = _uses(stmts, ret_text)
+    values: dict[str, Expr] = dict(attrs)
+    table = NameTable({name for _, name in params} | {"self", "layer"})
+    live: dict[str, str] = {}  # variable name -> graph value it holds
+    for node, name in params:
+        values[node.name] = Expr(name)
+        live[name] = node.name
+    forced = {s.loop[1].name for s in stmts if s.loop}
+    lines: list[str] = []
+    for i, s in enumerate(stmts):
+        text = fill(s.expr.text, values)
+        if _inlinable(s, text, count, forced):
+            values[s.outs[0].name] = Expr(text, s.expr.prec)
+            continue
+        dying = {v for v, n in live.items() if last.get(n, -1) <= i}
+        for v in dying:
+            del live[v]
+        targets = _targets(s, sorted(dying, key=_order(s, values)), live, table)
+        for out, name in zip(s.outs, targets):
+            values[out.name] = Expr(name)
+            if count.get(out.name):
+                live[name] = out.name
+        lines.extend(_statement(s, text, targets, values))
+    lines.append(f"return {fill(ret_text, values)}")
+    return Body(lines, [name for _, name in params])
+
+
+def _order(s: Stmt, values: dict[str, Expr]):  # noqa: ANN202 - sort key factory
+    """Dying names in the order the statement reads them (its first input first)."""
+    read = [values[n].text for n in holes(s.expr.text) if n in values]
+    return lambda name: read.index(name) if name in read else len(read)
+
+
+def _inlinable(s: Stmt, text: str, count: dict[str, int], forced: set[str]) -> bool:
+    if len(s.outs) != 1 or s.kind != "op" or s.guard or s.comment:
+        return False
+    name = s.outs[0].name
+    return count.get(name, 0) == 1 and name not in forced and len(text) <= INLINE_LIMIT
+
+
+def _targets(s: Stmt, free: list[str], live: dict[str, str], table: NameTable) -> list[str]:
+    """Names for a statement's outputs: the source's own name, else a dying input's."""
+    names: list[str] = []
+    for out in s.outs:
+        hint = s.hint if len(s.outs) == 1 else None
+        if hint and hint not in live and hint not in names:
+            name = hint
+            table.taken.add(hint)
+            if hint in free:
+                free.remove(hint)
+        elif free:
+            name = free.pop(0)
+        else:
+            name = table.fresh(hint or ("out" if len(s.outs) > 1 else "y"))
+        names.append(name)
+    return names
+
+
+def _statement(s: Stmt, text: str, targets: list[str], values: dict[str, Expr]) -> list[str]:
+    comment = f"  # {s.comment}" if s.comment else ""
+    if s.loop is not None:
+        attr, src = s.loop
+        var = targets[0]
+        head = [] if values[src.name].text == var else [f"{var} = {values[src.name].text}"]
+        return head + [f"for layer in {attr}:", f"    {var} = layer({var}){comment}"]
+    lhs = ", ".join(targets)
+    return [f"{lhs} = {text}{comment}"]

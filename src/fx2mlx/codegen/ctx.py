@@ -1,0 +1,140 @@
+"""What a converter sees of a node: its arguments, layouts, shapes, and how to refer to values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import fx
+
+from ..passes.assign_layout import LAYOUT, Perm, identity
+from .expr import LOWEST, UNARY, hole, literal
+
+_MISSING = object()
+
+
+class EmitCtx:
+    """Context handed to ``OpConverter.emit``; one per node."""
+
+    def __init__(self, node: fx.Node, helpers: set[str]) -> None:
+        self.node = node
+        self._helpers = helpers
+        self.comments: list[str] = []
+        self.args = _named_args(node)
+
+    # -- arguments -------------------------------------------------------------------------
+    def arg(self, key: str | int, default: Any = _MISSING) -> Any:
+        """The raw argument by schema name or position (a Node, a constant, or a list)."""
+        if isinstance(key, int):
+            if key < len(self.node.args):
+                return self.node.args[key]
+            if default is _MISSING:
+                raise KeyError(key)
+            return default
+        if key in self.args:
+            return self.args[key]
+        if default is _MISSING:
+            raise KeyError(key)
+        return default
+
+    def x(self, value: Any, prec: int = LOWEST) -> str:
+        """Source text for a value: a hole for a graph value, ``repr`` for a constant."""
+        if isinstance(value, fx.Node):
+            return hole(value, prec)
+        if isinstance(value, (list, tuple)):
+            inner = ", ".join(self.x(v) for v in value)
+            return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+        if isinstance(value, torch.dtype):
+            return dtype_expr(value)
+        text = literal(value)
+        negative = isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0
+        return f"({text})" if negative and prec > UNARY else text
+
+    def a(self, key: str | int, prec: int = LOWEST, default: Any = _MISSING) -> str:
+        """``self.x(self.arg(key))``: the argument rendered as source text."""
+        return self.x(self.arg(key, default), prec)
+
+    # -- layout and shape ------------------------------------------------------------------
+    def perm(self, node: fx.Node | None = None) -> Perm:
+        node = node or self.node
+        p = node.meta.get(LAYOUT)
+        if p is None:
+            r = self.rank(node)
+            return identity(r)
+        return p
+
+    def rank(self, node: fx.Node | None = None) -> int:
+        val = (node or self.node).meta.get("val")
+        if isinstance(val, (list, tuple)):
+            val = val[0]
+        return val.dim()
+
+    def shape(self, node: fx.Node | None = None) -> list[Any]:
+        """The PyTorch (not stored) shape; entries may be SymInts."""
+        val = (node or self.node).meta.get("val")
+        if isinstance(val, (list, tuple)):
+            val = val[0]
+        return list(val.shape)
+
+    def dtype(self, node: fx.Node | None = None) -> torch.dtype:
+        val = (node or self.node).meta.get("val")
+        if isinstance(val, (list, tuple)):
+            val = val[0]
+        return val.dtype
+
+    def axis(self, node: fx.Node, dim: int) -> int:
+        """The stored axis of PyTorch dimension ``dim`` (negative dims allowed) of ``node``."""
+        r = self.rank(node)
+        d = dim + r if dim < 0 else dim
+        return self.perm(node).index(d)
+
+    def axes(self, node: fx.Node, dims: Any) -> list[int]:
+        if isinstance(dims, int):
+            dims = [dims]
+        return [self.axis(node, d) for d in dims]
+
+    # -- file-level needs ------------------------------------------------------------------
+    def helper(self, name: str) -> str:
+        """Ask for a module-level helper function (see converters/helpers.py); returns its name."""
+        self._helpers.add(name)
+        return name
+
+    def comment(self, text: str) -> None:
+        """A one-line comment to put on the emitted statement (why MLX differs from torch)."""
+        self.comments.append(text)
+
+
+def _named_args(node: fx.Node) -> dict[str, Any]:
+    schema = getattr(node.target, "_schema", None)
+    if schema is None:
+        return dict(node.kwargs)
+    out: dict[str, Any] = {}
+    for i, arg in enumerate(schema.arguments):
+        if i < len(node.args):
+            out[arg.name] = node.args[i]
+        elif arg.name in node.kwargs:
+            out[arg.name] = node.kwargs[arg.name]
+        elif arg.has_default_value():
+            out[arg.name] = arg.default_value
+    return out
+
+
+_DTYPES = {
+    torch.float32: "mx.float32",
+    torch.float16: "mx.float16",
+    torch.bfloat16: "mx.bfloat16",
+    torch.float64: "mx.float32",
+    torch.int64: "mx.int64",
+    torch.int32: "mx.int32",
+    torch.int16: "mx.int16",
+    torch.int8: "mx.int8",
+    torch.uint8: "mx.uint8",
+    torch.bool: "mx.bool_",
+}
+
+
+def dtype_expr(dtype: torch.dtype) -> str:
+    """The MLX dtype for a torch dtype (float64 becomes float32: MLX has no float64 on GPU)."""
+    if dtype not in _DTYPES:
+        raise TypeError(f"no MLX dtype for {dtype}")
+    return _DTYPES[dtype]

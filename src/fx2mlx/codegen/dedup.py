@@ -1,0 +1,248 @@
+"""One generated class per distinct module: deduplicate instances, lift varying arguments.
+
+Instances of a torch class whose bodies and constructor structure agree share one class;
+constructor values that differ between them become ``__init__`` parameters. Instances that
+differ only by an optional submodule (``downsample=None``) share one class that tests
+``"downsample" in self``. Anything else becomes a suffixed variant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import fx, nn
+
+from .body import Body
+from .draft import Drafter
+from .init import _NO_DEFAULT, CallNode, InitLine, Slot, Tree, render, shape_key, slots
+from .names import NameTable, class_name, identifier
+from .scopes import Scope
+
+_MISSING = object()
+
+
+@dataclass
+class ClassDef:
+    """A generated class, ready for the template."""
+
+    name: str
+    source: str  # the torch class it comes from, for the docstring
+    params: list[tuple[str, str, str | None]]
+    init: list[str]
+    call_params: list[str]
+    body: list[str]
+    call_types: list[str] = field(default_factory=list)
+    returns: str = "mx.array"
+    count: int = 1
+
+
+def annotation(value: object) -> str:
+    """The type annotation for a value flowing through ``__call__``."""
+    if isinstance(value, torch.Tensor):
+        return "mx.array"
+    if isinstance(value, (torch.SymInt, int)):
+        return "int"
+    if isinstance(value, (torch.SymFloat, float)):
+        return "float"
+    if isinstance(value, (list, tuple)):
+        return "list[mx.array]"
+    return "mx.array"
+
+
+def returns_annotation(outs: list[fx.Node]) -> str:
+    kinds = [annotation(o.meta.get("val")) for o in outs]
+    if len(kinds) == 1:
+        return kinds[0]
+    return "tuple[" + ", ".join(kinds) + "]"
+
+
+def _post_order(scope: Scope) -> list[Scope]:
+    out: list[Scope] = []
+    for c in scope.children:
+        out.extend(_post_order(c))
+    out.append(scope)
+    return out
+
+
+def _height(scope: Scope) -> int:
+    return 1 + max((_height(c) for c in scope.children), default=0)
+
+
+class ClassPlanner:
+    """Decides the generated classes and how each scope's parent constructs it."""
+
+    def __init__(self, drafter: Drafter, root: Scope) -> None:
+        self.drafter = drafter
+        self.root = root
+        self.ctor: dict[Scope, Tree] = {}
+        self.classes: list[ClassDef] = []
+        self.names = NameTable({"Model"})
+
+    def plan(self) -> list[ClassDef]:
+        groups: dict[type, list[Scope]] = {}
+        for scope in _post_order(self.root)[:-1]:
+            groups.setdefault(type(scope.module), []).append(scope)
+        heights = {t: max(_height(s) for s in ss) for t, ss in groups.items()}
+        for cls in sorted(groups, key=lambda t: heights[t]):
+            self._plan_group(cls, groups[cls])
+        top = self._draft(self.root)
+        name = self.names.fresh(class_name(type(self.root.module).__name__))
+        self.classes.append(self._make(name, [self.root], [top[0]], top[1], []))
+        return self.classes
+
+    def _draft(self, scope: Scope) -> tuple[list[InitLine], Body]:
+        payloads = self.drafter.payloads(scope, self.ctor.__getitem__)
+        return self.drafter.init_lines(scope, payloads), self.drafter.body(scope)
+
+    def _plan_group(self, cls: type, insts: list[Scope]) -> None:
+        drafts = {s: self._draft(s) for s in insts}
+        base = class_name(cls.__name__)
+        if _uniform([drafts[s] for s in insts]):
+            first = drafts[insts[0]]
+            self._finish(base, insts, [drafts[s][0] for s in insts], first[1], [])
+            return
+        if self._merge_optional(base, insts, drafts):
+            return
+        variants: dict[object, list[Scope]] = {}
+        for s in insts:
+            variants.setdefault(_key(drafts[s]), []).append(s)
+        for group in variants.values():
+            self._finish(base, group, [drafts[s][0] for s in group], drafts[group[0]][1], [])
+
+    def _merge_optional(self, base: str, insts: list[Scope],
+                        drafts: dict[Scope, tuple[list[InitLine], Body]]) -> bool:
+        optional = _optional_attrs(insts)
+        full = [s for s in insts if all(_present(s, a) for a in optional)]
+        if not optional or not full:
+            return False
+        reduced = {tuple(self.drafter.body(s, alias=optional).lines) for s in insts}
+        shapes = {tuple(shape_key(l.tree) for l in drafts[s][0] if _attr(l) not in optional)
+                  for s in insts}
+        if len(reduced) != 1 or len(shapes) != 1:
+            return False
+        ref = full[0]
+        body = self.drafter.body(ref, guard=optional)
+        template = [InitLine(l.target, l.tree, _attr(l) if _attr(l) in optional else None)
+                    for l in drafts[ref][0]]
+        aligned = [_align(template, drafts[s][0], optional) for s in insts]
+        for lines in aligned:
+            for t, line in zip(template, lines):
+                if line is not None and shape_key(line.tree) != shape_key(t.tree):
+                    return False
+        flags = [(a, [_present(s, a) for s in insts]) for a in sorted(optional)]
+        self._finish(base, insts, aligned, body, flags)
+        return True
+
+    def _finish(self, base: str, insts: list[Scope], inits: list[list[InitLine | None]],
+                body: Body, flags: list[tuple[str, list[bool]]]) -> None:
+        name = self.names.fresh(base)
+        cdef = self._make(name, insts, inits, body, flags)
+        self.classes.append(cdef)
+
+    def _make(self, name: str, insts: list[Scope], inits: list[list[InitLine | None]],
+              body: Body, flags: list[tuple[str, list[bool]]]) -> ClassDef:
+        template = next(i for i in inits if all(l is not None for l in i))
+        params, values = _lift(template, inits)  # type: ignore[arg-type]
+        lines = _render_init(template, inits)  # type: ignore[arg-type]
+        sig = [(p, ann, None) for p, ann in params]
+        sig += [(identifier(a), "bool", "False") for a, _ in flags]
+        for k, scope in enumerate(insts):
+            args: list[Tree] = [Slot(p, values[p][k]) for p, _ in params]
+            kwargs = [(identifier(a), Slot(identifier(a), present[k])) for a, present in flags]
+            self.ctor[scope] = CallNode(name, args, kwargs)  # type: ignore[arg-type]
+        source = f"{type(insts[0].module).__module__}.{type(insts[0].module).__qualname__}"
+        first = insts[0]
+        types = [annotation(n.meta.get("val")) for n in first.inputs]
+        return ClassDef(name, source, sig, lines, body.params, body.lines, types,
+                        returns_annotation(first.outputs), len(insts))
+
+
+def _uniform(drafts: list[tuple[list[InitLine], Body]]) -> bool:
+    return len({_key(d) for d in drafts}) == 1
+
+
+def _key(draft: tuple[list[InitLine], Body]) -> object:
+    init, body = draft
+    return (tuple((l.target, shape_key(l.tree)) for l in init), tuple(body.lines))
+
+
+def _attr(line: InitLine) -> str:
+    return line.target.split(".")[1].split("[")[0]
+
+
+def _optional_attrs(insts: list[Scope]) -> set[str]:
+    """Attributes that are a submodule in some instances and ``None`` in others."""
+    out: set[str] = set()
+    for s in insts:
+        for name, child in s.module._modules.items():
+            if child is None:
+                continue
+            if any(getattr(o.module, name, _MISSING) is None for o in insts):
+                out.add(name)
+    return out
+
+
+def _present(scope: Scope, attr: str) -> bool:
+    return isinstance(getattr(scope.module, attr, None), nn.Module)
+
+
+def _align(template: list[InitLine], lines: list[InitLine], optional: set[str]) -> list[InitLine | None]:
+    out: list[InitLine | None] = []
+    rest = iter(l for l in lines)
+    pending = next(rest, None)
+    for t in template:
+        if pending is not None and pending.target == t.target:
+            out.append(InitLine(pending.target, pending.tree, t.guard))
+            pending = next(rest, None)
+        else:
+            out.append(None)
+    return out
+
+
+def _lift(template: list[InitLine], inits: list[list[InitLine | None]]) -> tuple[
+        list[tuple[str, str]], dict[str, list[object]]]:
+    """Group varying slots into parameters; mark template slots with their parameter."""
+    columns: list[tuple[Slot, list[object]]] = []
+    for j, line in enumerate(template):
+        for k, slot in enumerate(slots(line.tree)):
+            col = [(slots(i[j].tree)[k].value if i[j] is not None else _MISSING) for i in inits]
+            columns.append((slot, col))
+    params: list[tuple[str, str]] = []
+    values: dict[str, list[object]] = {}
+    table = NameTable()
+    for slot, col in columns:
+        present = [v for v in col if v is not _MISSING]
+        if len({repr(v) for v in present}) <= 1:
+            continue
+        match = next((p for p, _ in params if _compatible(values[p], col)), None)
+        if match is None:
+            match = table.fresh(slot.role)
+            params.append((match, type(present[0]).__name__))
+            values[match] = list(col)
+        else:
+            values[match] = [a if a is not _MISSING else b for a, b in zip(values[match], col)]
+        slot.param = match
+    return params, values
+
+
+def _compatible(a: list[object], b: list[object]) -> bool:
+    return all(x is _MISSING or y is _MISSING or x == y for x, y in zip(a, b))
+
+
+def _render_init(template: list[InitLine], inits: list[list[InitLine | None]]) -> list[str]:
+    lines: list[str] = []
+    for j, line in enumerate(template):
+        omit = set()
+        for k, slot in enumerate(slots(line.tree)):
+            if slot.param or slot.default is _NO_DEFAULT:
+                continue
+            same = [slots(i[j].tree)[k] for i in inits if i[j] is not None]
+            if all(s.value == s.default for s in same):
+                omit.add(id(slot))
+        text = f"{line.target} = {render(line.tree, omit)}"
+        if line.guard:
+            lines += [f"if {identifier(line.guard)}:", f"    {text}"]
+        else:
+            lines.append(text)
+    return lines

@@ -1,0 +1,228 @@
+"""One scope's class as drafted before deduplication: its ``__init__`` tree and its body."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import fx, nn
+
+from ..capture import Captured
+from ..passes.collapse_layers import LAYER
+from .attrs import LIST_TYPES, attr_text, relative, segments
+from .body import Body, Stmt, render_body
+from .ctx import dtype_expr
+from .expr import ATOM, Expr, hole, holes
+from .init import CallNode, DictNode, InitLine, ListNode, Raw, Slot, Tree
+from .loops import PASS_THROUGH, fold_loops
+from .names import identifier
+from .scopes import Scope
+from .statements import scope_statements
+
+
+@dataclass
+class Draft:
+    scope: Scope
+    init: list[InitLine]
+    body: Body
+    optional: set[str] = field(default_factory=set)
+
+
+def param_names(scope: Scope, captured: Captured) -> list[str]:
+    """``__call__`` parameter names: the forward signature's where they line up."""
+    if scope.parent is None:
+        names = [identifier(n) for n in captured.input_names]
+        return [("x" if n == "input_" else n) for n in names]
+    try:
+        sig = list(inspect.signature(type(scope.module).forward).parameters)[1:]
+    except (TypeError, ValueError):
+        sig = []
+    sig = [s for s in sig if s not in ("args", "kwargs")]
+    n = len(scope.inputs)
+    names = sig[:n] if len(sig) >= n and n else []
+    names = [("x" if s == "input" else identifier(s)) for s in names]
+    if len(names) != n or len(set(names)) != n:
+        names = ["x"] + [f"x{i}" for i in range(2, n + 1)]
+    return names[:n]
+
+
+class Drafter:
+    """Renders bodies and builds ``__init__`` trees for scopes of one captured graph."""
+
+    def __init__(self, captured: Captured, helpers: set[str], ret_root: str) -> None:
+        self.captured = captured
+        self.helpers = helpers
+        self.ret_root = ret_root
+        self.order = {n: i for i, n in enumerate(captured.graph.nodes)}
+        self.by_name = {n.name: n for n in captured.graph.nodes}
+        self.attrs = [n for n in captured.graph.nodes if n.op == "get_attr"]
+
+    # -- body --------------------------------------------------------------------------
+    def owned_key(self, scope: Scope, node: fx.Node) -> str | None:
+        key = str(node.target)
+        for alias in [key, *self.captured.aliases.get(key, [])]:
+            if scope.owns(alias):
+                return alias
+        return None
+
+    def attr_values(self, scope: Scope) -> dict[str, Expr]:
+        out: dict[str, Expr] = {}
+        for node in self.attrs:
+            key = self.owned_key(scope, node)
+            if key is not None:
+                out[node.name] = Expr(attr_text(scope.module, relative(scope.path, key)), ATOM)
+        return out
+
+    def ret_text(self, scope: Scope) -> str:
+        if scope.parent is None:
+            return self.ret_root
+        outs = [hole(o) for o in scope.outputs]
+        return ", ".join(outs) if outs else "None"
+
+    def body(self, scope: Scope, guard: set[str] = frozenset(),
+             alias: set[str] = frozenset()) -> Body:
+        top = lambda c: relative(scope.path, c.path).split(".")[0]  # noqa: E731
+        stmts = scope_statements(scope, self.order, self.helpers, lambda c: top(c) in guard)
+        stmts = [self._aliased(s, scope) if s.path and _top(scope, s) in alias else s
+                 for s in stmts]
+        ret = self.ret_text(scope)
+        uses: dict[str, int] = {}
+        for s in stmts:
+            for name in holes(s.expr.text):
+                uses[name] = uses.get(name, 0) + 1
+        for name in holes(ret):
+            uses[name] = uses.get(name, 0) + 1
+        stmts = fold_loops(stmts, scope, uses, self.by_name)
+        params = list(zip(scope.inputs, param_names(scope, self.captured)))
+        return render_body(stmts, params, self.attr_values(scope), ret)
+
+    def _aliased(self, stmt: Stmt, scope: Scope) -> Stmt:
+        src = holes(stmt.expr.text)
+        return Stmt(stmt.outs, Expr(hole(self.by_name[src[0]])), stmt.anchor, kind="alias")
+
+    # -- __init__ -----------------------------------------------------------------------
+    def init_lines(self, scope: Scope, payloads: dict[str, Tree]) -> list[InitLine]:
+        """``self.x = ...`` lines for every attribute the body or a child call uses."""
+        tree: dict = {}
+        for rel, payload in payloads.items():
+            node = tree
+            for seg in segments(rel):
+                node = node.setdefault(seg, {})
+            node["\x00payload"] = payload
+        lines: list[InitLine] = []
+        self._emit_level(scope.module, "self", tree, lines)
+        return lines
+
+    def _emit_level(self, module: nn.Module, prefix: str, tree: dict, lines: list[InitLine]) -> None:
+        for seg in _ordered(module, tree):
+            sub = getattr(module, "_modules", {}).get(seg)
+            target = attr_text(module, seg, prefix)
+            node = tree[seg]
+            built = self._tree_for(sub, node)
+            if built is not None:
+                lines.append(InitLine(target, built))
+            else:
+                lines.append(InitLine(target, Raw("nn.Module()")))
+                self._emit_level(sub, target, node, lines)
+
+    def _tree_for(self, module: nn.Module | None, node: dict) -> Tree | None:
+        if "\x00payload" in node:
+            return node["\x00payload"]
+        if isinstance(module, LIST_TYPES):
+            items = [self._tree_for(module[i], node[str(i)]) if str(i) in node
+                     else filler(module[i]) for i in range(len(module))]
+            return ListNode([i if i is not None else Raw("nn.Module()") for i in items])
+        if isinstance(module, nn.ModuleDict):
+            return DictNode([(k, self._tree_for(module[k], node[k]) or Raw("nn.Module()"))
+                             for k in module.keys() if k in node])
+        return None
+
+    def payloads(self, scope: Scope, child_ctor: Callable[[Scope], Tree]) -> dict[str, Tree]:
+        """What this scope's ``__init__`` must build, by path relative to the scope."""
+        out: dict[str, Tree] = {}
+        for node in scope.nodes:
+            if node.op == "call_module":
+                layer = node.meta[LAYER]
+                out.setdefault(relative(scope.path, layer.path), layer_tree(layer.ctor))
+        for child in scope.children:
+            out.setdefault(relative(scope.path, child.path), child_ctor(child))
+        for key in self.declared[scope]:
+            out.setdefault(relative(scope.path, key), param_tree(self.captured.consts[key]))
+        return out
+
+    def assign_params(self, root: Scope) -> None:
+        """Each used parameter is declared by the deepest scope whose module holds it."""
+        self.declared: dict[Scope, list[str]] = {s: [] for s in _walk(root)}
+        layers = {n.meta[LAYER].path for n in self.captured.graph.nodes if n.op == "call_module"}
+        for node in self.attrs:
+            key = str(node.target)
+            if key not in self.captured.consts:
+                continue
+            owner_path = key.rsplit(".", 1)[0] if "." in key else ""
+            if owner_path in layers:
+                continue
+            scope = _deepest(root, key)
+            if key not in self.declared[scope]:
+                self.declared[scope].append(key)
+
+
+def _top(scope: Scope, stmt: Stmt) -> str:
+    return relative(scope.path, stmt.path or "").split(".")[0]
+
+
+def _walk(scope: Scope) -> list[Scope]:
+    out = [scope]
+    for c in scope.children:
+        out.extend(_walk(c))
+    return out
+
+
+def _deepest(scope: Scope, key: str) -> Scope:
+    for child in scope.children:
+        if key.startswith(child.path + "."):
+            return _deepest(child, key)
+    return scope
+
+
+def _ordered(module: nn.Module | None, tree: dict) -> list[str]:
+    keys = [k for k in tree if k != "\x00payload"]
+    if module is None:
+        return keys
+    known = list(getattr(module, "_modules", {})) + list(getattr(module, "_parameters", {}))
+    known += list(getattr(module, "_buffers", {}))
+    rank = {k: i for i, k in enumerate(known)}
+    return sorted(keys, key=lambda k: (rank.get(k, len(rank)), keys.index(k)))
+
+
+def layer_tree(ctor: object) -> Tree:
+    from ..converters.registry import Ctor
+
+    assert isinstance(ctor, Ctor)
+    args: list[Tree] = [Slot(role, value) for role, value in ctor.args]
+    kwargs: list[tuple[str, Tree]] = [
+        (k, Slot(k, v, ctor.defaults.get(k, _missing()))) for k, v in ctor.kwargs
+    ]
+    return CallNode(ctor.fn, args, kwargs)
+
+
+def _missing() -> object:
+    from .init import _NO_DEFAULT
+
+    return _NO_DEFAULT
+
+
+def param_tree(tensor: torch.Tensor) -> Tree:
+    dims = ListNode([Slot("dims", int(s)) for s in tensor.shape], "()")
+    kwargs: list[tuple[str, Tree]] = []
+    if tensor.dtype not in (torch.float32, torch.float64):
+        kwargs.append(("dtype", Raw(dtype_expr(tensor.dtype))))
+    return CallNode("mx.zeros", [dims], kwargs)
+
+
+def filler(module: nn.Module) -> Tree:
+    """A list element no call reached: something that does nothing in eval mode."""
+    if isinstance(module, PASS_THROUGH) and isinstance(module, nn.Dropout):
+        return CallNode("nn.Dropout", [Slot("p", float(module.p))])
+    return Raw("nn.Identity()")

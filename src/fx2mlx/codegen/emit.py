@@ -1,0 +1,139 @@
+"""Assemble ``model.py``: classes from the planner, helpers, template, then ``black``."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import black
+import jinja2
+import torch
+from torch import fx
+from torch.utils import _pytree as pytree
+
+from ..capture import Captured
+from ..converters import helpers as helper_sources
+from .dedup import ClassDef, ClassPlanner, returns_annotation
+from .draft import Drafter
+from .expr import hole, literal
+from .scopes import Scope, build_scopes
+
+BLACK_MODE = black.Mode(line_length=100)
+
+
+@dataclass
+class Emitted:
+    source: str
+    declared: list[str]
+    classes: list[ClassDef]
+    top: str
+
+
+def _templates_dir() -> Path:
+    packaged = resources.files("fx2mlx") / "templates"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[3] / "templates"
+
+
+@functools.lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_templates_dir())),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def _output_leaf(value: Any) -> str:
+    return hole(value) if isinstance(value, fx.Node) else literal(value)
+
+
+def render_outputs(spec: pytree.TreeSpec, leaves: list[Any]) -> str:
+    """The ``return`` expression for the model's output structure."""
+    it = iter(leaves)
+
+    def walk(s: pytree.TreeSpec) -> str:
+        if s.is_leaf():
+            return _output_leaf(next(it))
+        kids = [walk(c) for c in s.children_specs]
+        t = s.type
+        if t is type(None):
+            return "None"
+        if isinstance(s.context, (list, tuple)) and t is not list and not _is_tuple(t):
+            return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(s.context, kids)) + "}"
+        if t is list:
+            return "[" + ", ".join(kids) + "]"
+        if _is_tuple(t):
+            return "(" + ", ".join(kids) + ("," if len(kids) == 1 else "") + ")"
+        if t is dict or issubclass(t, dict):
+            return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(s.context, kids)) + "}"
+        return "(" + ", ".join(kids) + ")"
+
+    text = walk(spec)
+    return text[1:-1] if text.startswith("(") and not text.endswith(",)") and spec.type is tuple else text
+
+
+def _is_tuple(t: type) -> bool:
+    return t is tuple or (isinstance(t, type) and issubclass(t, tuple))
+
+
+def _returns(spec: pytree.TreeSpec | None, outs: list[fx.Node]) -> str:
+    if spec is not None and not spec.is_leaf():
+        if spec.type is dict or (isinstance(spec.type, type) and issubclass(spec.type, dict)):
+            return "dict[str, mx.array]"
+        if spec.type is list:
+            return "list[mx.array]"
+        if _is_tuple(spec.type):
+            return "tuple[" + ", ".join("mx.array" for _ in spec.children_specs) + "]"
+    return returns_annotation(outs)
+
+
+def emit(captured: Captured, doc: str, sanitize: list[str]) -> Emitted:
+    """Generate the model source for an already normalized, laid-out, collapsed graph."""
+    root = build_scopes(captured)
+    output = next(n for n in captured.graph.nodes if n.op == "output")
+    leaves = list(output.args[0]) if isinstance(output.args[0], (list, tuple)) else [output.args[0]]
+    helpers: set[str] = set()
+    drafter = Drafter(captured, helpers, render_outputs(captured.out_spec, leaves))
+    drafter.assign_params(root)
+    classes = ClassPlanner(drafter, root).plan()
+    sources, std_imports = helper_sources.resolve(helpers)
+    views = [_view(c, s, captured, root, sanitize, leaves) for c, s in _pairs(classes, root)]
+    text = _env().get_template("model.py.j2").render(
+        doc=doc,
+        std_imports=std_imports,
+        helpers=sources,
+        classes=views,
+        top=classes[-1].name,
+        needs_tree_flatten=True,
+    )
+    source = black.format_str(text, mode=BLACK_MODE)
+    declared = [k for ks in drafter.declared.values() for k in ks]
+    return Emitted(source, declared, classes, classes[-1].name)
+
+
+def _pairs(classes: list[ClassDef], root: Scope) -> list[tuple[ClassDef, Scope | None]]:
+    return [(c, root if i == len(classes) - 1 else None) for i, c in enumerate(classes)]
+
+
+def _view(cls: ClassDef, scope: Scope | None, captured: Captured, root: Scope,
+          sanitize: list[str], leaves: list[Any]) -> dict[str, Any]:
+    is_top = scope is root
+    return {
+        "name": cls.name,
+        "doc": "" if is_top else f"Generated from {cls.source}.",
+        "params": [f"{n}: {a}" + (f" = {d}" if d else "") for n, a, d in cls.params],
+        "call_params": [f"{p}: {t}" for p, t in zip(cls.call_params, cls.call_types)],
+        "returns": _returns(captured.out_spec, [l for l in leaves if isinstance(l, fx.Node)])
+        if is_top
+        else cls.returns,
+        "init": cls.init,
+        "body": cls.body,
+        "sanitize": sanitize if is_top else [],
+    }

@@ -1,0 +1,148 @@
+"""Regroup the flat graph by ``nn_module_stack`` into a tree of module calls.
+
+Each :class:`Scope` is one call of one module. Its direct nodes are the ops its ``forward``
+ran itself; its children are the submodule calls it made. A scope that can't be a call of
+its own (an ``nn.Sequential``, whose forward is only a chain, or one whose nodes interleave
+with the caller's) is inlined into its parent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import fx, nn
+
+from ..capture import SCOPE, Captured
+
+Frame = tuple[str, str]
+
+
+@dataclass(eq=False)
+class Scope:
+    """One module call: its own nodes, its child calls, and its boundary values."""
+
+    frame: Frame
+    module: nn.Module
+    parent: "Scope | None" = None
+    children: list["Scope"] = field(default_factory=list)
+    nodes: list[fx.Node] = field(default_factory=list)
+    inputs: list[fx.Node] = field(default_factory=list)
+    outputs: list[fx.Node] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return self.frame[1]
+
+    def subtree_nodes(self) -> list[fx.Node]:
+        out = list(self.nodes)
+        for child in self.children:
+            out.extend(child.subtree_nodes())
+        return out
+
+    def owns(self, key: str) -> bool:
+        """Whether state key ``key`` lies under this scope's module."""
+        return not self.path or key.startswith(f"{self.path}.")
+
+
+def _frames_of(node: fx.Node) -> tuple[Frame, ...]:
+    frames = tuple(node.meta.get(SCOPE, ()))
+    return frames[:-1] if node.op == "call_module" else frames
+
+
+def build_scopes(captured: Captured) -> Scope:
+    """The scope tree of ``captured.graph`` (root = the model's own forward)."""
+    root = Scope(("@root", ""), captured.model)
+    by_frame: dict[Frame, Scope] = {}
+    placement = _place_unscoped(captured.graph)
+    for node in captured.graph.nodes:
+        if node.op not in ("call_function", "call_module"):
+            continue
+        scope = root
+        for frame in placement.get(node, _frames_of(node)):
+            child = by_frame.get(frame)
+            if child is None:
+                child = Scope(frame, captured.module(frame[1]), parent=scope)
+                scope.children.append(child)
+                by_frame[frame] = child
+            scope = child
+        scope.nodes.append(node)
+    order = {n: i for i, n in enumerate(captured.graph.nodes)}
+    _inline_where_needed(root, order)
+    _compute_boundaries(root, order)
+    return root
+
+
+def _place_unscoped(graph: fx.Graph) -> dict[fx.Node, tuple[Frame, ...]]:
+    """Nodes without a module stack (size queries) go to the deepest scope all users share."""
+    placement: dict[fx.Node, tuple[Frame, ...]] = {}
+    for node in reversed(list(graph.nodes)):
+        if node.op not in ("call_function", "call_module") or _frames_of(node):
+            continue
+        users = [placement.get(u, _frames_of(u)) if u.op != "output" else () for u in node.users]
+        common: tuple[Frame, ...] = users[0] if users else ()
+        for frames in users[1:]:
+            n = 0
+            while n < min(len(common), len(frames)) and common[n] == frames[n]:
+                n += 1
+            common = common[:n]
+        placement[node] = common
+    return placement
+
+
+def _inline(scope: Scope, order: dict[fx.Node, int]) -> None:
+    parent = scope.parent
+    assert parent is not None
+    i = parent.children.index(scope)
+    for child in scope.children:
+        child.parent = parent
+    parent.children[i : i + 1] = scope.children
+    parent.nodes = sorted(parent.nodes + scope.nodes, key=order.__getitem__)
+
+
+def _inline_where_needed(scope: Scope, order: dict[fx.Node, int]) -> None:
+    for child in list(scope.children):
+        _inline_where_needed(child, order)
+    for child in list(scope.children):
+        if isinstance(child.module, nn.Sequential) or not _convex(child, order):
+            _inline(child, order)
+
+
+def _convex(scope: Scope, order: dict[fx.Node, int]) -> bool:
+    """No path leaves the scope and comes back: otherwise it can't be one call."""
+    inside = set(scope.subtree_nodes())
+    if not inside:
+        return True
+    first = min(order[n] for n in inside)
+    tainted: set[fx.Node] = set()
+    for node in sorted(order, key=order.__getitem__):
+        if order[node] < first:
+            continue
+        args = node.all_input_nodes
+        if node in inside:
+            if any(a in tainted for a in args):
+                return False
+        elif any(a in inside or a in tainted for a in args):
+            tainted.add(node)
+    return True
+
+
+def _compute_boundaries(scope: Scope, order: dict[fx.Node, int]) -> None:
+    for child in scope.children:
+        _compute_boundaries(child, order)
+    inside = set(scope.subtree_nodes())
+    inputs: list[fx.Node] = []
+    for node in sorted(inside, key=order.__getitem__):
+        for arg in node.all_input_nodes:
+            if arg in inside or arg in inputs:
+                continue
+            if arg.op == "get_attr" and _resolvable(scope, str(arg.target)):
+                continue
+            inputs.append(arg)
+    scope.inputs = inputs
+    scope.outputs = sorted(
+        (n for n in inside if any(u not in inside for u in n.users)), key=order.__getitem__
+    )
+
+
+def _resolvable(scope: Scope, key: str) -> bool:
+    return scope.owns(key)

@@ -1,0 +1,112 @@
+"""Statements of one scope's ``__call__``: converted ops, layer calls and child calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import fx
+
+from ..converters.registry import OPS
+from ..passes.assign_layout import relayout
+from ..passes.collapse_layers import LAYER
+from .attrs import attr_text, relative
+from .body import Stmt
+from .ctx import EmitCtx
+from .expr import ATOM, TERNARY, Expr, hole
+from .hints import source_hint
+from .scopes import Scope
+
+_LAYOUT_NAMES = {
+    (0, 2, 3, 1): "NHWC",
+    (0, 1, 2, 3): "NCHW",
+    (0, 2, 1): "NLC",
+    (0, 1, 2): "NCL",
+    (0, 2, 3, 4, 1): "NDHWC",
+    (0, 1, 2, 3, 4): "NCDHW",
+}
+
+
+def relayout_stmt(node: fx.Node, order: int) -> Stmt:
+    axes = node.args[1]
+    src, dst = node.meta.get("fx2mlx.layout_from"), node.meta.get("fx2mlx.layout")
+    names = (_LAYOUT_NAMES.get(src), _LAYOUT_NAMES.get(dst))
+    comment = f"{names[0]} -> {names[1]}" if all(names) and names[0] != names[1] else ""
+    if not comment and src is not None:
+        comment = "layout change"
+    expr = Expr(f"{hole(node.args[0], ATOM)}.transpose({', '.join(map(str, axes))})")
+    return Stmt([node], expr, order, comment=comment)
+
+
+def op_stmt(node: fx.Node, scope: Scope, order: int, helpers: set[str]) -> Stmt:
+    ctx = EmitCtx(node, helpers)
+    expr = OPS[node.target].emit(node, ctx)
+    inputs = node.all_input_nodes
+    kind = "alias" if inputs and expr.text == hole(inputs[0]) else "op"
+    comments = list(ctx.comments)
+    if node.meta.get("fx2mlx.baked"):
+        comments.append(node.meta["fx2mlx.baked"])
+    return Stmt([node], expr, order, kind=kind, hint=source_hint(node, scope.module),
+                comment="; ".join(comments))
+
+
+def layer_stmt(node: fx.Node, scope: Scope, order: int) -> Stmt:
+    layer = node.meta[LAYER]
+    target = attr_text(scope.module, relative(scope.path, layer.path))
+    arg = hole(node.args[0])
+    if layer.ctor.pre:
+        arg = layer.ctor.pre.replace("{x}", arg)
+    return Stmt([node], Expr(f"{target}({arg})"), order, hint=source_hint(node, scope.module),
+                comment=layer.ctor.comment, path=layer.path)
+
+
+def child_stmt(child: Scope, scope: Scope, order: int, guard: bool = False) -> Stmt:
+    target = attr_text(scope.module, relative(scope.path, child.path))
+    text = f"{target}({', '.join(hole(i) for i in child.inputs)})"
+    hint = source_hint(child.outputs[-1], scope.module) if child.outputs else None
+    if guard:
+        attr = relative(scope.path, child.path).split(".")[0]
+        text = f"{text} if {attr!r} in self else {hole(child.inputs[0], TERNARY + 1)}"
+        return Stmt(list(child.outputs), Expr(text, TERNARY), order, kind="call", hint=hint,
+                    guard=attr, path=child.path)
+    return Stmt(list(child.outputs), Expr(text), order, kind="call", hint=hint, path=child.path)
+
+
+def scope_statements(scope: Scope, order: dict[fx.Node, int], helpers: set[str],
+                     guarded: Callable[[Scope], bool] = lambda c: False) -> list[Stmt]:
+    """All statements of ``scope`` in an order that respects their data dependencies."""
+    stmts: list[Stmt] = []
+    for node in scope.nodes:
+        if node.op == "call_module":
+            stmts.append(layer_stmt(node, scope, order[node]))
+        elif node.target is relayout:
+            stmts.append(relayout_stmt(node, order[node]))
+        else:
+            stmts.append(op_stmt(node, scope, order[node], helpers))
+    for child in scope.children:
+        anchor = max(order[n] for n in child.subtree_nodes())
+        stmts.append(child_stmt(child, scope, anchor, guarded(child)))
+    return topo_sort(stmts)
+
+
+def topo_sort(stmts: list[Stmt]) -> list[Stmt]:
+    """Dependency order, ties broken by position in the original graph."""
+    producer = {out.name: s for s in stmts for out in s.outs}
+    from .expr import holes
+
+    done: set[int] = set()
+    out: list[Stmt] = []
+    pending = sorted(stmts, key=lambda s: s.anchor)
+
+    def visit(s: Stmt) -> None:
+        if id(s) in done:
+            return
+        done.add(id(s))
+        for name in holes(s.expr.text):
+            dep = producer.get(name)
+            if dep is not None and dep is not s:
+                visit(dep)
+        out.append(s)
+
+    for s in pending:
+        visit(s)
+    return out

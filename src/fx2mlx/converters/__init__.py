@@ -1,0 +1,20 @@
+"""Converters, one op family a file; importing this package fills the registry."""
+
+from __future__ import annotations
+
+from . import (  # noqa: F401 - imported for their registrations
+    activation,
+    attention,
+    conv,
+    creation,
+    elementwise,
+    embedding,
+    linear,
+    norm,
+    pooling,
+    reduction,
+    shape,
+)
+from .registry import LAYERS, OPS, Ctor, LayerConverter, OpConverter, layer_for, target_name
+
+__all__ = ["LAYERS", "OPS", "Ctor", "LayerConverter", "OpConverter", "layer_for", "target_name"]

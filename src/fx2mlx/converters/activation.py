@@ -1,0 +1,84 @@
+"""Activations: elementwise, parameter-free, layout-agnostic (softmax remaps its axis)."""
+
+from __future__ import annotations
+
+import torch
+from torch import fx
+
+from ..codegen.ctx import EmitCtx
+from ..codegen.expr import ADD, MUL, Expr, call
+from ..passes.assign_layout import keep
+from .registry import register_op
+
+aten = torch.ops.aten
+
+_SIMPLE = {
+    aten.relu.default: "nn.relu",
+    aten.silu.default: "nn.silu",
+    aten.sigmoid.default: "mx.sigmoid",
+    aten.tanh.default: "mx.tanh",
+    aten.hardswish.default: "nn.hardswish",
+    aten.mish.default: "nn.mish",
+    aten.softplus.default: None,
+    aten.relu6.default: "nn.relu6",
+    aten.elu.default: None,
+}
+
+
+def _simple(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return call(_SIMPLE[node.target], ctx.a(0))
+
+
+register_op(*(t for t, fn in _SIMPLE.items() if fn), layout=keep)(_simple)
+
+
+@register_op(aten.gelu.default, layout=keep)
+def gelu(node: fx.Node, ctx: EmitCtx) -> Expr:
+    approx = ctx.arg("approximate", "none")
+    fn = "nn.gelu_approx" if approx == "tanh" else "nn.gelu"
+    return call(fn, ctx.a(0))
+
+
+@register_op(aten.hardsigmoid.default, layout=keep)
+def hardsigmoid(node: fx.Node, ctx: EmitCtx) -> Expr:
+    # MLX has no hard_sigmoid; this is torch's definition.
+    return Expr(f"nn.relu6({ctx.a(0, ADD)} + 3.0) / 6.0", MUL)
+
+
+@register_op(aten.hardtanh.default, layout=keep)
+def hardtanh(node: fx.Node, ctx: EmitCtx) -> Expr:
+    lo, hi = ctx.arg("min_val", -1.0), ctx.arg("max_val", 1.0)
+    if (lo, hi) == (0.0, 6.0):
+        return call("nn.relu6", ctx.a(0))
+    return call("mx.clip", ctx.a(0), ctx.x(lo), ctx.x(hi))
+
+
+@register_op(aten.leaky_relu.default, layout=keep)
+def leaky_relu(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return call("nn.leaky_relu", ctx.a(0), negative_slope=ctx.a("negative_slope", default=0.01))
+
+
+@register_op(aten.elu.default, layout=keep)
+def elu(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return call("nn.elu", ctx.a(0), alpha=ctx.a("alpha", default=1.0))
+
+
+@register_op(aten.softplus.default, layout=keep)
+def softplus(node: fx.Node, ctx: EmitCtx) -> Expr:
+    # torch switches to the identity above `threshold`; the difference there is < 1e-8.
+    beta = ctx.arg("beta", 1.0)
+    if beta == 1.0:
+        return call("nn.softplus", ctx.a(0))
+    return Expr(f"nn.softplus({ctx.x(beta)} * {ctx.a(0, MUL + 1)}) / {ctx.x(beta, MUL + 1)}", MUL)
+
+
+@register_op(aten.softmax.int, aten._softmax.default, layout=keep)
+def softmax(node: fx.Node, ctx: EmitCtx) -> Expr:
+    axis = ctx.axis(node.args[0], node.args[1])
+    return call("mx.softmax", ctx.a(0), axis=ctx.x(axis))
+
+
+@register_op(aten.log_softmax.int, aten._log_softmax.default, layout=keep)
+def log_softmax(node: fx.Node, ctx: EmitCtx) -> Expr:
+    axis = ctx.axis(node.args[0], node.args[1])
+    return call("nn.log_softmax", ctx.a(0), axis=ctx.x(axis))

@@ -1,0 +1,63 @@
+"""``scaled_dot_product_attention`` as ``mx.fast.scaled_dot_product_attention``."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import fx
+
+from ..codegen.ctx import EmitCtx
+from ..codegen.expr import ATOM, Expr, call
+from .registry import register_op
+
+aten = torch.ops.aten
+
+
+def _check_sdpa(node: fx.Node) -> str | None:
+    q = node.args[0].meta["val"]
+    if q.dim() not in (3, 4):
+        return f"attention on rank-{q.dim()} tensors (MLX takes (batch, heads, length, dim))"
+    dropout = node.kwargs.get("dropout_p", node.args[4] if len(node.args) > 4 else 0.0)
+    if dropout:
+        return "attention dropout (training mode)"
+    return None
+
+
+def _scale(ctx: EmitCtx) -> str:
+    scale = ctx.arg("scale", None)
+    if scale is not None:
+        return repr(float(scale))
+    dim = ctx.shape(ctx.arg(0))[-1]
+    if isinstance(dim, int):
+        return repr(1.0 / math.sqrt(dim))
+    return f"{ctx.a(0, ATOM)}.shape[-1] ** -0.5"
+
+
+def _causal_mask(ctx: EmitCtx) -> str:
+    """torch's is_causal keeps the top-left triangle; MLX's "causal" is the same when L == S."""
+    lq, lk = ctx.shape(ctx.arg(0))[-2], ctx.shape(ctx.arg(1))[-2]
+    if isinstance(lq, int) and isinstance(lk, int) and lq == lk:
+        return '"causal"'
+    q, k = ctx.a(0, ATOM), ctx.a(1, ATOM)
+    return f"mx.tril(mx.ones(({q}.shape[-2], {k}.shape[-2]), dtype=mx.bool_))"
+
+
+@register_op(aten.scaled_dot_product_attention.default, check=_check_sdpa)
+def sdpa(node: fx.Node, ctx: EmitCtx) -> Expr:
+    mask = ctx.arg("attn_mask", None)
+    kwargs = {"scale": _scale(ctx)}
+    if ctx.arg("is_causal", False):
+        kwargs["mask"] = _causal_mask(ctx)
+    elif mask is not None:
+        kwargs["mask"] = ctx.x(mask)
+    rank = ctx.rank(ctx.arg(0))
+    qkv = [ctx.a(i) for i in range(3)]
+    if rank == 3:
+        # MLX wants a heads axis; add one and drop it again
+        qkv = [f"{t}[:, None]" for t in (ctx.a(i, ATOM) for i in range(3))]
+        if "mask" in kwargs and mask is not None and ctx.rank(mask) == 3:
+            kwargs["mask"] = f"{ctx.x(mask, ATOM)}[:, None]"
+        out = call("mx.fast.scaled_dot_product_attention", *qkv, **kwargs)
+        return Expr(f"{out.text}[:, 0]")
+    return call("mx.fast.scaled_dot_product_attention", *qkv, **kwargs)

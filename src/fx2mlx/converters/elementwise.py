@@ -1,0 +1,170 @@
+"""Elementwise arithmetic, comparisons, math functions, casts and ``where``."""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+from torch import fx
+
+from ..codegen.ctx import EmitCtx, dtype_expr
+from ..codegen.expr import ADD, ATOM, COMPARE, MUL, POWER, UNARY, Expr, call
+from ..passes.assign_layout import elementwise, keep
+from .registry import register_op
+
+aten = torch.ops.aten
+
+_BINARY = {
+    aten.add.Tensor: ("+", ADD),
+    aten.add.Scalar: ("+", ADD),
+    aten.sub.Tensor: ("-", ADD),
+    aten.sub.Scalar: ("-", ADD),
+    aten.rsub.Scalar: ("-", ADD),
+    aten.rsub.Tensor: ("-", ADD),
+    aten.mul.Tensor: ("*", MUL),
+    aten.mul.Scalar: ("*", MUL),
+    aten.div.Tensor: ("/", MUL),
+    aten.div.Scalar: ("/", MUL),
+    aten.pow.Tensor_Scalar: ("**", POWER),
+    aten.pow.Tensor_Tensor: ("**", POWER),
+    aten.pow.Scalar: ("**", POWER),
+    aten.eq.Tensor: ("==", COMPARE),
+    aten.eq.Scalar: ("==", COMPARE),
+    aten.ne.Tensor: ("!=", COMPARE),
+    aten.ne.Scalar: ("!=", COMPARE),
+    aten.lt.Tensor: ("<", COMPARE),
+    aten.lt.Scalar: ("<", COMPARE),
+    aten.le.Tensor: ("<=", COMPARE),
+    aten.le.Scalar: ("<=", COMPARE),
+    aten.gt.Tensor: (">", COMPARE),
+    aten.gt.Scalar: (">", COMPARE),
+    aten.ge.Tensor: (">=", COMPARE),
+    aten.ge.Scalar: (">=", COMPARE),
+    aten.bitwise_and.Tensor: ("&", MUL - 5),
+    aten.bitwise_or.Tensor: ("|", MUL - 7),
+    aten.logical_and.default: ("&", MUL - 5),
+    aten.logical_or.default: ("|", MUL - 7),
+}
+
+
+def _is_tensor(value: object) -> bool:
+    return isinstance(value, fx.Node) and isinstance(value.meta.get("val"), torch.Tensor)
+
+
+@register_op(*_BINARY, layout=elementwise)
+def binary(node: fx.Node, ctx: EmitCtx) -> Expr:
+    op, prec = _BINARY[node.target]
+    a, b = ctx.arg(0), ctx.arg(1)
+    if node.target in (aten.rsub.Scalar, aten.rsub.Tensor):
+        a, b = b, a
+    # `**` binds right-to-left; every other operator left-to-right.
+    left, right = (prec + 1, prec) if op == "**" else (prec, prec + 1)
+    alpha = ctx.arg("alpha", 1)
+    b_text = ctx.x(b, right)
+    if alpha != 1:
+        b_text = f"({ctx.x(b, MUL)} * {ctx.x(alpha, MUL + 1)})"
+    a_text = ctx.x(a, left)
+    if not _is_tensor(a) and op == "**":
+        a_text = call("mx.array", ctx.x(a)).text  # a Python float ** array needs an array base
+    return Expr(f"{a_text} {op} {b_text}", prec)
+
+
+@register_op(aten.div.Tensor_mode, aten.div.Scalar_mode, layout=elementwise)
+def div_mode(node: fx.Node, ctx: EmitCtx) -> Expr:
+    mode = ctx.arg("rounding_mode", None)
+    a, b = ctx.a(0, MUL), ctx.a(1, MUL + 1)
+    if mode == "floor":
+        return call("mx.floor_divide", ctx.a(0), ctx.a(1))
+    if mode == "trunc":
+        # MLX has no truncating division; round the true quotient toward zero.
+        quotient = f"{a} / {b}"
+        return call("mx.where", f"{quotient} < 0", f"mx.ceil({quotient})", f"mx.floor({quotient})")
+    return Expr(f"{a} / {b}", MUL)
+
+
+_UNARY = {
+    aten.neg.default: None,
+    aten.exp.default: "mx.exp",
+    aten.log.default: "mx.log",
+    aten.log1p.default: "mx.log1p",
+    aten.sqrt.default: "mx.sqrt",
+    aten.rsqrt.default: "mx.rsqrt",
+    aten.abs.default: "mx.abs",
+    aten.sin.default: "mx.sin",
+    aten.cos.default: "mx.cos",
+    aten.erf.default: "mx.erf",
+    aten.reciprocal.default: "mx.reciprocal",
+    aten.floor.default: "mx.floor",
+    aten.ceil.default: "mx.ceil",
+    aten.round.default: "mx.round",
+    aten.sign.default: "mx.sign",
+    aten.logical_not.default: "mx.logical_not",
+    aten.square.default: "mx.square",
+    aten.isnan.default: "mx.isnan",
+}
+
+
+@register_op(*_UNARY, layout=keep)
+def unary(node: fx.Node, ctx: EmitCtx) -> Expr:
+    fn = _UNARY[node.target]
+    if fn is None:
+        return Expr(f"-{ctx.a(0, UNARY)}", UNARY)
+    return call(fn, ctx.a(0))
+
+
+@register_op(aten.maximum.default, aten.minimum.default, layout=elementwise)
+def min_max(node: fx.Node, ctx: EmitCtx) -> Expr:
+    fn = "mx.maximum" if node.target is aten.maximum.default else "mx.minimum"
+    return call(fn, ctx.a(0), ctx.a(1))
+
+
+@register_op(aten.clamp.default, aten.clamp.Tensor, layout=elementwise)
+def clamp(node: fx.Node, ctx: EmitCtx) -> Expr:
+    lo, hi = ctx.arg("min", None), ctx.arg("max", None)
+    return call("mx.clip", ctx.a(0), ctx.x(lo), ctx.x(hi))
+
+
+@register_op(aten.clamp_min.default, layout=keep)
+def clamp_min(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return call("mx.maximum", ctx.a(0), ctx.a(1))
+
+
+@register_op(aten.clamp_max.default, layout=keep)
+def clamp_max(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return call("mx.minimum", ctx.a(0), ctx.a(1))
+
+
+@register_op(aten.where.self, aten.where.ScalarOther, aten.where.ScalarSelf, aten.where.Scalar,
+             layout=elementwise)
+def where(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return call("mx.where", ctx.a(0), ctx.a(1), ctx.a(2))
+
+
+@register_op(aten.masked_fill.Scalar, aten.masked_fill.Tensor, layout=elementwise)
+def masked_fill(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return call("mx.where", ctx.a(1), ctx.a(2), ctx.a(0))
+
+
+def _cast(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return Expr(f"{ctx.a(0, ATOM)}.astype({dtype_expr(ctx.dtype())})")
+
+
+register_op(aten.to.dtype, aten._to_copy.default, aten.to.dtype_layout, aten.type_as.default,
+            aten.to.device, layout=keep)(_cast)
+
+
+_SCALAR_OPS = {
+    operator.add: ("+", ADD),
+    operator.sub: ("-", ADD),
+    operator.mul: ("*", MUL),
+    operator.floordiv: ("//", MUL),
+    operator.truediv: ("/", MUL),
+    operator.mod: ("%", MUL),
+}
+
+
+@register_op(*_SCALAR_OPS)
+def scalar_op(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """Arithmetic on symbolic sizes (``x.shape[0] * 2``)."""
+    op, prec = _SCALAR_OPS[node.target]
+    return Expr(f"{ctx.x(node.args[0], prec)} {op} {ctx.x(node.args[1], prec + 1)}", prec)

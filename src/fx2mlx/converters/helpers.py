@@ -1,0 +1,128 @@
+'''Module-level helper functions a generated file may need (emitted only when used).
+
+Each is exact with respect to PyTorch; tests compare them against torch on random inputs.
+'''
+
+from __future__ import annotations
+
+_POOL_GEOMETRY = '''
+def _pool_geometry(size, kernel, stride, padding, dilation, ceil_mode):
+    """Output length and right padding of one pooled axis, as PyTorch computes them."""
+    span = dilation * (kernel - 1) + 1
+    out = (size + 2 * padding - span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    extra = max(0, (out - 1) * stride + span - (size + 2 * padding))
+    return out, padding + extra
+'''
+
+_WINDOWS = '''
+def _windows(x, kernel, stride, dilation, outs):
+    """Every strided window offset of a channels-last array, as a list of slices of x."""
+    views = []
+    for offsets in itertools.product(*(range(k) for k in kernel)):
+        index = [slice(None)]
+        for o, s, d, n in zip(offsets, stride, dilation, outs):
+            index.append(slice(o * d, o * d + (n - 1) * s + 1, s))
+        views.append(x[tuple(index)])
+    return views
+'''
+
+MAX_POOL = '''
+def max_pool(x, kernel, stride, padding, dilation=None, ceil_mode=False):
+    """PyTorch max_pool{1,2,3}d on channels-last x: the max over strided window slices."""
+    dilation = dilation or (1,) * len(kernel)
+    geometry = [
+        _pool_geometry(n, k, s, p, d, ceil_mode)
+        for n, k, s, p, d in zip(x.shape[1:-1], kernel, stride, padding, dilation)
+    ]
+    pads = [(0, 0)] + [(p, right) for p, (_, right) in zip(padding, geometry)] + [(0, 0)]
+    x = mx.pad(x, pads, constant_values=-float("inf"))
+    outs = [n for n, _ in geometry]
+    windows = _windows(x, kernel, stride, dilation, outs)
+    out = windows[0]
+    for w in windows[1:]:
+        out = mx.maximum(out, w)
+    return out
+'''
+
+AVG_POOL = '''
+def avg_pool(x, kernel, stride, padding, ceil_mode=False, count_include_pad=True, divisor=None):
+    """PyTorch avg_pool{1,2,3}d on channels-last x, with its exact divisor at the borders."""
+    ones = (1,) * len(kernel)
+    geometry = [
+        _pool_geometry(n, k, s, p, 1, ceil_mode)
+        for n, k, s, p in zip(x.shape[1:-1], kernel, stride, padding)
+    ]
+    pads = [(0, 0)] + [(p, right) for p, (_, right) in zip(padding, geometry)] + [(0, 0)]
+    outs = [n for n, _ in geometry]
+    total = sum(_windows(mx.pad(x, pads), kernel, stride, ones, outs))
+    if divisor is not None:
+        return total / divisor
+    # count the cells each window covers: real input, plus the zero padding if it counts
+    mask = mx.ones((1, *x.shape[1:-1], 1), dtype=x.dtype)
+    if count_include_pad:
+        mask = mx.pad(mask, [(0, 0)] + [(p, p) for p in padding] + [(0, 0)], constant_values=1)
+        inner = [(0, 0)] + [(0, right - p) for p, (_, right) in zip(padding, geometry)] + [(0, 0)]
+    else:
+        inner = pads
+    counts = sum(_windows(mx.pad(mask, inner), kernel, stride, ones, outs))
+    return total / counts
+'''
+
+ADAPTIVE_AVG_POOL = '''
+def adaptive_avg_pool(x, output_size):
+    """PyTorch adaptive_avg_pool{1,2}d on channels-last x: mean over each adaptive window."""
+    for axis, out in enumerate(output_size, start=1):
+        size = x.shape[axis]
+        parts = []
+        for i in range(out):
+            start, end = (i * size) // out, -(-((i + 1) * size) // out)
+            index = [slice(None)] * x.ndim
+            index[axis] = slice(start, end)
+            parts.append(mx.mean(x[tuple(index)], axis=axis, keepdims=True))
+        x = mx.concatenate(parts, axis=axis)
+    return x
+'''
+
+GROUP_NORM = '''
+def group_norm(x, groups, weight, bias, eps):
+    """PyTorch group_norm on channels-last x: statistics over (spatial, channels of a group)."""
+    shape = x.shape
+    x = x.reshape(shape[0], -1, groups, shape[-1] // groups)
+    mean = mx.mean(x, axis=(1, 3), keepdims=True)
+    var = mx.var(x, axis=(1, 3), keepdims=True)
+    x = ((x - mean) * mx.rsqrt(var + eps)).reshape(shape)
+    if weight is not None:
+        x = x * weight
+    if bias is not None:
+        x = x + bias
+    return x
+'''
+
+HELPERS: dict[str, tuple[str, list[str], list[str]]] = {
+    # name: (source, helpers it needs, standard-library imports it needs)
+    "_pool_geometry": (_POOL_GEOMETRY, [], []),
+    "_windows": (_WINDOWS, [], ["itertools"]),
+    "max_pool": (MAX_POOL, ["_pool_geometry", "_windows"], []),
+    "avg_pool": (AVG_POOL, ["_pool_geometry", "_windows"], []),
+    "adaptive_avg_pool": (ADAPTIVE_AVG_POOL, [], []),
+    "group_norm": (GROUP_NORM, [], []),
+}
+
+
+def resolve(names: set[str]) -> tuple[list[str], list[str]]:
+    """Sources of the requested helpers and their dependencies, and the imports they need."""
+    seen: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        for dep in HELPERS[name][1]:
+            visit(dep)
+        seen.append(name)
+
+    for name in sorted(names):
+        visit(name)
+    imports = sorted({imp for n in seen for imp in HELPERS[n][2]})
+    return [HELPERS[n][0].strip() for n in seen], imports

@@ -1,0 +1,86 @@
+"""Normalization: BatchNorm (eval), LayerNorm, GroupNorm as MLX layers or ``mx.fast`` calls."""
+
+from __future__ import annotations
+
+import torch
+from torch import fx, nn
+
+from ..codegen.ctx import EmitCtx
+from ..codegen.expr import ADD, ATOM, MUL, Expr, call
+from ..passes.assign_layout import last_axis, to_channels_last
+from .registry import Ctor, register_layer, register_op
+
+aten = torch.ops.aten
+
+
+def build_batch_norm(bn: nn.Module) -> Ctor:
+    kwargs = [("eps", bn.eps), ("momentum", 0.1 if bn.momentum is None else bn.momentum),
+              ("affine", bn.affine), ("track_running_stats", bn.track_running_stats)]
+    defaults = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}
+    return Ctor("nn.BatchNorm", [("num_features", bn.num_features)], kwargs, defaults)
+
+
+for _bn in (nn.BatchNorm1d, nn.BatchNorm2d):
+    register_layer(_bn, "nn.BatchNorm", layout=to_channels_last)(build_batch_norm)
+
+
+@register_layer(nn.LayerNorm, "nn.LayerNorm", layout=last_axis)
+def build_layer_norm(ln: nn.LayerNorm) -> Ctor | None:
+    if len(ln.normalized_shape) != 1:
+        return None  # MLX's LayerNorm normalizes the last axis only
+    kwargs = [("eps", ln.eps), ("affine", ln.elementwise_affine),
+              ("bias", ln.elementwise_affine and ln.bias is not None)]
+    defaults = {"eps": 1e-5, "affine": True, "bias": True}
+    if not ln.elementwise_affine:
+        kwargs, defaults["bias"] = kwargs[:2], True
+    return Ctor("nn.LayerNorm", [("dims", ln.normalized_shape[0])], kwargs, defaults)
+
+
+@register_layer(nn.GroupNorm, "nn.GroupNorm", layout=to_channels_last)
+def build_group_norm(gn: nn.GroupNorm) -> Ctor:
+    kwargs = [("eps", gn.eps), ("affine", gn.affine), ("pytorch_compatible", True)]
+    defaults = {"eps": 1e-5, "affine": True}
+    args = [("num_groups", gn.num_groups), ("dims", gn.num_channels)]
+    return Ctor("nn.GroupNorm", args, kwargs, defaults)
+
+
+@register_op(aten.batch_norm.default, aten._native_batch_norm_legit_no_training.default,
+             layout=to_channels_last)
+def batch_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """Eval-mode batch norm with running statistics, channels last."""
+    x, w, b, mean, var = (ctx.arg(i) for i in range(5))
+    eps = ctx.arg("eps", 1e-5) if node.target is aten.batch_norm.default else ctx.arg(6)
+    if mean is None:
+        raise AssertionError("checked: batch statistics need training mode")
+    text = f"({ctx.x(x, ADD)} - {ctx.x(mean, ADD + 1)}) * mx.rsqrt({ctx.x(var, ADD)} + {eps!r})"
+    if w is not None:
+        text = f"{text} * {ctx.x(w, MUL + 1)}"
+    if b is not None:
+        return Expr(f"{text} + {ctx.x(b, ADD + 1)}", ADD)
+    return Expr(text, MUL)
+
+
+@register_op(aten.layer_norm.default, layout=last_axis)
+def layer_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
+    shape = list(ctx.arg(1))
+    w, b, eps = ctx.arg("weight", None), ctx.arg("bias", None), ctx.arg("eps", 1e-5)
+    x = ctx.a(0)
+    if len(shape) == 1:
+        return call("mx.fast.layer_norm", x, ctx.x(w), ctx.x(b), repr(eps))
+    # normalize over several trailing axes: flatten them, normalize, restore
+    k = len(shape)
+    flat = f"{ctx.a(0, ATOM)}.reshape(*{ctx.a(0, ATOM)}.shape[:-{k}], -1)"
+    normed = f"mx.fast.layer_norm({flat}, None, None, {eps!r}).reshape({ctx.a(0, ATOM)}.shape)"
+    if w is not None:
+        normed = f"{normed} * {ctx.x(w, MUL + 1)}"
+    if b is not None:
+        return Expr(f"{normed} + {ctx.x(b, ADD + 1)}", ADD)
+    return Expr(normed, MUL if w is not None else ATOM)
+
+
+@register_op(aten.group_norm.default, layout=to_channels_last)
+def group_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
+    groups, w, b = ctx.arg(1), ctx.arg("weight", None), ctx.arg("bias", None)
+    eps = ctx.arg("eps", 1e-5)
+    fn = ctx.helper("group_norm")
+    return call(fn, ctx.a(0), ctx.x(groups), ctx.x(w), ctx.x(b), repr(eps))

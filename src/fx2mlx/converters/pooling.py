@@ -1,0 +1,138 @@
+"""Pooling: MLX pool layers where they match PyTorch exactly, exact helpers otherwise."""
+
+from __future__ import annotations
+
+import torch
+from torch import fx, nn
+
+from ..codegen.ctx import EmitCtx
+from ..codegen.expr import ATOM, Expr, call
+from ..passes.assign_layout import to_channels_last
+from .registry import Ctor, register_layer, register_op
+
+aten = torch.ops.aten
+
+
+def _tuple(value: object, n: int) -> tuple[int, ...]:
+    if isinstance(value, int):
+        return (value,) * n
+    values = tuple(value)  # type: ignore[arg-type]
+    return values * n if len(values) == 1 else values
+
+
+def _one(value: tuple[int, ...]) -> int | tuple[int, ...]:
+    return value[0] if len(set(value)) == 1 else value
+
+
+def _max_pool_layer(pool: nn.Module) -> Ctor | None:
+    n = 1 if isinstance(pool, nn.MaxPool1d) else 2
+    kernel = _tuple(pool.kernel_size, n)
+    stride = _tuple(pool.stride or pool.kernel_size, n)
+    padding = _tuple(pool.padding, n)
+    if pool.ceil_mode or pool.return_indices or _tuple(pool.dilation, n) != (1,) * n:
+        return None
+    return _pool_ctor(f"nn.MaxPool{n}d", kernel, stride, padding)
+
+
+def _avg_pool_layer(pool: nn.Module) -> Ctor | None:
+    n = 1 if isinstance(pool, nn.AvgPool1d) else 2
+    kernel = _tuple(pool.kernel_size, n)
+    stride = _tuple(pool.stride or pool.kernel_size, n)
+    padding = _tuple(pool.padding, n)
+    if pool.ceil_mode or getattr(pool, "divisor_override", None):
+        return None
+    if any(padding) and not pool.count_include_pad:
+        return None
+    return _pool_ctor(f"nn.AvgPool{n}d", kernel, stride, padding)
+
+
+def _pool_ctor(fn: str, kernel: tuple, stride: tuple, padding: tuple) -> Ctor:
+    # MLX's stride defaults to the kernel size, like PyTorch's
+    kwargs = [("stride", _one(stride)), ("padding", _one(padding))]
+    defaults = {"stride": _one(kernel), "padding": 0}
+    return Ctor(fn, [("kernel_size", _one(kernel))], kwargs, defaults)
+
+
+register_layer(nn.MaxPool1d, "nn.MaxPool1d", layout=to_channels_last)(_max_pool_layer)
+register_layer(nn.MaxPool2d, "nn.MaxPool2d", layout=to_channels_last)(_max_pool_layer)
+register_layer(nn.AvgPool1d, "nn.AvgPool1d", layout=to_channels_last)(_avg_pool_layer)
+register_layer(nn.AvgPool2d, "nn.AvgPool2d", layout=to_channels_last)(_avg_pool_layer)
+
+
+def _pool_args(ctx: EmitCtx, n: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    kernel = _tuple(ctx.arg("kernel_size"), n)
+    stride = ctx.arg("stride", None)
+    stride = _tuple(stride, n) if stride else kernel
+    return kernel, stride, _tuple(ctx.arg("padding", 0), n)
+
+
+@register_op(aten.max_pool1d.default, aten.max_pool2d.default, layout=to_channels_last)
+def max_pool(node: fx.Node, ctx: EmitCtx) -> Expr:
+    n = ctx.rank(ctx.arg(0)) - 2
+    kernel, stride, padding = _pool_args(ctx, n)
+    dilation = _tuple(ctx.arg("dilation", 1), n)
+    args = [ctx.a(0), repr(kernel), repr(stride), repr(padding)]
+    if dilation != (1,) * n:
+        args.append(f"dilation={dilation!r}")
+    if ctx.arg("ceil_mode", False):
+        args.append("ceil_mode=True")
+    return call(ctx.helper("max_pool"), *args)
+
+
+def _check_max_pool_indices(node: fx.Node) -> str | None:
+    return "max pooling that returns indices" if any(u.args[1] == 1 for u in node.users) else None
+
+
+@register_op(aten.max_pool2d_with_indices.default, aten.max_pool1d_with_indices.default,
+             layout=to_channels_last, check=_check_max_pool_indices)
+def max_pool_with_indices(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return Expr(f"({max_pool(node, ctx).text},)")
+
+
+@register_op(aten.avg_pool1d.default, aten.avg_pool2d.default, layout=to_channels_last)
+def avg_pool(node: fx.Node, ctx: EmitCtx) -> Expr:
+    n = ctx.rank(ctx.arg(0)) - 2
+    kernel, stride, padding = _pool_args(ctx, n)
+    args = [ctx.a(0), repr(kernel), repr(stride), repr(padding)]
+    if ctx.arg("ceil_mode", False):
+        args.append("ceil_mode=True")
+    if not ctx.arg("count_include_pad", True):
+        args.append("count_include_pad=False")
+    divisor = ctx.arg("divisor_override", None)
+    if divisor:
+        args.append(f"divisor={divisor!r}")
+    return call(ctx.helper("avg_pool"), *args)
+
+
+def _check_adaptive(node: fx.Node) -> str | None:
+    shape = node.args[0].meta["val"].shape[2:]
+    if not all(isinstance(s, int) for s in shape):
+        return "adaptive pooling over a dynamic spatial size"
+    return None
+
+
+@register_op(aten.adaptive_avg_pool1d.default, aten.adaptive_avg_pool2d.default,
+             aten._adaptive_avg_pool2d.default, layout=to_channels_last, check=_check_adaptive)
+def adaptive_avg_pool(node: fx.Node, ctx: EmitCtx) -> Expr:
+    src = ctx.arg(0)
+    spatial = ctx.shape(src)[2:]
+    out = [s if o is None else o for o, s in zip(_tuple(ctx.arg(1), len(spatial)), spatial)]
+    axes = tuple(range(1, len(spatial) + 1))
+    if all(o == 1 for o in out):
+        return call("mx.mean", ctx.a(0), axis=repr(axes[0] if len(axes) == 1 else axes),
+                    keepdims="True")
+    if all(s % o == 0 for s, o in zip(spatial, out)):
+        return _adaptive_by_reshape(ctx, src, spatial, out)
+    return call(ctx.helper("adaptive_avg_pool"), ctx.a(0), repr(tuple(out)))
+
+
+def _adaptive_by_reshape(ctx: EmitCtx, src: fx.Node, spatial: list, out: list) -> Expr:
+    """Evenly divisible windows: split each axis into (out, window) and average the windows."""
+    x = ctx.x(src, ATOM)
+    dims = [f"{x}.shape[0]"]
+    for s, o in zip(spatial, out):
+        dims += [str(o), str(s // o)]
+    dims.append(f"{x}.shape[-1]")
+    axes = tuple(2 + 2 * i for i in range(len(spatial)))
+    axis = axes[0] if len(axes) == 1 else axes
+    return Expr(f"mx.mean({x}.reshape({', '.join(dims)}), axis={axis!r})")

@@ -1,0 +1,108 @@
+"""Pass: replace the nodes of each leaf ``torch.nn`` layer by one ``call_module`` node.
+
+A module whose class has a layer converter (Conv2d, Linear, BatchNorm2d, ...) and whose
+forward reads one tensor and returns one tensor becomes a single node; the emitter turns it
+into ``self.conv1 = nn.Conv2d(...)`` and ``self.conv1(x)``. Parameter-free layers (ReLU,
+MaxPool2d) are collapsed only inside ``nn.Sequential``/``nn.ModuleList`` so those lists can be
+iterated; elsewhere their ops become functional calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import fx, nn
+
+from ..capture import SCOPE, Captured
+from ..converters.registry import Ctor, LayerConverter, layer_for
+
+LAYER = "fx2mlx.layer"
+"""``node.meta`` key on collapsed ``call_module`` nodes: a :class:`LayerCall`."""
+
+LIST_TYPES = (nn.Sequential, nn.ModuleList)
+
+
+@dataclass(frozen=True)
+class LayerCall:
+    path: str
+    converter: LayerConverter
+    ctor: Ctor
+
+
+def _parent_path(path: str) -> str:
+    return path.rsplit(".", 1)[0] if "." in path else ""
+
+
+def _candidate(captured: Captured, path: str) -> LayerCall | None:
+    module = captured.module(path)
+    conv = layer_for(module)
+    if conv is None:
+        return None
+    has_state = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
+    if not has_state and not isinstance(captured.module(_parent_path(path)), LIST_TYPES):
+        return None
+    ctor = conv.build(module)
+    return LayerCall(path, conv, ctor) if ctor is not None else None
+
+
+def _members(graph: fx.Graph, frame: tuple[str, str]) -> list[fx.Node]:
+    return [n for n in graph.nodes if frame in n.meta.get(SCOPE, ())]
+
+
+def _boundary(members: list[fx.Node], path: str) -> tuple[list[fx.Node], list[fx.Node]] | None:
+    inside = set(members)
+    inputs: list[fx.Node] = []
+    for node in members:
+        for arg in node.all_input_nodes:
+            if arg in inside or arg in inputs:
+                continue
+            if arg.op == "get_attr":
+                if not str(arg.target).startswith(f"{path}."):
+                    return None
+                continue
+            inputs.append(arg)
+    outputs = [n for n in members if any(u not in inside for u in n.users)]
+    return inputs, outputs
+
+
+def collapse_layers(captured: Captured) -> list[str]:
+    """Collapse every eligible leaf layer; returns the module paths collapsed."""
+    graph = captured.graph
+    frames: list[tuple[str, str]] = []
+    for node in graph.nodes:
+        for frame in node.meta.get(SCOPE, ()):
+            if frame not in frames:
+                frames.append(frame)
+    done: list[str] = []
+    for frame in frames:
+        layer = _candidate(captured, frame[1])
+        if layer is None:
+            continue
+        members = _members(graph, frame)
+        if not members:
+            continue
+        boundary = _boundary(members, frame[1])
+        if boundary is None or len(boundary[0]) != 1 or len(boundary[1]) != 1:
+            continue
+        _replace(graph, members, boundary[0][0], boundary[1][0], frame, layer)
+        done.append(frame[1])
+    return done
+
+
+def _replace(graph: fx.Graph, members: list[fx.Node], src: fx.Node, out: fx.Node,
+             frame: tuple[str, str], layer: LayerCall) -> None:
+    with graph.inserting_after(out):
+        node = graph.call_module(layer.path, (src,))
+    scope = out.meta[SCOPE]
+    node.meta[SCOPE] = scope[: scope.index(frame) + 1]
+    node.meta["val"] = out.meta.get("val")
+    node.meta["stack_trace"] = out.meta.get("stack_trace")
+    node.meta[LAYER] = layer
+    out.replace_all_uses_with(node)
+    node.args = (src,)
+    for member in reversed(members):
+        attrs = [a for a in member.all_input_nodes if a.op == "get_attr"]
+        graph.erase_node(member)
+        for attr in attrs:
+            if not attr.users:
+                graph.erase_node(attr)

@@ -1,0 +1,64 @@
+"""Pass: find every op or configuration we can't convert, before anything is emitted."""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+from torch import fx
+
+from ..capture import SCOPE, Captured
+from ..converters.registry import OPS, target_name
+from ..errors import Unsupported
+from .assign_layout import relayout
+
+_HINTS = {
+    "no converter": "rewrite this part of forward() with supported ops, or register a converter"
+    " with fx2mlx.register_op (see the README)",
+}
+
+
+def _where(node: fx.Node) -> tuple[str, str]:
+    frames = node.meta.get(SCOPE, ())
+    path = frames[-1][1] if frames else ""
+    trace = (node.meta.get("stack_trace") or "").strip().splitlines()
+    line = ""
+    for i, text in enumerate(trace):
+        if text.strip().startswith("File ") and "/torch/" not in text:
+            line = text.strip() + (f" | {trace[i + 1].strip()}" if i + 1 < len(trace) and not trace[i + 1].strip().startswith("File") else "")
+    return path, line
+
+
+def _problem(node: fx.Node) -> tuple[str, str] | None:
+    if node.op != "call_function" or node.target is relayout:
+        return None
+    conv = OPS.get(node.target)
+    if conv is None:
+        return "no converter", _HINTS["no converter"]
+    if conv.check is not None:
+        reason = conv.check(node)
+        if reason:
+            return reason, "this configuration has no exact MLX equivalent yet; change it or file an issue"
+    for value in (node.meta.get("val"),):
+        if isinstance(value, torch.Tensor) and value.is_complex():
+            return "complex tensors", "MLX has limited complex support; keep complex math outside the model"
+    return None
+
+
+def collect_unsupported(captured: Captured) -> list[Unsupported]:
+    """All unsupported ops, grouped by (op, reason), with counts, paths and source lines."""
+    found: dict[tuple[str, str], Unsupported] = {}
+    for node in captured.graph.nodes:
+        problem = _problem(node)
+        if problem is None:
+            continue
+        reason, hint = problem
+        name = target_name(node.target) if node.target is not operator.getitem else "getitem"
+        item = found.setdefault((name, reason), Unsupported(name, reason, hint))
+        item.count += 1
+        path, line = _where(node)
+        if path not in item.module_paths:
+            item.module_paths.append(path)
+        if line and line not in item.source_lines:
+            item.source_lines.append(line)
+    return list(found.values())

@@ -1,0 +1,59 @@
+"""The compiler pipeline: capture -> passes -> emit -> weights."""
+
+from __future__ import annotations
+
+import torch
+
+from . import converters  # noqa: F401 - fills the registry
+from .capture import Captured, capture
+from .codegen.emit import Emitted, emit
+from .errors import Fx2MlxError, UnsupportedError
+from .passes.analyze_dynamic import analyze_dynamic
+from .passes.assign_layout import assign_layout
+from .passes.collapse_layers import collapse_layers
+from .passes.collect_unsupported import collect_unsupported
+from .passes.normalize_graph import normalize_graph
+from .report import Report
+from .weights import collect_weights, sanitize_lines
+
+
+def check_inputs(model: object, inputs: object) -> tuple:
+    if not isinstance(model, torch.nn.Module):
+        raise Fx2MlxError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(inputs, torch.Tensor):
+        inputs = (inputs,)
+    if not isinstance(inputs, (tuple, list)) or not inputs:
+        raise Fx2MlxError("example_inputs must be a tensor or a non-empty tuple of tensors")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, torch.Tensor):
+            raise Fx2MlxError(f"example input {i} is a {type(x).__name__}, not a tensor")
+    return tuple(inputs)
+
+
+def compile_model(model: torch.nn.Module, inputs: tuple, frontend: str,
+                  channels_last_io: bool, doc: str) -> tuple[Captured, Emitted, Report]:
+    """Run every stage; raises :class:`UnsupportedError` listing all problems at once."""
+    model.eval()
+    captured = capture(model, inputs, frontend)
+    normalize_graph(captured)
+    layers = collapse_layers(captured)
+    problems = collect_unsupported(captured)
+    if problems:
+        raise UnsupportedError(problems)
+    baked = analyze_dynamic(captured, inputs)
+    transposes = assign_layout(captured, channels_last_io)
+    emitted = emit(captured, doc, sanitize_lines(captured))
+    report = Report(
+        frontend=captured.frontend,
+        dynamic_batch=captured.dynamic_batch,
+        transposes=transposes,
+        layers=len(layers),
+        classes={c.name: c.count for c in emitted.classes},
+        baked_dims=baked,
+        warnings=list(captured.warnings),
+    )
+    return captured, emitted, report
+
+
+def weights_of(captured: Captured, emitted: Emitted) -> dict:
+    return collect_weights(captured, emitted.declared)
