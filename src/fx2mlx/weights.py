@@ -95,7 +95,8 @@ def sanitize_lines(captured: Captured) -> list[str]:
         isinst = types[0] if len(types) == 1 else f"({', '.join(types)})"
         cond = f"name == {names[0]!r}" if len(names) == 1 else f"name in {tuple(names)!r}"
         lines.append(f"    if isinstance(layers.get(owner), {isinst}) and {cond}:")
-        lines.append(f"        value = {RULES[rule].mlx_code}  # {RULES[rule].why}")
+        lines.append(f"        # {RULES[rule].why}")
+        lines.append(f"        value = {RULES[rule].mlx_code}")
     lines += ["    sanitized[key] = value", "return sanitized"]
     return lines
 

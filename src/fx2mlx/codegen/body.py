@@ -16,6 +16,21 @@ from .expr import ATOM, Expr, fill, holes
 from .names import NameTable
 
 INLINE_LIMIT = 60  # characters: longer single-use expressions get a name of their own
+NEST_LIMIT = 2  # calls nested in a value that is nested into another call
+
+
+def call_depth(text: str) -> int:
+    """How deeply calls nest in ``text`` (``f(g(x))`` is 2; tuples don't count)."""
+    depth, best, stack = 0, 0, []
+    for i, ch in enumerate(text):
+        if ch == "(":
+            is_call = i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_])")
+            stack.append(is_call)
+            depth += is_call
+            best = max(best, depth)
+        elif ch == ")" and stack:
+            depth -= stack.pop()
+    return best
 
 
 @dataclass
@@ -120,7 +135,12 @@ def _inlinable(s: Stmt, text: str, count: dict[str, int], forced: set[str]) -> b
     if len(s.outs) != 1 or s.kind != "op" or s.guard or s.comment:
         return False
     name = s.outs[0].name
-    return count.get(name, 0) == 1 and name not in forced and len(text) <= INLINE_LIMIT
+    return (
+        count.get(name, 0) == 1
+        and name not in forced
+        and len(text) <= INLINE_LIMIT
+        and call_depth(text) <= NEST_LIMIT
+    )
 
 
 def _targets(s: Stmt, free: list[str], live: dict[str, str], table: NameTable) -> list[str]:

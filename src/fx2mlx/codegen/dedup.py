@@ -15,6 +15,7 @@ from torch import fx, nn
 
 from .body import Body
 from .draft import Drafter
+from .optional import NotAChain
 from .init import _NO_DEFAULT, CallNode, InitLine, Slot, Tree, render, shape_key, slots
 from .names import NameTable, class_name, identifier
 from .scopes import Scope
@@ -116,13 +117,17 @@ class ClassPlanner:
         full = [s for s in insts if all(_present(s, a) for a in optional)]
         if not optional or not full:
             return False
-        reduced = {tuple(self.drafter.body(s, alias=optional).lines) for s in insts}
+        try:
+            reduced = {tuple(self.drafter.body(s, alias=optional & _attrs_of(s)).lines)
+                       for s in insts}
+            body = self.drafter.body(full[0], guard=optional)
+        except NotAChain:
+            return False
         shapes = {tuple(shape_key(l.tree) for l in drafts[s][0] if _attr(l) not in optional)
                   for s in insts}
         if len(reduced) != 1 or len(shapes) != 1:
             return False
         ref = full[0]
-        body = self.drafter.body(ref, guard=optional)
         template = [InitLine(l.target, l.tree, _attr(l) if _attr(l) in optional else None)
                     for l in drafts[ref][0]]
         aligned = [_align(template, drafts[s][0], optional) for s in insts]
@@ -183,6 +188,10 @@ def _optional_attrs(insts: list[Scope]) -> set[str]:
     return out
 
 
+def _attrs_of(scope: Scope) -> set[str]:
+    return {name for name, child in scope.module._modules.items() if child is not None}
+
+
 def _present(scope: Scope, attr: str) -> bool:
     return isinstance(getattr(scope.module, attr, None), nn.Module)
 
@@ -213,9 +222,10 @@ def _lift(template: list[InitLine], inits: list[list[InitLine | None]]) -> tuple
     table = NameTable()
     for slot, col in columns:
         present = [v for v in col if v is not _MISSING]
-        if len({repr(v) for v in present}) <= 1:
-            continue
         match = next((p for p, _ in params if _compatible(values[p], col)), None)
+        varying = len({repr(v) for v in present}) > 1
+        if not varying and (match is None or len(present) == len(col)):
+            continue
         if match is None:
             match = table.fresh(slot.role)
             params.append((match, type(present[0]).__name__))

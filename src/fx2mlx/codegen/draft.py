@@ -19,6 +19,7 @@ from .init import CallNode, DictNode, InitLine, ListNode, Raw, Slot, Tree
 from .loops import PASS_THROUGH, fold_loops
 from .names import identifier
 from .scopes import Scope
+from .optional import optional_call
 from .statements import scope_statements
 
 
@@ -83,10 +84,14 @@ class Drafter:
 
     def body(self, scope: Scope, guard: set[str] = frozenset(),
              alias: set[str] = frozenset()) -> Body:
-        top = lambda c: relative(scope.path, c.path).split(".")[0]  # noqa: E731
-        stmts = scope_statements(scope, self.order, self.helpers, lambda c: top(c) in guard)
-        stmts = [self._aliased(s, scope) if s.path and _top(scope, s) in alias else s
-                 for s in stmts]
+        """Render ``scope``; calls into optional submodules are guarded or dropped.
+
+        Raises:
+            NotAChain: an optional submodule's calls don't form one input -> output chain.
+        """
+        stmts = scope_statements(scope, self.order, self.helpers)
+        for attr in sorted(set(guard) | set(alias)):
+            stmts = optional_call(stmts, scope, attr, guarded=attr in guard)
         ret = self.ret_text(scope)
         uses: dict[str, int] = {}
         for s in stmts:
@@ -97,10 +102,6 @@ class Drafter:
         stmts = fold_loops(stmts, scope, uses, self.by_name)
         params = list(zip(scope.inputs, param_names(scope, self.captured)))
         return render_body(stmts, params, self.attr_values(scope), ret)
-
-    def _aliased(self, stmt: Stmt, scope: Scope) -> Stmt:
-        src = holes(stmt.expr.text)
-        return Stmt(stmt.outs, Expr(hole(self.by_name[src[0]])), stmt.anchor, kind="alias")
 
     # -- __init__ -----------------------------------------------------------------------
     def init_lines(self, scope: Scope, payloads: dict[str, Tree]) -> list[InitLine]:
@@ -166,10 +167,6 @@ class Drafter:
             scope = _deepest(root, key)
             if key not in self.declared[scope]:
                 self.declared[scope].append(key)
-
-
-def _top(scope: Scope, stmt: Stmt) -> str:
-    return relative(scope.path, stmt.path or "").split(".")[0]
 
 
 def _walk(scope: Scope) -> list[Scope]:

@@ -15,22 +15,26 @@ _TUPLE = re.compile(r"^\s*[A-Za-z_]\w*\s*,")
 
 
 @functools.lru_cache(maxsize=None)
-def _source_file(cls: type) -> str | None:
+def _source_span(cls: type) -> tuple[str, int, int] | None:
+    """File and line range of a class definition."""
     try:
-        return inspect.getsourcefile(cls)
+        path = inspect.getsourcefile(cls)
+        lines, start = inspect.getsourcelines(cls)
     except (TypeError, OSError):
         return None
+    return (path, start, start + len(lines)) if path else None
 
 
 def source_hint(node: fx.Node, module: nn.Module) -> str | None:
     """The assignment target on the line of ``module``'s forward that produced ``node``."""
     trace = node.meta.get("stack_trace") or ""
-    path = _source_file(type(module))
-    if not trace or not path:
+    span = _source_span(type(module))
+    if not trace or not span:
         return None
+    path, first, end = span
     line = None
     for m in _FRAME.finditer(trace):
-        if m.group(1) == path and hasattr(type(module), m.group(3)):
+        if m.group(1) == path and first <= int(m.group(2)) < end:
             line = int(m.group(2))
     if line is None:
         return None

@@ -76,7 +76,7 @@ def _place_unscoped(graph: fx.Graph) -> dict[fx.Node, tuple[Frame, ...]]:
     """Nodes without a module stack (size queries) go to the deepest scope all users share."""
     placement: dict[fx.Node, tuple[Frame, ...]] = {}
     for node in reversed(list(graph.nodes)):
-        if node.op not in ("call_function", "call_module") or _frames_of(node):
+        if node.op != "call_function" or node.meta.get(SCOPE):
             continue
         users = [placement.get(u, _frames_of(u)) if u.op != "output" else () for u in node.users]
         common: tuple[Frame, ...] = users[0] if users else ()
@@ -103,8 +103,17 @@ def _inline_where_needed(scope: Scope, order: dict[fx.Node, int]) -> None:
     for child in list(scope.children):
         _inline_where_needed(child, order)
     for child in list(scope.children):
-        if isinstance(child.module, nn.Sequential) or not _convex(child, order):
+        if _transparent(child.module) or not _convex(child, order):
             _inline(child, order)
+
+
+def _transparent(module: nn.Module) -> bool:
+    """Containers and stateless torch.nn modules (ReLU, Flatten, ...) read better inlined."""
+    if isinstance(module, nn.Sequential):
+        return True
+    builtin = type(module).__module__.startswith("torch.nn.")
+    stateless = not any(True for _ in module.parameters()) and not any(True for _ in module.buffers())
+    return builtin and stateless
 
 
 def _convex(scope: Scope, order: dict[fx.Node, int]) -> bool:

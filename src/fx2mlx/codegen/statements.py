@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from torch import fx
 
 from ..converters.registry import OPS
@@ -12,7 +10,7 @@ from ..passes.collapse_layers import LAYER
 from .attrs import attr_text, relative
 from .body import Stmt
 from .ctx import EmitCtx
-from .expr import ATOM, TERNARY, Expr, hole
+from .expr import ATOM, Expr, hole
 from .hints import source_hint
 from .scopes import Scope
 
@@ -59,20 +57,14 @@ def layer_stmt(node: fx.Node, scope: Scope, order: int) -> Stmt:
                 comment=layer.ctor.comment, path=layer.path)
 
 
-def child_stmt(child: Scope, scope: Scope, order: int, guard: bool = False) -> Stmt:
+def child_stmt(child: Scope, scope: Scope, order: int) -> Stmt:
     target = attr_text(scope.module, relative(scope.path, child.path))
     text = f"{target}({', '.join(hole(i) for i in child.inputs)})"
     hint = source_hint(child.outputs[-1], scope.module) if child.outputs else None
-    if guard:
-        attr = relative(scope.path, child.path).split(".")[0]
-        text = f"{text} if {attr!r} in self else {hole(child.inputs[0], TERNARY + 1)}"
-        return Stmt(list(child.outputs), Expr(text, TERNARY), order, kind="call", hint=hint,
-                    guard=attr, path=child.path)
     return Stmt(list(child.outputs), Expr(text), order, kind="call", hint=hint, path=child.path)
 
 
-def scope_statements(scope: Scope, order: dict[fx.Node, int], helpers: set[str],
-                     guarded: Callable[[Scope], bool] = lambda c: False) -> list[Stmt]:
+def scope_statements(scope: Scope, order: dict[fx.Node, int], helpers: set[str]) -> list[Stmt]:
     """All statements of ``scope`` in an order that respects their data dependencies."""
     stmts: list[Stmt] = []
     for node in scope.nodes:
@@ -84,7 +76,7 @@ def scope_statements(scope: Scope, order: dict[fx.Node, int], helpers: set[str],
             stmts.append(op_stmt(node, scope, order[node], helpers))
     for child in scope.children:
         anchor = max(order[n] for n in child.subtree_nodes())
-        stmts.append(child_stmt(child, scope, anchor, guarded(child)))
+        stmts.append(child_stmt(child, scope, anchor))
     return topo_sort(stmts)
 
 

@@ -8,7 +8,7 @@ from torch import fx
 from ..codegen.ctx import EmitCtx
 from ..codegen.expr import ADD, MUL, Expr, call
 from ..passes.assign_layout import keep
-from .registry import register_op
+from .registry import Ctor, register_layer, register_op
 
 aten = torch.ops.aten
 
@@ -82,3 +82,40 @@ def softmax(node: fx.Node, ctx: EmitCtx) -> Expr:
 def log_softmax(node: fx.Node, ctx: EmitCtx) -> Expr:
     axis = ctx.axis(node.args[0], node.args[1])
     return call("nn.log_softmax", ctx.a(0), axis=ctx.x(axis))
+
+
+# Parameter-free layers, used only inside nn.Sequential / nn.ModuleList so the list can be
+# iterated; elsewhere their ops are emitted as the functional forms above.
+_LAYERS: dict[type, str] = {
+    torch.nn.ReLU: "nn.ReLU",
+    torch.nn.SiLU: "nn.SiLU",
+    torch.nn.Sigmoid: "nn.Sigmoid",
+    torch.nn.Tanh: "nn.Tanh",
+    torch.nn.Hardswish: "nn.Hardswish",
+    torch.nn.ReLU6: "nn.ReLU6",
+    torch.nn.Mish: "nn.Mish",
+}
+
+
+def _plain(module: torch.nn.Module) -> Ctor:
+    return Ctor(_LAYERS[type(module)], [])
+
+
+for _cls, _fn in _LAYERS.items():
+    register_layer(_cls, _fn, layout=keep)(_plain)
+
+
+@register_layer(torch.nn.GELU, "nn.GELU", layout=keep)
+def _gelu_layer(module: torch.nn.GELU) -> Ctor:
+    approx = "tanh" if module.approximate == "tanh" else "none"
+    return Ctor("nn.GELU", [], [("approx", approx)], {"approx": "none"})
+
+
+@register_layer(torch.nn.LeakyReLU, "nn.LeakyReLU", layout=keep)
+def _leaky_layer(module: torch.nn.LeakyReLU) -> Ctor:
+    return Ctor("nn.LeakyReLU", [("negative_slope", module.negative_slope)])
+
+
+@register_layer(torch.nn.ELU, "nn.ELU", layout=keep)
+def _elu_layer(module: torch.nn.ELU) -> Ctor:
+    return Ctor("nn.ELU", [], [("alpha", module.alpha)], {"alpha": 1.0})

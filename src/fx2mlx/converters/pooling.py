@@ -53,10 +53,10 @@ def _pool_ctor(fn: str, kernel: tuple, stride: tuple, padding: tuple) -> Ctor:
     return Ctor(fn, [("kernel_size", _one(kernel))], kwargs, defaults)
 
 
-register_layer(nn.MaxPool1d, "nn.MaxPool1d", layout=to_channels_last)(_max_pool_layer)
-register_layer(nn.MaxPool2d, "nn.MaxPool2d", layout=to_channels_last)(_max_pool_layer)
-register_layer(nn.AvgPool1d, "nn.AvgPool1d", layout=to_channels_last)(_avg_pool_layer)
-register_layer(nn.AvgPool2d, "nn.AvgPool2d", layout=to_channels_last)(_avg_pool_layer)
+# MLX has pooling layers but no functional pooling: use the layer wherever it matches torch.
+for _cls, _build in ((nn.MaxPool1d, _max_pool_layer), (nn.MaxPool2d, _max_pool_layer),
+                     (nn.AvgPool1d, _avg_pool_layer), (nn.AvgPool2d, _avg_pool_layer)):
+    register_layer(_cls, f"nn.{_cls.__name__}", layout=to_channels_last, always=True)(_build)
 
 
 def _pool_args(ctx: EmitCtx, n: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:

@@ -52,6 +52,8 @@ class LayerConverter:
     layout: "LayoutRule"
     weight_fix: dict[str, str] = field(default_factory=dict)
     family: str = ""
+    always: bool = False
+    """Use the layer even where a parameter-free functional form could be emitted instead."""
 
 
 OPS: dict[object, OpConverter] = {}
@@ -82,6 +84,7 @@ def register_layer(
     mlx_type: str,
     layout: "LayoutRule",
     weight_fix: dict[str, str] | None = None,
+    always: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``build(module) -> Ctor | None`` for a leaf module class.
 
@@ -95,7 +98,7 @@ def register_layer(
             raise RuntimeError(f"duplicate layer converter for {module_type}")
         family = fn.__module__.rsplit(".", 1)[-1]
         LAYERS[module_type] = LayerConverter(
-            module_type, fn, mlx_type, layout, weight_fix or {}, family
+            module_type, fn, mlx_type, layout, weight_fix or {}, family, always
         )
         return fn
 

@@ -39,7 +39,8 @@ def _candidate(captured: Captured, path: str) -> LayerCall | None:
     if conv is None:
         return None
     has_state = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
-    if not has_state and not isinstance(captured.module(_parent_path(path)), LIST_TYPES):
+    in_list = isinstance(captured.module(_parent_path(path)), LIST_TYPES)
+    if not (has_state or conv.always or in_list):
         return None
     ctor = conv.build(module)
     return LayerCall(path, conv, ctor) if ctor is not None else None
