@@ -7,11 +7,11 @@ import torch
 from ..errors import Fx2MlxError
 from .export import capture_export
 from .fx import capture_fx
-from .graph import SCOPE, Captured, user_frame
+from .graph import SCOPE, UNSCOPED, Captured, user_frame
 
 FRONTENDS = ("auto", "export", "fx")
 
-__all__ = ["SCOPE", "Captured", "capture", "FRONTENDS"]
+__all__ = ["SCOPE", "UNSCOPED", "Captured", "capture", "FRONTENDS"]
 
 
 def _describe(name: str, exc: BaseException) -> str:

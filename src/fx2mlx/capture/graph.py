@@ -12,6 +12,8 @@ from torch.utils import _pytree as pytree
 
 SCOPE = "fx2mlx.scope"
 """``node.meta`` key: tuple of ``(call_key, module_path)`` frames, outermost first, root excluded."""
+UNSCOPED = "fx2mlx.unscoped"
+"""``node.meta`` key: True when the frontend recorded no module stack for the node."""
 
 
 @dataclass
@@ -83,6 +85,10 @@ def from_exported(ep: Any, model: torch.nn.Module, frontend: str) -> Captured:
         else:
             new = graph.node_copy(node, lambda n: env[n])
         new.meta[SCOPE] = _scope_of(node)
+        stack = node.meta.get("nn_module_stack")
+        if node.op == "call_function" and (not stack or any(
+                k.startswith("_empty_nn_module_stack") for k in stack)):
+            new.meta[UNSCOPED] = True
         env[node] = new
     return Captured(
         graph=graph,

@@ -76,17 +76,12 @@ def _rename_holes(text: str, alias: dict[str, str]) -> str:
     return text
 
 
-def _uses(stmts: list[Stmt], ret_text: str) -> tuple[dict[str, int], dict[str, int]]:
+def _count(stmts: list[Stmt], ret_text: str) -> dict[str, int]:
     count: dict[str, int] = {}
-    last: dict[str, int] = {}
-    for i, s in enumerate(stmts):
-        for name in holes(s.expr.text):
+    for text in [s.expr.text for s in stmts] + [ret_text]:
+        for name in holes(text):
             count[name] = count.get(name, 0) + 1
-            last[name] = i
-    for name in holes(ret_text):
-        count[name] = count.get(name, 0) + 1
-        last[name] = len(stmts)
-    return count, last
+    return count
 
 
 def render_body(
@@ -94,35 +89,85 @@ def render_body(
     params: list[tuple[fx.Node, str]],
     attrs: dict[str, Expr],
     ret_text: str,
+    pinned: set[str] = frozenset(),
 ) -> Body:
-    """Lines of ``__call__`` (without the ``def``), ending in ``return``."""
+    """Lines of ``__call__`` (without the ``def``), ending in ``return``.
+
+    ``pinned`` names (parameters that size expressions read) are never reassigned.
+    """
     stmts, alias = _resolve_aliases(stmts)
     ret_text = _rename_holes(ret_text, alias)
-    count, last = _uses(stmts, ret_text)
+    count = _count(stmts, ret_text)
+    forced = {s.loop[1].name for s in stmts if s.loop}
+    inlined = _decide_inlining(stmts, count, forced, attrs, params)
+    emitted = [s for s in stmts if s.outs[0].name not in inlined or len(s.outs) != 1]
+    last = _last_reads(emitted, ret_text, inlined)
     values: dict[str, Expr] = dict(attrs)
-    table = NameTable({name for _, name in params} | {"self", "layer"})
-    live: dict[str, str] = {}  # variable name -> graph value it holds
+    table = NameTable({name for _, name in params} | {"self", "layer"} | set(pinned))
+    live: dict[str, str] = {}
     for node, name in params:
         values[node.name] = Expr(name)
         live[name] = node.name
-    forced = {s.loop[1].name for s in stmts if s.loop}
     lines: list[str] = []
-    for i, s in enumerate(stmts):
-        text = fill(s.expr.text, values)
-        if _inlinable(s, text, count, forced):
-            values[s.outs[0].name] = Expr(text, s.expr.prec)
-            continue
-        dying = {v for v, n in live.items() if last.get(n, -1) <= i}
+    for i, s in enumerate(emitted):
+        text = _expand(s.expr.text, inlined, values)
+        dying = [v for v, n in live.items() if last.get(n, -1) <= i and v not in pinned]
         for v in dying:
             del live[v]
-        targets = _targets(s, sorted(dying, key=_order(s, values)), live, table)
+        targets = _targets(s, sorted(dying, key=_order(s, values)), live, table, pinned)
         for out, name in zip(s.outs, targets):
             values[out.name] = Expr(name)
-            if count.get(out.name):
-                live[name] = out.name
+            live[name] = out.name
         lines.extend(_statement(s, text, targets, values))
-    lines.append(f"return {fill(ret_text, values)}")
+    lines.append(f"return {_expand(ret_text, inlined, values)}")
     return Body(lines, [name for _, name in params])
+
+
+def _decide_inlining(stmts: list[Stmt], count: dict[str, int], forced: set[str],
+                     attrs: dict[str, Expr], params: list[tuple[fx.Node, str]]) -> dict[str, Expr]:
+    """Which single-use values nest into their user (judged on their full nested text)."""
+    approx: dict[str, Expr] = dict(attrs)
+    for node, name in params:
+        approx[node.name] = Expr(name)
+    inlined: dict[str, Expr] = {}
+    for s in stmts:
+        text = fill(s.expr.text, {**approx, **{k: Expr(k) for k in holes(s.expr.text) if k not in approx}})
+        if _inlinable(s, text, count, forced):
+            inlined[s.outs[0].name] = s.expr
+            approx[s.outs[0].name] = Expr(text, s.expr.prec)
+        else:
+            for out in s.outs:
+                approx[out.name] = Expr("v" * min(len(out.name), 3))
+    return inlined
+
+
+def _reads(text: str, inlined: dict[str, Expr]) -> set[str]:
+    out: set[str] = set()
+    for name in holes(text):
+        out |= _reads(inlined[name].text, inlined) if name in inlined else {name}
+    return out
+
+
+def _last_reads(emitted: list[Stmt], ret_text: str, inlined: dict[str, Expr]) -> dict[str, int]:
+    """Index of the last emitted statement that reads each named value (after nesting)."""
+    last: dict[str, int] = {}
+    for i, s in enumerate(emitted):
+        for name in _reads(s.expr.text, inlined):
+            last[name] = i
+    for name in _reads(ret_text, inlined):
+        last[name] = len(emitted)
+    return last
+
+
+def _expand(text: str, inlined: dict[str, Expr], values: dict[str, Expr]) -> str:
+    """Fill holes with names, nesting inlined values' own (expanded) expressions."""
+    local: dict[str, Expr] = {}
+    for name in holes(text):
+        if name in inlined:
+            local[name] = Expr(_expand(inlined[name].text, inlined, values), inlined[name].prec)
+        else:
+            local[name] = values[name]
+    return fill(text, local)
 
 
 def _order(s: Stmt, values: dict[str, Expr]):  # noqa: ANN202 - sort key factory
@@ -143,12 +188,13 @@ def _inlinable(s: Stmt, text: str, count: dict[str, int], forced: set[str]) -> b
     )
 
 
-def _targets(s: Stmt, free: list[str], live: dict[str, str], table: NameTable) -> list[str]:
+def _targets(s: Stmt, free: list[str], live: dict[str, str], table: NameTable,
+             pinned: set[str]) -> list[str]:
     """Names for a statement's outputs: the source's own name, else a dying input's."""
     names: list[str] = []
     for out in s.outs:
         hint = s.hint if len(s.outs) == 1 else None
-        if hint and hint not in live and hint not in names:
+        if hint and hint not in live and hint not in names and hint not in pinned:
             name = hint
             table.taken.add(hint)
             if hint in free:

@@ -10,14 +10,16 @@ import torch
 from torch import fx, nn
 
 from ..capture import Captured
+from ..converters.registry import layer_for
 from ..passes.collapse_layers import LAYER
 from .attrs import LIST_TYPES, attr_text, relative, segments
 from .body import Body, Stmt, render_body
 from .ctx import dtype_expr
-from .expr import ATOM, Expr, hole, holes
+from .expr import ATOM, Expr, fill, hole, holes
 from .init import CallNode, DictNode, InitLine, ListNode, Raw, Slot, Tree
 from .loops import PASS_THROUGH, fold_loops
-from .names import identifier
+from .names import NameTable, identifier
+from .sizes import is_size
 from .scopes import Scope
 from .optional import optional_call
 from .statements import scope_statements
@@ -32,7 +34,7 @@ class Draft:
 
 
 def param_names(scope: Scope, captured: Captured) -> list[str]:
-    """``__call__`` parameter names: the forward signature's where they line up."""
+    """``__call__`` parameter names: the forward's first argument name for the main input."""
     if scope.parent is None:
         names = [identifier(n) for n in captured.input_names]
         return [("x" if n == "input_" else n) for n in names]
@@ -40,13 +42,18 @@ def param_names(scope: Scope, captured: Captured) -> list[str]:
         sig = list(inspect.signature(type(scope.module).forward).parameters)[1:]
     except (TypeError, ValueError):
         sig = []
-    sig = [s for s in sig if s not in ("args", "kwargs")]
-    n = len(scope.inputs)
-    names = sig[:n] if len(sig) >= n and n else []
-    names = [("x" if s == "input" else identifier(s)) for s in names]
-    if len(names) != n or len(set(names)) != n:
-        names = ["x"] + [f"x{i}" for i in range(2, n + 1)]
-    return names[:n]
+    first = "x" if not sig or sig[0] in ("input", "args") else identifier(sig[0])
+    table = NameTable({"self"})
+    names: list[str] = []
+    for i, node in enumerate(scope.inputs):
+        if node.op == "get_attr":
+            hint = str(node.target).rsplit(".", 1)[-1]
+        elif is_size(node):
+            hint = "size"
+        else:
+            hint = first if not names or first not in names else "x"
+        names.append(table.fresh(hint))
+    return names
 
 
 class Drafter:
@@ -101,7 +108,13 @@ class Drafter:
             uses[name] = uses.get(name, 0) + 1
         stmts = fold_loops(stmts, scope, uses, self.by_name)
         params = list(zip(scope.inputs, param_names(scope, self.captured)))
-        return render_body(stmts, params, self.attr_values(scope), ret)
+        values = self.attr_values(scope)
+        names = {n.name: Expr(p) for n, p in params}
+        pinned: set[str] = set()
+        for node, expr in scope.sizes.items():
+            pinned |= {names[h].text for h in holes(expr.text)}
+            values[node.name] = Expr(fill(expr.text, names), expr.prec)
+        return render_body(stmts, params, values, ret, pinned)
 
     # -- __init__ -----------------------------------------------------------------------
     def init_lines(self, scope: Scope, payloads: dict[str, Tree]) -> list[InitLine]:
@@ -149,9 +162,30 @@ class Drafter:
                 out.setdefault(relative(scope.path, layer.path), layer_tree(layer.ctor))
         for child in scope.children:
             out.setdefault(relative(scope.path, child.path), child_ctor(child))
-        for key in self.declared[scope]:
+        keys = list(self.declared[scope])
+        for owner, ctor in self._uncalled_layers(scope, keys).items():
+            out.setdefault(relative(scope.path, owner), layer_tree(ctor))
+            keys = [k for k in keys if not k.startswith(owner + ".")]
+        for key in keys:
             out.setdefault(relative(scope.path, key), param_tree(self.captured.consts[key]))
         return out
+
+    def _uncalled_layers(self, scope: Scope, keys: list[str]) -> dict[str, object]:
+        """Layers whose parameters are read directly (``out_proj.weight``): build the layer."""
+        found: dict[str, object] = {}
+        for key in keys:
+            owner = key.rsplit(".", 1)[0] if "." in key else ""
+            if owner == scope.path or owner in found or not owner.startswith(scope.path):
+                continue
+            module = self.captured.module(owner)
+            conv = layer_for(module)
+            params = [f"{owner}.{n}" for n, _ in module.state_dict().items()]
+            if conv is None or conv.weight_fix or not all(p in keys for p in params):
+                continue
+            ctor = conv.build(module)
+            if ctor is not None:
+                found[owner] = ctor
+        return found
 
     def assign_params(self, root: Scope) -> None:
         """Each used parameter is declared by the deepest scope whose module holds it."""

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 from torch import fx, nn
 
-from ..capture import SCOPE, Captured
+from ..capture import SCOPE, UNSCOPED, Captured
+from .expr import Expr
+from .sizes import is_size, size_expr
 
 Frame = tuple[str, str]
 
@@ -28,6 +30,7 @@ class Scope:
     nodes: list[fx.Node] = field(default_factory=list)
     inputs: list[fx.Node] = field(default_factory=list)
     outputs: list[fx.Node] = field(default_factory=list)
+    sizes: dict[fx.Node, Expr] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
@@ -76,7 +79,7 @@ def _place_unscoped(graph: fx.Graph) -> dict[fx.Node, tuple[Frame, ...]]:
     """Nodes without a module stack (size queries) go to the deepest scope all users share."""
     placement: dict[fx.Node, tuple[Frame, ...]] = {}
     for node in reversed(list(graph.nodes)):
-        if node.op != "call_function" or node.meta.get(SCOPE):
+        if node.op != "call_function" or not node.meta.get(UNSCOPED):
             continue
         users = [placement.get(u, _frames_of(u)) if u.op != "output" else () for u in node.users]
         common: tuple[Frame, ...] = users[0] if users else ()
@@ -136,21 +139,46 @@ def _convex(scope: Scope, order: dict[fx.Node, int]) -> bool:
 
 
 def _compute_boundaries(scope: Scope, order: dict[fx.Node, int]) -> None:
+    """Inputs, outputs and locally derived sizes; children first."""
     for child in scope.children:
         _compute_boundaries(child, order)
     inside = set(scope.subtree_nodes())
-    inputs: list[fx.Node] = []
-    for node in sorted(inside, key=order.__getitem__):
-        for arg in node.all_input_nodes:
-            if arg in inside or arg in inputs:
-                continue
-            if arg.op == "get_attr" and _resolvable(scope, str(arg.target)):
-                continue
-            inputs.append(arg)
-    scope.inputs = inputs
+    direct = set(scope.nodes)
+    sizes_here = [n for n in scope.nodes if is_size(n)]
+    needed = _needed(scope, [n for n in scope.nodes if not is_size(n)], order)
+    tensors = [a for a in _external(scope, needed, direct, inside) if not is_size(a)]
+    for node in dict.fromkeys([a for a in needed if is_size(a)] + sizes_here):
+        expr = size_expr(node, tensors)
+        if expr is not None:
+            scope.sizes[node] = expr
+    unresolved = [n for n in sizes_here if n not in scope.sizes]
+    needed += [a for n in unresolved for a in n.all_input_nodes if a not in needed]
+    inputs = _external(scope, needed, direct, inside)
+    scope.inputs = [a for a in inputs if a not in scope.sizes]
     scope.outputs = sorted(
-        (n for n in inside if any(u not in inside for u in n.users)), key=order.__getitem__
+        (n for n in inside if not is_size(n) and any(u not in inside for u in n.users)),
+        key=order.__getitem__,
     )
+
+
+def _needed(scope: Scope, nodes: list[fx.Node], order: dict[fx.Node, int]) -> list[fx.Node]:
+    needed: list[fx.Node] = []
+    for node in sorted(nodes, key=order.__getitem__):
+        needed.extend(a for a in node.all_input_nodes if a not in needed)
+    for child in scope.children:
+        needed.extend(a for a in child.inputs if a not in needed)
+    return needed
+
+
+def _external(scope: Scope, needed: list[fx.Node], direct: set[fx.Node],
+              inside: set[fx.Node]) -> list[fx.Node]:
+    """Values a scope must receive: sizes are never passed out of a child, so they count."""
+    return [
+        a for a in needed
+        if a not in direct
+        and (a not in inside or is_size(a))
+        and not (a.op == "get_attr" and _resolvable(scope, str(a.target)))
+    ]
 
 
 def _resolvable(scope: Scope, key: str) -> bool:

@@ -29,8 +29,6 @@ def relayout_stmt(node: fx.Node, order: int) -> Stmt:
     src, dst = node.meta.get("fx2mlx.layout_from"), node.meta.get("fx2mlx.layout")
     names = (_LAYOUT_NAMES.get(src), _LAYOUT_NAMES.get(dst))
     comment = f"{names[0]} -> {names[1]}" if all(names) and names[0] != names[1] else ""
-    if not comment and src is not None:
-        comment = "layout change"
     expr = Expr(f"{hole(node.args[0], ATOM)}.transpose({', '.join(map(str, axes))})")
     return Stmt([node], expr, order, comment=comment)
 
@@ -68,6 +66,8 @@ def scope_statements(scope: Scope, order: dict[fx.Node, int], helpers: set[str])
     """All statements of ``scope`` in an order that respects their data dependencies."""
     stmts: list[Stmt] = []
     for node in scope.nodes:
+        if node in scope.sizes:
+            continue
         if node.op == "call_module":
             stmts.append(layer_stmt(node, scope, order[node]))
         elif node.target is relayout:

@@ -26,4 +26,4 @@ class TextClassifier(nn.Module):
 
 def make_transformer() -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
     torch.manual_seed(0)
-    return TextClassifier().eval(), (torch.randint(0, 1000, (2, 16)),)
+    return TextClassifier().eval(), (torch.randint(0, 1000, (2, 12)),)
