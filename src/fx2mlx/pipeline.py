@@ -17,6 +17,25 @@ from .report import Report
 from .weights import collect_weights, sanitize_lines
 
 
+class _ListRoot(torch.nn.Module):
+    """Holds a top-level ``nn.Sequential`` as ``self.layers``: a generated class can't have
+    attributes named ``0``, ``1``... (state keys gain a ``layers.`` prefix; sanitize adds it)."""
+
+    def __init__(self, layers: torch.nn.Module) -> None:
+        super().__init__()
+        self.layers = layers
+
+    def forward(self, x: torch.Tensor) -> object:
+        return self.layers(x)
+
+
+def wrap_list_root(model: torch.nn.Module) -> tuple[torch.nn.Module, str]:
+    if not isinstance(model, torch.nn.Sequential):
+        return model, ""
+    cls = type(type(model).__name__, (_ListRoot,), {"__module__": type(model).__module__})
+    return cls(model).eval(), "layers."
+
+
 def check_inputs(model: object, inputs: object) -> tuple:
     if not isinstance(model, torch.nn.Module):
         raise Fx2MlxError(f"expected a torch.nn.Module, got {type(model).__name__}")
@@ -34,6 +53,7 @@ def compile_model(model: torch.nn.Module, inputs: tuple, frontend: str,
                   channels_last_io: bool, doc: str) -> tuple[Captured, Emitted, Report]:
     """Run every stage; raises :class:`UnsupportedError` listing all problems at once."""
     model.eval()
+    model, prefix = wrap_list_root(model)
     captured = capture(model, inputs, frontend)
     normalize_graph(captured)
     layers = collapse_layers(captured)
@@ -42,7 +62,7 @@ def compile_model(model: torch.nn.Module, inputs: tuple, frontend: str,
         raise UnsupportedError(problems)
     baked = analyze_dynamic(captured, inputs)
     transposes = assign_layout(captured, channels_last_io)
-    emitted = emit(captured, doc, sanitize_lines(captured))
+    emitted = emit(captured, doc, sanitize_lines(captured, prefix))
     report = Report(
         frontend=captured.frontend,
         dynamic_batch=captured.dynamic_batch,

@@ -70,7 +70,7 @@ def collect_weights(captured: Captured, declared: list[str]) -> dict[str, mx.arr
     return {state_key("", k): _to_mx(flat[k]) for k in sorted(flat)}
 
 
-def sanitize_lines(captured: Captured) -> list[str]:
+def sanitize_lines(captured: Captured, prefix: str = "") -> list[str]:
     """The body of the generated ``sanitize``: skip unknown keys, fix layouts by layer type."""
     by_rule: dict[str, set[str]] = {}
     for node in captured.graph.nodes:
@@ -84,6 +84,8 @@ def sanitize_lines(captured: Captured) -> list[str]:
         "layers = dict(self.named_modules())",
         "sanitized = {}",
         "for key, value in weights.items():",
+        *([f"    key = {prefix!r} + key  # the top-level list is held as self.{prefix[:-1]}"]
+          if prefix else []),
         "    if key not in params:",
         "        continue  # num_batches_tracked, or weights forward() never uses",
     ]

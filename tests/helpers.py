@@ -1,0 +1,34 @@
+"""Test helpers: convert a module, validate it against torch on fresh random inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+import fx2mlx
+
+
+def assert_converts(model: torch.nn.Module, inputs: Any, *, frontend: str = "auto",
+                    fresh: int = 1, **kwargs: Any) -> fx2mlx.Conversion:
+    """Convert ``model`` and check it against torch on ``inputs`` plus ``fresh`` random sets.
+
+    Tolerances are the project defaults (rel 1e-4, abs 1e-3 x scale); never loosen them here.
+    """
+    inputs = (inputs,) if isinstance(inputs, torch.Tensor) else tuple(inputs)
+    conv = fx2mlx.convert(model.eval(), inputs, frontend=frontend, **kwargs)
+    sets = [inputs] + [fx2mlx.random_inputs(inputs, seed=10 + i) for i in range(fresh)]
+    result = conv.validate(sets)
+    assert result.ok, f"{result.table()}\n--- generated ---\n{conv.source}"
+    return conv
+
+
+class Lambda(torch.nn.Module):
+    """Wrap a function of tensors as a module (for op-level tests)."""
+
+    def __init__(self, fn: Any) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *args: torch.Tensor) -> Any:
+        return self.fn(*args)
