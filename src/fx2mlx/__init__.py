@@ -19,12 +19,13 @@ from typing import Any
 import mlx.core as mx
 import torch
 
+from .converters.registry import register_layer, register_op
 from .errors import Fx2MlxError, Unsupported, UnsupportedError
 from .report import Report, Validation
 
 __version__ = "0.1.0"
 __all__ = ["Conversion", "Fx2MlxError", "Report", "UnsupportedError", "Unsupported",
-           "Validation", "convert", "random_inputs"]
+           "Validation", "convert", "random_inputs", "register_layer", "register_op"]
 
 
 def random_inputs(like: tuple, batch: int | None = None, seed: int = 1) -> tuple:

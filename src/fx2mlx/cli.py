@@ -132,7 +132,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
-    command = "fx2mlx " + " ".join(shlex.quote(a) for a in argv)
+    # the command that regenerates the files: without the flags that only steer this run
+    kept = [a for a in argv if a not in ("--check", "--force", "--debug", "--no-validate")]
+    command = "fx2mlx " + " ".join(shlex.quote(a) for a in kept)
     try:
         if args.cmd == "convert":
             return cmd_convert(args, command)

@@ -81,7 +81,7 @@ def sanitize_lines(captured: Captured, prefix: str = "") -> list[str]:
             by_rule.setdefault(rule, set()).add(f"{layer.converter.mlx_type}:{param}")
     lines = [
         "params = dict(tree_flatten(self.parameters()))",
-        "layers = dict(self.named_modules())",
+        *(["layers = dict(self.named_modules())"] if by_rule else []),
         "sanitized = {}",
         "for key, value in weights.items():",
         *([f"    key = {prefix!r} + key  # the top-level list is held as self.{prefix[:-1]}"]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+from collections.abc import Iterator
+
 import torch
 
 from ..errors import Fx2MlxError
@@ -22,6 +27,19 @@ def _describe(name: str, exc: BaseException) -> str:
     return f"  - {name}: {type(exc).__name__}: {first[:300]}{loc}"
 
 
+@contextlib.contextmanager
+def _silent_torch_logs() -> Iterator[None]:
+    """Tracing failures print and log graph dumps; we report them ourselves, once."""
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def capture(model: torch.nn.Module, inputs: tuple, frontend: str = "auto") -> Captured:
     """Capture ``model`` with the chosen frontend; ``auto`` tries export, then fx."""
     if frontend not in FRONTENDS:
@@ -30,9 +48,10 @@ def capture(model: torch.nn.Module, inputs: tuple, frontend: str = "auto") -> Ca
     failures: list[str] = []
     for name in order:
         try:
-            if name == "export":
-                return capture_export(model, inputs)
-            return capture_fx(model, inputs)
+            with _silent_torch_logs():
+                if name == "export":
+                    return capture_export(model, inputs)
+                return capture_fx(model, inputs)
         except Fx2MlxError:
             raise
         except Exception as exc:  # noqa: BLE001 - reported to the user below

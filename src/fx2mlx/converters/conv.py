@@ -81,10 +81,23 @@ def _int_list(value: object, n: int) -> list[int]:
 
 
 def _check_conv(node: fx.Node) -> str | None:
-    padding = node.args[4] if len(node.args) > 4 else 0
-    if isinstance(padding, str) and padding != "valid":
+    padding = node.args[4] if len(node.args) > 4 else node.kwargs.get("padding", 0)
+    if isinstance(padding, str) and padding not in ("valid", "same"):
         return f"functional convolution with padding={padding!r}"
     return None
+
+
+def _functional_pads(ctx: EmitCtx, n: int) -> list[tuple[int, int]]:
+    """Per-spatial-axis (lo, hi); 'same' puts the odd extra cell on the right, as torch does."""
+    padding = ctx.arg("padding", 0)
+    if padding == "valid":
+        return [(0, 0)] * n
+    if padding == "same":
+        kernel = ctx.shape(ctx.arg(1))[2:]
+        dilation = _int_list(ctx.arg("dilation", 1), n)
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return [(t // 2, t - t // 2) for t in totals]
+    return [(p, p) for p in _int_list(padding, n)]
 
 
 @register_op(aten.conv1d.default, aten.conv2d.default, aten.conv1d.padding,
@@ -93,18 +106,24 @@ def conv(node: fx.Node, ctx: EmitCtx) -> Expr:
     """``F.conv2d(x, w, b, ...)`` with a weight that is not a layer's: move axes at run time."""
     n = ctx.rank(ctx.arg(0)) - 2
     weight, bias = ctx.arg(1), ctx.arg("bias", None)
-    padding = ctx.arg("padding", 0)
-    padding = 0 if padding == "valid" else padding
+    pads = _functional_pads(ctx, n)
+    x = ctx.a(0)
+    if any(lo != hi for lo, hi in pads):
+        # MLX's conv pads symmetrically: pad the input explicitly instead
+        x, padding = f"mx.pad({x}, {[(0, 0), *pads, (0, 0)]!r})", [0] * n
+    else:
+        padding = [lo for lo, _ in pads]
     axes = (0, *range(2, n + 2), 1)
     w = f"{ctx.x(weight, ATOM)}.transpose{axes!r}"
-    fn = f"mx.conv{n}d"
-    args = [ctx.a(0), w]
+    args = [x, w]
     for name, value in (("stride", ctx.arg("stride", 1)), ("padding", padding),
-                        ("dilation", ctx.arg("dilation", 1)), ("groups", ctx.arg("groups", 1))):
+                        ("dilation", ctx.arg("dilation", 1))):
         vals = _int_list(value, n)
-        if any(v != (1 if name in ("stride", "dilation", "groups") else 0) for v in vals):
-            args.append(f"{name}={ctx.x(_one(tuple(vals)) if name != 'groups' else vals[0])}")
-    text = f"{fn}({', '.join(args)})"
+        if any(v != (0 if name == "padding" else 1) for v in vals):
+            args.append(f"{name}={ctx.x(_one(tuple(vals)))}")
+    if ctx.arg("groups", 1) != 1:
+        args.append(f"groups={ctx.x(ctx.arg('groups', 1))}")
+    text = f"mx.conv{n}d({', '.join(args)})"
     if bias is None:
         return Expr(text)
     return Expr(f"{text} + {ctx.x(bias, ADD + 1)}", ADD)

@@ -100,6 +100,25 @@ def group_norm(x, groups, weight, bias, eps):
     return x
 '''
 
+CIRCULAR_PAD = '''
+def circular_pad(x, widths):
+    """PyTorch circular padding: each axis wraps around, taking values from its other end."""
+    for axis, (lo, hi) in enumerate(widths):
+        if lo or hi:
+            n = x.shape[axis]
+            index = [slice(None)] * x.ndim
+            parts = []
+            if lo:
+                index[axis] = slice(n - lo, n)
+                parts.append(x[tuple(index)])
+            parts.append(x)
+            if hi:
+                index[axis] = slice(0, hi)
+                parts.append(x[tuple(index)])
+            x = mx.concatenate(parts, axis=axis)
+    return x
+'''
+
 HELPERS: dict[str, tuple[str, list[str], list[str]]] = {
     # name: (source, helpers it needs, standard-library imports it needs)
     "_pool_geometry": (_POOL_GEOMETRY, [], []),
@@ -108,6 +127,7 @@ HELPERS: dict[str, tuple[str, list[str], list[str]]] = {
     "avg_pool": (AVG_POOL, ["_pool_geometry", "_windows"], []),
     "adaptive_avg_pool": (ADAPTIVE_AVG_POOL, [], []),
     "group_norm": (GROUP_NORM, [], []),
+    "circular_pad": (CIRCULAR_PAD, [], []),
 }
 
 

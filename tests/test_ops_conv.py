@@ -1,0 +1,146 @@
+"""Convolutions against torch: layer and functional forms, every padding style."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .helpers import Lambda, assert_converts
+
+CONV2D = [
+    dict(),
+    dict(stride=2),
+    dict(stride=(2, 1)),
+    dict(padding=1),
+    dict(padding=(2, 1)),
+    dict(padding="same"),
+    dict(padding="same", kernel_size=4),
+    dict(padding="same", kernel_size=(2, 3), dilation=2),
+    dict(padding="valid"),
+    dict(dilation=2, padding=2),
+    dict(dilation=(1, 2)),
+    dict(groups=2),
+    dict(groups=4, in_channels=4, out_channels=8),
+    dict(groups=4, in_channels=4, out_channels=4),
+    dict(bias=False),
+    dict(padding=1, padding_mode="reflect"),
+    dict(padding=(1, 2), padding_mode="replicate"),
+    dict(padding=2, padding_mode="circular"),
+    dict(padding="same", kernel_size=4, padding_mode="reflect"),
+]
+
+
+def _conv2d(**kw: object) -> nn.Conv2d:
+    args = dict(in_channels=4, out_channels=6, kernel_size=3)
+    args.update(kw)
+    return nn.Conv2d(**args)  # type: ignore[arg-type]
+
+
+class Wrap(nn.Module):
+    """A parent module, so the leaf layer is collapsed into an MLX layer (not the root)."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x)
+
+
+def _check(layer: nn.Module, x: torch.Tensor, wrapped: bool) -> None:
+    conv = assert_converts(Wrap(layer) if wrapped else layer, x)
+    as_layer = f"nn.{type(layer).__name__}(" in conv.source
+    # MLX's layers have no circular padding: those convolutions lower to mx.conv* calls
+    assert as_layer == (wrapped and layer.padding_mode != "circular"), conv.source
+
+
+@pytest.mark.parametrize("wrapped", [True, False], ids=["layer", "functional"])
+@pytest.mark.parametrize("kw", CONV2D, ids=str)
+def test_conv2d_layer(kw: dict, wrapped: bool) -> None:
+    _check(_conv2d(**kw), torch.randn(2, 4, 9, 10), wrapped)
+
+
+CONV1D = [
+    dict(),
+    dict(stride=3),
+    dict(padding=2),
+    dict(padding="same", kernel_size=4),
+    dict(padding="valid"),
+    dict(dilation=3),
+    dict(groups=4, in_channels=4, out_channels=4),
+    dict(bias=False),
+    dict(padding=2, padding_mode="reflect"),
+    dict(padding=1, padding_mode="replicate"),
+    dict(padding=1, padding_mode="circular"),
+]
+
+
+@pytest.mark.parametrize("wrapped", [True, False], ids=["layer", "functional"])
+@pytest.mark.parametrize("kw", CONV1D, ids=str)
+def test_conv1d_layer(kw: dict, wrapped: bool) -> None:
+    args = dict(in_channels=4, out_channels=6, kernel_size=3)
+    args.update(kw)
+    _check(nn.Conv1d(**args), torch.randn(2, 4, 17), wrapped)  # type: ignore[arg-type]
+
+
+FUNCTIONAL = [
+    dict(),
+    dict(stride=2, padding=1),
+    dict(padding=(1, 0), dilation=(2, 1)),
+    dict(padding="valid"),
+    dict(padding="same"),
+    dict(groups=2),
+]
+
+
+@pytest.mark.parametrize("kw", FUNCTIONAL, ids=str)
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d_functional(kw: dict, bias: bool) -> None:
+    groups = kw.get("groups", 1)
+    w = torch.randn(6, 4 // groups, 3, 3)
+    b = torch.randn(6) if bias else None
+    model = Lambda(lambda x: F.conv2d(x, w, b, **kw))
+    assert_converts(model, torch.randn(2, 4, 8, 9))
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(groups=4), dict(padding="same")], ids=str)
+def test_conv1d_functional(kw: dict) -> None:
+    w = torch.randn(8, 4 // kw.get("groups", 1), 3)
+    assert_converts(Lambda(lambda x: F.conv1d(x, w, **kw)), torch.randn(2, 4, 12))
+
+
+@pytest.mark.parametrize("frontend", ["export", "fx"])
+def test_conv_stack_both_frontends(frontend: str) -> None:
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, groups=8),
+        nn.Conv2d(8, 4, 1), nn.Flatten(), nn.Linear(4 * 4 * 4, 5),
+    )
+    assert_converts(model, torch.randn(2, 3, 10, 10), frontend=frontend)
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("pad", [(1, 0, 2, 1), (2, 2, 0, 1)], ids=str)
+def test_pad_after_conv(mode: str, pad: tuple) -> None:
+    conv = nn.Conv2d(3, 4, 3)
+    model = nn.Sequential(conv, Lambda(lambda y: F.pad(y, pad, mode=mode)), nn.Conv2d(4, 2, 1))
+    assert_converts(model, torch.randn(2, 3, 8, 9))
+
+
+def test_constant_pad_value() -> None:
+    assert_converts(Lambda(lambda x: F.pad(x, (2, 1, 0, 3), value=-1.5)), torch.randn(2, 3, 4))
+
+
+def test_conv1d_then_conv2d_reshape() -> None:
+    class M(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Conv1d(4, 6, 3, padding=1)
+            self.b = nn.Conv2d(2, 3, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.a(x)  # (N, 6, L)
+            return self.b(y.reshape(y.shape[0], 2, 3, y.shape[-1]))
+
+    assert_converts(M(), torch.randn(2, 4, 8))
