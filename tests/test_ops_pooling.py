@@ -1,0 +1,131 @@
+"""Pooling against torch: MLX layers where they match, exact helpers otherwise."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .helpers import Lambda, assert_converts
+
+
+class AfterConv(nn.Module):
+    """conv -> pool: the pool sees a channels-last tensor, and as a child it may be a layer."""
+
+    def __init__(self, pool: nn.Module, dims: int) -> None:
+        super().__init__()
+        self.conv = (nn.Conv1d if dims == 1 else nn.Conv2d)(3, 4, 1)
+        self.pool = pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.conv(x))
+
+
+MAX_POOL = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2),
+    dict(kernel_size=3, stride=1, padding=1),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    dict(kernel_size=2, stride=2, ceil_mode=True),
+    dict(kernel_size=3, dilation=2),
+    dict(kernel_size=3, stride=2, padding=1, dilation=2, ceil_mode=True),
+]
+
+
+@pytest.mark.parametrize("after_conv", [True, False], ids=["after_conv", "root"])
+@pytest.mark.parametrize("kw", MAX_POOL, ids=str)
+def test_max_pool1d(kw: dict, after_conv: bool) -> None:
+    pool = nn.MaxPool1d(**kw)
+    model = AfterConv(pool, 1) if after_conv else pool
+    assert_converts(model, torch.randn(2, 3, 13))
+
+
+MAX_POOL_2D = MAX_POOL + [
+    dict(kernel_size=(2, 3), stride=(1, 2)),
+    dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0), ceil_mode=True),
+]
+
+
+@pytest.mark.parametrize("after_conv", [True, False], ids=["after_conv", "root"])
+@pytest.mark.parametrize("kw", MAX_POOL_2D, ids=str)
+def test_max_pool2d(kw: dict, after_conv: bool) -> None:
+    pool = nn.MaxPool2d(**kw)
+    model = AfterConv(pool, 2) if after_conv else pool
+    assert_converts(model, torch.randn(2, 3, 11, 12))
+
+
+AVG_POOL = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=3, stride=2, padding=1, count_include_pad=False),
+    dict(kernel_size=3, stride=2, ceil_mode=True),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+    dict(kernel_size=2, stride=2, padding=1, ceil_mode=True),
+]
+
+
+@pytest.mark.parametrize("after_conv", [True, False], ids=["after_conv", "root"])
+@pytest.mark.parametrize("kw", AVG_POOL, ids=str)
+def test_avg_pool1d(kw: dict, after_conv: bool) -> None:
+    pool = nn.AvgPool1d(**kw)
+    model = AfterConv(pool, 1) if after_conv else pool
+    assert_converts(model, torch.randn(2, 3, 12))
+
+
+AVG_POOL_2D = AVG_POOL + [
+    dict(kernel_size=3, divisor_override=5),
+    dict(kernel_size=3, stride=2, padding=1, divisor_override=4),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, divisor_override=2),
+    dict(kernel_size=(2, 3), stride=(2, 1), padding=(1, 0)),
+]
+
+
+@pytest.mark.parametrize("after_conv", [True, False], ids=["after_conv", "root"])
+@pytest.mark.parametrize("kw", AVG_POOL_2D, ids=str)
+def test_avg_pool2d(kw: dict, after_conv: bool) -> None:
+    pool = nn.AvgPool2d(**kw)
+    model = AfterConv(pool, 2) if after_conv else pool
+    assert_converts(model, torch.randn(2, 3, 11, 12))
+
+
+@pytest.mark.parametrize("after_conv", [True, False], ids=["after_conv", "root"])
+@pytest.mark.parametrize("size", [1, 4, 5, 7, 12], ids=str)
+def test_adaptive_avg_pool1d(size: int, after_conv: bool) -> None:
+    pool = nn.AdaptiveAvgPool1d(size)
+    model = AfterConv(pool, 1) if after_conv else pool
+    assert_converts(model, torch.randn(2, 3, 12))
+
+
+@pytest.mark.parametrize("after_conv", [True, False], ids=["after_conv", "root"])
+@pytest.mark.parametrize("size", [1, (1, 1), 3, (2, 4), (3, 5), (None, 3), (5, None), 7], ids=str)
+def test_adaptive_avg_pool2d(size: object, after_conv: bool) -> None:
+    pool = nn.AdaptiveAvgPool2d(size)  # type: ignore[arg-type]
+    model = AfterConv(pool, 2) if after_conv else pool
+    assert_converts(model, torch.randn(2, 3, 9, 8))
+
+
+class Pools(nn.Module):
+    # a plain forward(x) (not Lambda's *args) so torch.fx can trace it
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.max_pool2d(x, 3, 2, 1, ceil_mode=True) + F.avg_pool2d(x, 3, 2, 1, ceil_mode=True)
+        return F.adaptive_avg_pool2d(y, (2, 3))
+
+
+@pytest.mark.parametrize("frontend", ["export", "fx"])
+def test_functional_pools_both_frontends(frontend: str) -> None:
+    assert_converts(Pools(), torch.randn(2, 3, 10, 9), frontend=frontend)
+
+
+def test_max_pool_returning_indices_is_unsupported() -> None:
+    pool = nn.MaxPool2d(2, return_indices=True)
+    with pytest.raises(Exception, match="indices"):
+        assert_converts(Lambda(lambda x: pool(x)[1].float()), torch.randn(1, 2, 4, 4))
+
+
+def test_resnet_stem() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 8, 7, 2, 3), nn.BatchNorm2d(8), nn.ReLU(),
+                          nn.MaxPool2d(3, 2, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    assert_converts(model, torch.randn(2, 3, 32, 32))
