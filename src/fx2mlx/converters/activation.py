@@ -6,7 +6,7 @@ import torch
 from torch import fx
 
 from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ADD, MUL, Expr, call
+from ..codegen.expr import ADD, ATOM, MUL, Expr, call
 from ..passes.assign_layout import keep
 from .registry import Ctor, register_layer, register_op
 
@@ -22,6 +22,8 @@ _SIMPLE = {
     aten.softplus.default: None,
     aten.relu6.default: "nn.relu6",
     aten.elu.default: None,
+    aten.log_sigmoid.default: "nn.log_sigmoid",
+    aten.selu.default: "nn.selu",
 }
 
 
@@ -65,11 +67,51 @@ def elu(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 @register_op(aten.softplus.default, layout=keep)
 def softplus(node: fx.Node, ctx: EmitCtx) -> Expr:
-    # torch switches to the identity above `threshold`; the difference there is < 1e-8.
-    beta = ctx.arg("beta", 1.0)
+    beta, threshold = ctx.arg("beta", 1.0), ctx.arg("threshold", 20.0)
     if beta == 1.0:
-        return call("nn.softplus", ctx.a(0))
-    return Expr(f"nn.softplus({ctx.x(beta)} * {ctx.a(0, MUL + 1)}) / {ctx.x(beta, MUL + 1)}", MUL)
+        soft = call("nn.softplus", ctx.a(0))
+    else:
+        scaled = f"nn.softplus({ctx.x(beta)} * {ctx.a(0, MUL + 1)})"
+        soft = Expr(f"{scaled} / {ctx.x(beta, MUL + 1)}", MUL)
+    if threshold >= 15:
+        # torch switches to the identity above `threshold`; there they differ by < 3e-7 * x.
+        return soft
+    linear = f"{ctx.x(beta)} * {ctx.a(0, MUL + 1)} > {ctx.x(threshold)}" if beta != 1.0 \
+        else f"{ctx.a(0, MUL + 1)} > {ctx.x(threshold)}"
+    return call("mx.where", linear, ctx.a(0), soft.text)
+
+
+@register_op(aten.celu.default, layout=keep)
+def celu(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return call("nn.celu", ctx.a(0), alpha=ctx.a("alpha", default=1.0))
+
+
+@register_op(aten.hardshrink.default, aten.softshrink.default, layout=keep)
+def shrink(node: fx.Node, ctx: EmitCtx) -> Expr:
+    fn = "nn.hard_shrink" if node.target is aten.hardshrink.default else "nn.softshrink"
+    return call(fn, ctx.a(0), lambd=ctx.a("lambd", default=0.5))
+
+
+@register_op(aten.threshold.default, layout=keep)
+def threshold(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return call("mx.where", f"{ctx.a(0, MUL + 1)} > {ctx.a(1, MUL + 1)}", ctx.a(0), ctx.a(2))
+
+
+@register_op(aten.glu.default, layout=keep)
+def glu(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return call("nn.glu", ctx.a(0), axis=str(ctx.axis(ctx.arg(0), ctx.arg("dim", -1))))
+
+
+@register_op(aten.prelu.default, aten._prelu_kernel.default, layout=keep)
+def prelu(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """One slope per channel (torch dim 1), broadcast along wherever that axis is stored."""
+    src, weight = ctx.arg(0), ctx.arg(1)
+    alpha = ctx.x(weight)
+    if ctx.rank(src) >= 2 and ctx.shape(weight)[-1] != 1:
+        trailing = ctx.rank(src) - 1 - ctx.axis(src, 1)
+        if trailing:
+            alpha = f"{ctx.x(weight, ATOM)}.reshape(-1{', 1' * trailing})"
+    return call("nn.prelu", ctx.a(0), alpha)
 
 
 @register_op(aten.softmax.int, aten._softmax.default, layout=keep)
