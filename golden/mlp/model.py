@@ -32,7 +32,6 @@ class MLP(nn.Module):
     def sanitize(self, weights: dict[str, mx.array]) -> dict[str, mx.array]:
         """Map a PyTorch state_dict (as MLX arrays) to this model's names and layouts."""
         params = dict(tree_flatten(self.parameters()))
-        layers = dict(self.named_modules())
         sanitized = {}
         for key, value in weights.items():
             if key not in params:

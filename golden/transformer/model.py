@@ -12,32 +12,29 @@ from mlx.utils import tree_flatten
 
 
 class MultiheadAttention(nn.Module):
-    """Generated from torch.nn.modules.activation.MultiheadAttention."""
+    """torch.nn.MultiheadAttention used for self-attention, with PyTorch's parameter names."""
 
-    def __init__(self) -> None:
+    def __init__(self, dims: int, num_heads: int, bias: bool = True, batch_first: bool = False):
         super().__init__()
-        self.out_proj = nn.Linear(64, 64)
-        self.in_proj_weight = mx.zeros((192, 64))
-        self.in_proj_bias = mx.zeros((192,))
+        self.num_heads = num_heads
+        self.batch_first = batch_first
+        self.in_proj_weight = mx.zeros((3 * dims, dims))
+        if bias:
+            self.in_proj_bias = mx.zeros((3 * dims,))
+        self.out_proj = nn.Linear(dims, dims, bias=bias)
 
-    def __call__(self, query: mx.array) -> mx.array:
-        y = (query @ self.in_proj_weight.T + self.in_proj_bias).transpose(1, 0, 2)
-        y = mx.expand_dims(y.reshape(y.shape[0], y.shape[1], 3, 64), 0)
-        y = mx.squeeze(y, axis=0)
-        y2 = y[:, :, 0].reshape(12, 4 * query.shape[0], 16).transpose(1, 0, 2)
-        y3 = y[:, :, 1].reshape(12, 4 * query.shape[0], 16).transpose(1, 0, 2)
-        y = y[:, :, 2].reshape(12, 4 * query.shape[0], 16).transpose(1, 0, 2)
-        y2 = mx.fast.scaled_dot_product_attention(
-            y2.reshape(query.shape[0], 4, 12, 16),
-            y3.reshape(query.shape[0], 4, 12, 16),
-            y.reshape(query.shape[0], 4, 12, 16),
-            scale=0.25,
-        )
-        y2 = (
-            y2.transpose(2, 0, 1, 3).reshape(12 * query.shape[0], 64) @ self.out_proj.weight.T
-            + self.out_proj.bias
-        )
-        return y2.reshape(12, query.shape[0], 64)
+    def __call__(self, x: mx.array) -> mx.array:
+        if not self.batch_first:
+            x = x.swapaxes(0, 1)
+        B, L, D = x.shape
+        qkv = x @ self.in_proj_weight.T
+        if "in_proj_bias" in self:
+            qkv = qkv + self.in_proj_bias
+        qkv = qkv.reshape(B, L, 3, self.num_heads, -1).transpose(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        out = mx.fast.scaled_dot_product_attention(q, k, v, scale=q.shape[-1] ** -0.5)
+        out = self.out_proj(out.transpose(0, 2, 1, 3).reshape(B, L, D))
+        return out if self.batch_first else out.swapaxes(0, 1)
 
 
 class TransformerEncoderLayer(nn.Module):
@@ -45,15 +42,14 @@ class TransformerEncoderLayer(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.self_attn = MultiheadAttention()
+        self.self_attn = MultiheadAttention(64, 4, batch_first=True)
         self.linear1 = nn.Linear(64, 256)
         self.linear2 = nn.Linear(256, 64)
         self.norm1 = nn.LayerNorm(64)
         self.norm2 = nn.LayerNorm(64)
 
     def __call__(self, src: mx.array) -> mx.array:
-        x = self.self_attn(self.norm1(src))
-        x = src + x.transpose(1, 0, 2)
+        x = src + self.self_attn(self.norm1(src))
         x2 = nn.relu(self.linear1(self.norm2(x)))
         return x + self.linear2(x2)
 
@@ -82,14 +78,14 @@ class TextClassifier(nn.Module):
         self.pos = mx.zeros((1, 128, 64))
 
     def __call__(self, tokens: mx.array) -> mx.array:
-        x = self.encoder(self.embed(tokens) + self.pos[:, :12])
+        x = self.pos[:, :12]  # 12 = tokens.shape[1] when traced
+        x = self.encoder(self.embed(tokens) + x)
         x = self.head(mx.mean(self.norm(x), axis=1))
         return x
 
     def sanitize(self, weights: dict[str, mx.array]) -> dict[str, mx.array]:
         """Map a PyTorch state_dict (as MLX arrays) to this model's names and layouts."""
         params = dict(tree_flatten(self.parameters()))
-        layers = dict(self.named_modules())
         sanitized = {}
         for key, value in weights.items():
             if key not in params:

@@ -73,12 +73,12 @@ def _height(scope: Scope) -> int:
 class ClassPlanner:
     """Decides the generated classes and how each scope's parent constructs it."""
 
-    def __init__(self, drafter: Drafter, root: Scope) -> None:
+    def __init__(self, drafter: Drafter, root: Scope, reserved: set[str] = frozenset()) -> None:
         self.drafter = drafter
         self.root = root
         self.ctor: dict[Scope, Tree] = {}
         self.classes: list[ClassDef] = []
-        self.names = NameTable({"Model"})
+        self.names = NameTable({"Model"} | set(reserved))
 
     def plan(self) -> list[ClassDef]:
         groups: dict[type, list[Scope]] = {}

@@ -99,10 +99,11 @@ def emit(captured: Captured, doc: str, sanitize: list[str]) -> Emitted:
     root = build_scopes(captured)
     output = next(n for n in captured.graph.nodes if n.op == "output")
     leaves = list(output.args[0]) if isinstance(output.args[0], (list, tuple)) else [output.args[0]]
-    helpers: set[str] = set()
+    helpers: set[str] = {h for n in captured.graph.nodes if n.op == "call_module"
+                         for h in n.meta["fx2mlx.layer"].ctor.helpers}
     drafter = Drafter(captured, helpers, render_outputs(captured.out_spec, leaves))
     drafter.assign_params(root)
-    classes = ClassPlanner(drafter, root).plan()
+    classes = ClassPlanner(drafter, root, reserved=set(helpers)).plan()
     sources, std_imports = helper_sources.resolve(helpers)
     views = [_view(c, s, captured, root, sanitize, leaves) for c, s in _pairs(classes, root)]
     text = _env().get_template("model.py.j2").render(

@@ -72,7 +72,16 @@ def build_scopes(captured: Captured) -> Scope:
     order = {n: i for i, n in enumerate(captured.graph.nodes)}
     _inline_where_needed(root, order)
     _compute_boundaries(root, order)
+    _prune(root)
+    _compute_boundaries(root, order)  # pruned calls no longer ask their parents for inputs
     return root
+
+
+def _prune(scope: Scope) -> None:
+    """Drop calls that produce nothing but sizes (every scope derives those itself)."""
+    scope.children = [c for c in scope.children if c.outputs]
+    for child in scope.children:
+        _prune(child)
 
 
 def _place_unscoped(graph: fx.Graph) -> dict[fx.Node, tuple[Frame, ...]]:
@@ -142,6 +151,7 @@ def _compute_boundaries(scope: Scope, order: dict[fx.Node, int]) -> None:
     """Inputs, outputs and locally derived sizes; children first."""
     for child in scope.children:
         _compute_boundaries(child, order)
+    scope.sizes = {}
     inside = set(scope.subtree_nodes())
     direct = set(scope.nodes)
     sizes_here = [n for n in scope.nodes if is_size(n)]

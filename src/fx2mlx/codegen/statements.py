@@ -75,6 +75,8 @@ def scope_statements(scope: Scope, order: dict[fx.Node, int], helpers: set[str])
         else:
             stmts.append(op_stmt(node, scope, order[node], helpers))
     for child in scope.children:
+        if not child.outputs:
+            continue  # it only computed sizes, which every scope derives for itself
         anchor = max(order[n] for n in child.subtree_nodes())
         stmts.append(child_stmt(child, scope, anchor))
     return topo_sort(stmts)

@@ -12,6 +12,7 @@ from . import (  # noqa: F401 - imported for their registrations
     embedding,
     linear,
     math,
+    mha,
     norm,
     padding,
     pooling,

@@ -40,6 +40,10 @@ class Ctor:
     comment: str = ""
     pre: str = ""
     """Optional wrapper for the call's input, with ``{x}`` (e.g. explicit asymmetric padding)."""
+    helpers: tuple[str, ...] = ()
+    """Helper definitions (converters/helpers.py) the layer's class needs in the file."""
+    input_ranks: tuple[int, ...] = ()
+    """Input ranks the layer accepts (empty: any); other calls are converted op by op."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import fx, nn
 
 from ..capture import SCOPE, Captured
@@ -46,8 +47,15 @@ def _candidate(captured: Captured, path: str) -> LayerCall | None:
     return LayerCall(path, conv, ctor) if ctor is not None else None
 
 
+def _is_size(node: fx.Node) -> bool:
+    return isinstance(node.meta.get("val"), torch.SymInt)
+
+
 def _members(graph: fx.Graph, frame: tuple[str, str]) -> list[fx.Node]:
-    return [n for n in graph.nodes if frame in n.meta.get(SCOPE, ())]
+    inside = [n for n in graph.nodes if frame in n.meta.get(SCOPE, ())]
+    # sizes others still read stay in the graph (the layer derives its own from its input)
+    members = set(inside)
+    return [n for n in inside if not (_is_size(n) and any(u not in members for u in n.users))]
 
 
 def _boundary(members: list[fx.Node], path: str) -> tuple[list[fx.Node], list[fx.Node]] | None:
@@ -61,6 +69,8 @@ def _boundary(members: list[fx.Node], path: str) -> tuple[list[fx.Node], list[fx
                 if not str(arg.target).startswith(f"{path}."):
                     return None
                 continue
+            if _is_size(arg):
+                continue  # a size: the layer derives it from its own input
             inputs.append(arg)
     outputs = [n for n in members if any(u not in inside for u in n.users)]
     return inputs, outputs
@@ -84,6 +94,9 @@ def collapse_layers(captured: Captured) -> list[str]:
             continue
         boundary = _boundary(members, frame[1])
         if boundary is None or len(boundary[0]) != 1 or len(boundary[1]) != 1:
+            continue
+        ranks = layer.ctor.input_ranks
+        if ranks and boundary[0][0].meta["val"].dim() not in ranks:
             continue
         _replace(graph, members, boundary[0][0], boundary[1][0], frame, layer)
         done.append(frame[1])
