@@ -1,0 +1,179 @@
+"""Model zoo: Hugging Face ``transformers`` architectures from tiny configs, end to end.
+
+Random init (nothing is downloaded). Each model is converted, validated against torch on the
+example inputs plus fresh random ones, saved, re-imported with its own ``load()``, and its
+source is checked to import only ``mlx`` and the standard library.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from fx2mlx.validate import compare, load_generated, to_mlx, validate_folder
+
+from .helpers import assert_converts
+
+transformers = pytest.importorskip("transformers")
+
+pytestmark = pytest.mark.zoo
+
+ATTN = ["sdpa", "eager"]
+
+# Inputs are passed positionally; the root class's body reads them in first-use order, while
+# its signature keeps the forward's order: with two inputs the names come out swapped.
+INPUT_ORDER = pytest.mark.xfail(
+    reason="core: root scope inputs are zipped with placeholder names in first-use order "
+    "(codegen/draft.py param_names vs scopes._compute_boundaries)",
+    strict=False,
+)
+# A submodule attribute named `self` (BertAttention.self) becomes `self_`, and sanitize()
+# drops the torch keys `...attention.self.*` instead of renaming them.
+SELF_ATTR = pytest.mark.xfail(
+    reason="core: attribute `self` renamed to `self_` (codegen/attrs.py) and non-persistent "
+    "buffers required by strict load: a torch checkpoint no longer loads through sanitize()",
+    strict=False,
+)
+
+
+def bert(attn: str) -> torch.nn.Module:
+    config = transformers.BertConfig(
+        vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=64, attn_implementation=attn,
+    )
+    return transformers.BertModel(config).eval()
+
+
+def gpt2(attn: str) -> torch.nn.Module:
+    config = transformers.GPT2Config(
+        vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64, use_cache=False,
+        attn_implementation=attn,
+    )
+    return transformers.GPT2LMHeadModel(config).eval()
+
+
+def ids(batch: int = 2, length: int = 7) -> torch.Tensor:
+    return torch.randint(0, 99, (batch, length))
+
+
+def padding_mask() -> torch.Tensor:
+    mask = torch.ones(2, 7, dtype=torch.long)
+    mask[1, 4:] = 0  # the second sequence is padded: its last three tokens are masked out
+    return mask
+
+
+def check_saved(conv: Any, model: torch.nn.Module, inputs: tuple, folder: Path) -> None:
+    """Save, import the folder's model.py, ``load()`` it, compare outputs and their keys."""
+    conv.save(folder)
+    assert {p.name for p in folder.iterdir()} >= {"model.py", "model.safetensors", "fx2mlx.json"}
+    result = validate_folder(model, folder, [inputs])
+    assert result.ok, result.table()
+    generated = load_generated(folder)
+    got = generated(*[to_mlx(x) for x in inputs])
+    with torch.no_grad():
+        expected = model(*inputs)
+    assert isinstance(got, dict), type(got)
+    assert list(got) == list(expected.keys())  # ModelOutput -> dict, same keys, same order
+
+
+def imported_modules(source: str) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "relative import in generated code"
+            found.add((node.module or "").split(".")[0])
+    return found
+
+
+def assert_only_mlx_and_stdlib(source: str) -> None:
+    foreign = {m for m in imported_modules(source) if m != "mlx" and m not in sys.stdlib_module_names}
+    assert not foreign, f"generated code imports {sorted(foreign)}"
+    assert "mlx" in imported_modules(source)
+
+
+def test_import_check_can_fail() -> None:
+    assert_only_mlx_and_stdlib("import mlx.core as mx\nfrom pathlib import Path\n")
+    with pytest.raises(AssertionError):
+        assert_only_mlx_and_stdlib("import mlx.core as mx\nimport torch\n")
+    with pytest.raises(AssertionError):
+        assert_only_mlx_and_stdlib("import mlx.core as mx\nfrom transformers.activations import x\n")
+
+
+# -- BERT ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attn", ATTN)
+def test_bert_input_ids(attn: str, tmp_path: Path) -> None:
+    model = bert(attn)
+    inputs = (ids(),)
+    conv = assert_converts(model, inputs)
+    assert_only_mlx_and_stdlib(conv.source)
+    check_saved(conv, model, inputs, tmp_path / "out")
+
+
+@INPUT_ORDER
+@pytest.mark.parametrize("attn", ATTN)
+def test_bert_attention_mask(attn: str, tmp_path: Path) -> None:
+    model = bert(attn)
+    inputs = (ids(), padding_mask())
+    with torch.no_grad():  # the mask must matter, or this test could not fail on it
+        unmasked = model(inputs[0]).last_hidden_state
+        masked = model(*inputs).last_hidden_state
+    assert not torch.allclose(unmasked[1], masked[1], atol=1e-3)
+    conv = assert_converts(model, inputs, fresh=2)
+    assert_only_mlx_and_stdlib(conv.source)
+    check_saved(conv, model, inputs, tmp_path / "out")
+
+
+@SELF_ATTR
+def test_bert_sanitize_loads_a_torch_checkpoint() -> None:
+    """DESIGN 5: the top class's sanitize() maps any state_dict of the architecture."""
+    model = bert("sdpa")
+    inputs = (ids(),)
+    conv = assert_converts(model, inputs, fresh=0)
+    other = bert("sdpa")  # same architecture, different random weights
+    _check_sanitize(conv, other, inputs)
+
+
+# -- GPT-2 ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attn", ATTN)
+def test_gpt2_lm_head(attn: str, tmp_path: Path) -> None:
+    model = gpt2(attn)
+    inputs = (ids(),)
+    conv = assert_converts(model, inputs, fresh=2)
+    assert_only_mlx_and_stdlib(conv.source)
+    check_saved(conv, model, inputs, tmp_path / "out")
+
+
+def test_gpt2_sanitize_loads_a_torch_checkpoint() -> None:
+    model = gpt2("sdpa")
+    inputs = (ids(),)
+    conv = assert_converts(model, inputs, fresh=0)
+    _check_sanitize(conv, gpt2("sdpa"), inputs)
+
+
+def _check_sanitize(conv: Any, other: torch.nn.Module, inputs: tuple) -> None:
+    import mlx.core as mx
+
+    with torch.no_grad():
+        expected = other(*inputs)
+    assert not torch.allclose(expected[0], conv.model(*inputs)[0])  # really other weights
+    namespace: dict[str, Any] = {}
+    exec(compile(conv.source, "model.py", "exec"), namespace)  # noqa: S102 - our own output
+    top = namespace[type(conv.model).__name__]()
+    weights = {k: to_mlx(v) for k, v in other.state_dict().items()}
+    top.load_weights(list(top.sanitize(weights).items()), strict=True)
+    top.eval()
+    got = top(*[to_mlx(x) for x in inputs])
+    mx.eval(got)
+    checks = compare(expected, got, rtol=1e-4, atol=1e-3)
+    assert checks and all(c.ok for c in checks), checks
