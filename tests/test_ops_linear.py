@@ -1,0 +1,132 @@
+"""Linear algebra and lookups against torch: linear, matmul, bmm, addmm, embedding."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .helpers import Lambda, assert_converts
+
+
+class Wrap(nn.Module):
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x)
+
+
+@pytest.mark.parametrize("wrapped", [True, False], ids=["layer", "functional"])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(5, 6), (2, 3, 6), (2, 3, 4, 6), (6,)], ids=str)
+def test_linear(shape: tuple, bias: bool, wrapped: bool) -> None:
+    layer = nn.Linear(6, 4, bias=bias)
+    conv = assert_converts(Wrap(layer) if wrapped else layer, torch.randn(*shape))
+    assert ("nn.Linear(" in conv.source) == wrapped
+
+
+def test_linear_on_conv_channels() -> None:
+    # a Linear over a conv's channel axis (after a permute) meets the channels-last layout
+    class M(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3)
+            self.fc = nn.Linear(8, 5)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(self.conv(x).permute(0, 2, 3, 1))
+
+    assert_converts(M(), torch.randn(2, 3, 6, 7))
+
+
+def test_linear_on_conv_width() -> None:
+    # ... and over the width axis, which channels-last does not keep last
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Linear(5, 4))
+    assert_converts(model, torch.randn(2, 3, 6, 7))
+
+
+MATMUL = [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((4,), (4, 5)),
+          ((3, 4), (4,)), ((4,), (4,)), ((2, 1, 3, 4), (5, 4, 2)), ((6, 3, 4), (4,))]
+
+
+@pytest.mark.parametrize("a,b", MATMUL, ids=str)
+def test_matmul(a: tuple, b: tuple) -> None:
+    assert_converts(Lambda(torch.matmul), (torch.randn(*a), torch.randn(*b)))
+
+
+def test_mm_and_bmm() -> None:
+    fn = Lambda(lambda a, b, c: torch.bmm(a, b) + torch.mm(a[0], b[0]) * c)
+    assert_converts(fn, (torch.randn(2, 3, 4), torch.randn(2, 4, 5), torch.randn(())))
+
+
+@pytest.mark.parametrize("beta,alpha", [(1, 1), (0.5, 1), (1, 2.0), (0, 3), (-1, -0.5)])
+def test_addmm(beta: float, alpha: float) -> None:
+    fn = Lambda(lambda i, a, b: torch.addmm(i, a, b, beta=beta, alpha=alpha))
+    assert_converts(fn, (torch.randn(3, 5), torch.randn(3, 4), torch.randn(4, 5)))
+
+
+def test_addmm_broadcast_bias_and_baddbmm() -> None:
+    # (inputs used in signature order: see test_inputs_keep_signature_order)
+    fn = Lambda(lambda i, a, b: torch.baddbmm(i, a, b, beta=2) + torch.addmm(i, a[0], b[0]).sum())
+    assert_converts(fn, (torch.randn(5), torch.randn(2, 3, 4), torch.randn(2, 4, 5)))
+
+
+class FirstInputUsedLast(nn.Module):
+    def forward(self, i: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return (a @ b).sum() + i
+
+
+@pytest.mark.xfail(reason="core: inputs are bound by order of first use, not signature order",
+                   strict=True)
+def test_inputs_keep_signature_order() -> None:
+    assert_converts(FirstInputUsedLast(), (torch.randn(5), torch.randn(3, 4), torch.randn(4, 5)))
+
+
+def test_matmul_after_conv() -> None:
+    # matmul of a conv output with its own transpose (attention-like, over spatial positions)
+    class M(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.conv(x).flatten(2)  # (N, C, HW)
+            return y @ y.transpose(1, 2)
+
+    assert_converts(M(), torch.randn(2, 3, 4, 5))
+
+
+class Emb(nn.Module):
+    def __init__(self, **kw: object) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(11, 6, **kw)  # type: ignore[arg-type]
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.emb(ids)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(padding_idx=0), dict(scale_grad_by_freq=True)],
+                         ids=str)
+@pytest.mark.parametrize("shape", [(7,), (2, 5), (2, 3, 4)], ids=str)
+def test_embedding(kw: dict, shape: tuple) -> None:
+    assert_converts(Emb(**kw), torch.randint(0, 11, shape))
+
+
+@pytest.mark.xfail(reason="core: max_norm's in-place embedding_renorm_ has no users and is "
+                   "dropped as dead code, so the output ignores max_norm", strict=True)
+def test_embedding_max_norm() -> None:
+    assert_converts(Emb(max_norm=1.0), torch.randint(0, 11, (2, 5)))
+
+
+def test_functional_embedding_and_frontends() -> None:
+    w = torch.randn(9, 4)
+    assert_converts(Lambda(lambda i: F.embedding(i, w) * 2), torch.randint(0, 9, (3, 5)))
+
+
+@pytest.mark.parametrize("frontend", ["export", "fx"])
+def test_embedding_linear_both_frontends(frontend: str) -> None:
+    model = nn.Sequential(nn.Embedding(10, 8), nn.Linear(8, 3))
+    assert_converts(model, torch.randint(0, 10, (2, 6)), frontend=frontend)
