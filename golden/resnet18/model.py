@@ -71,8 +71,8 @@ class ResNet(nn.Module):
             x = layer(x)
         for layer in self.layer4:
             x = layer(x)
-        x = mx.mean(x, axis=(1, 2), keepdims=True)
-        return self.fc(x.reshape(x.shape[0], -1))
+        x = mx.mean(x, axis=(1, 2))  # AdaptiveAvgPool2d(1) + flatten
+        return self.fc(x)
 
     def sanitize(self, weights: dict[str, mx.array]) -> dict[str, mx.array]:
         """Map a PyTorch state_dict (as MLX arrays) to this model's names and layouts."""

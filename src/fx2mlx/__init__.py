@@ -77,7 +77,8 @@ class Conversion:
             sets = [tuple(inputs)]  # type: ignore[arg-type]
         else:
             sets = [tuple(s) for s in inputs]  # type: ignore[union-attr]
-        result = validate_source(self.model, self.source, self.weights, sets, rtol, atol)
+        cl_io = bool(self._manifest.get("channels_last_io"))
+        result = validate_source(self.model, self.source, self.weights, sets, rtol, atol, cl_io)
         self.report.validation = result
         return result
 

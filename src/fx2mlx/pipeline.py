@@ -12,6 +12,7 @@ from .passes.analyze_dynamic import analyze_dynamic
 from .passes.assign_layout import assign_layout
 from .passes.collapse_layers import collapse_layers
 from .passes.collect_unsupported import collect_unsupported
+from .passes.fuse_global_pool import fuse_global_pool
 from .passes.normalize_graph import normalize_graph
 from .report import Report
 from .weights import collect_weights, sanitize_lines
@@ -56,6 +57,7 @@ def compile_model(model: torch.nn.Module, inputs: tuple, frontend: str,
     model, prefix = wrap_list_root(model)
     captured = capture(model, inputs, frontend)
     normalize_graph(captured)
+    fuse_global_pool(captured)
     layers = collapse_layers(captured)
     problems = collect_unsupported(captured)
     if problems:

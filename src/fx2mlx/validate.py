@@ -76,21 +76,41 @@ def compare(torch_out: Any, mlx_out: Any, rtol: float, atol: float) -> list[Outp
     return checks
 
 
-def run_both(model: torch.nn.Module, generated: Any, inputs: tuple) -> tuple[Any, Any]:
+def _channels_last(x: Any) -> Any:
+    return mx.moveaxis(x, 1, -1) if isinstance(x, mx.array) and x.ndim in (3, 4, 5) else x
+
+
+def _channels_first(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _channels_first(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_channels_first(v) for v in value)
+    return mx.moveaxis(value, -1, 1) if isinstance(value, mx.array) and value.ndim in (3, 4, 5) else value
+
+
+def run_both(model: torch.nn.Module, generated: Any, inputs: tuple,
+             channels_last_io: bool = False) -> tuple[Any, Any]:
+    """torch's outputs and the generated model's (converted back to torch's layout)."""
     with torch.no_grad():
         expected = model(*inputs)
-    got = generated(*[to_mlx(x) for x in inputs])
+    args = [to_mlx(x) for x in inputs]
+    if channels_last_io:
+        args = [_channels_last(a) for a in args]
+    got = generated(*args)
+    if channels_last_io:
+        got = _channels_first(got)
     mx.eval(got)
     return expected, got
 
 
 def validate_folder(model: torch.nn.Module, folder: Path, input_sets: list[tuple],
-                    rtol: float = 1e-4, atol: float = 1e-3) -> Validation:
+                    rtol: float = 1e-4, atol: float = 1e-3,
+                    channels_last_io: bool = False) -> Validation:
     """Compare on every input set; an output's row keeps its worst errors."""
     generated = load_generated(folder)
     worst: dict[str, OutputCheck] = {}
     for inputs in input_sets:
-        expected, got = run_both(model, generated, inputs)
+        expected, got = run_both(model, generated, inputs, channels_last_io)
         for check in compare(expected, got, rtol, atol):
             prev = worst.get(check.name)
             if prev is None or check.max_abs > prev.max_abs or not check.ok:
@@ -100,11 +120,12 @@ def validate_folder(model: torch.nn.Module, folder: Path, input_sets: list[tuple
 
 
 def validate_source(model: torch.nn.Module, source: str, weights: dict[str, mx.array],
-                    input_sets: list[tuple], rtol: float, atol: float) -> Validation:
+                    input_sets: list[tuple], rtol: float, atol: float,
+                    channels_last_io: bool = False) -> Validation:
     from .weights import save_weights
 
     with tempfile.TemporaryDirectory(prefix="fx2mlx-validate-") as tmp:
         folder = Path(tmp)
         (folder / "model.py").write_text(source)
         save_weights(str(folder / "model.safetensors"), weights)
-        return validate_folder(model, folder, input_sets, rtol, atol)
+        return validate_folder(model, folder, input_sets, rtol, atol, channels_last_io)

@@ -39,6 +39,8 @@ def op_stmt(node: fx.Node, scope: Scope, order: int, helpers: set[str]) -> Stmt:
     inputs = node.all_input_nodes
     kind = "alias" if inputs and expr.text == hole(inputs[0]) else "op"
     comments = list(ctx.comments)
+    if node.meta.get("fx2mlx.comment"):
+        comments.append(node.meta["fx2mlx.comment"])
     if node.meta.get("fx2mlx.baked"):
         comments.append(node.meta["fx2mlx.baked"])
     return Stmt([node], expr, order, kind=kind, hint=source_hint(node, scope.module),
