@@ -15,7 +15,7 @@ from .passes.collect_unsupported import collect_unsupported
 from .passes.fuse_global_pool import fuse_global_pool
 from .passes.normalize_graph import normalize_graph
 from .report import Report
-from .weights import collect_weights, sanitize_lines
+from .weights import collect_weights, renamed_keys, sanitize_lines
 
 
 class _ListRoot(torch.nn.Module):
@@ -64,7 +64,8 @@ def compile_model(model: torch.nn.Module, inputs: tuple, frontend: str,
         raise UnsupportedError(problems)
     baked = analyze_dynamic(captured, inputs)
     transposes = assign_layout(captured, channels_last_io)
-    emitted = emit(captured, doc, sanitize_lines(captured, prefix))
+    renames = renamed_keys(captured, list(model.state_dict()))
+    emitted = emit(captured, doc, sanitize_lines(captured, prefix, renames))
     report = Report(
         frontend=captured.frontend,
         dynamic_batch=captured.dynamic_batch,

@@ -67,10 +67,17 @@ def collect_weights(captured: Captured, declared: list[str]) -> dict[str, mx.arr
             flat.update(_layer_weights(captured, node.meta[LAYER]))
     for key in declared:
         flat.setdefault(key, captured.consts[key])
-    return {state_key("", k): _to_mx(flat[k]) for k in sorted(flat)}
+    return {state_key(captured.model, k): _to_mx(flat[k]) for k in sorted(flat)}
 
 
-def sanitize_lines(captured: Captured, prefix: str = "") -> list[str]:
+def renamed_keys(captured: Captured, keys: list[str]) -> dict[str, str]:
+    """Torch state keys whose generated parameter path differs (renamed attributes)."""
+    out = {k: state_key(captured.model, k) for k in keys}
+    return {k: v for k, v in sorted(out.items()) if k != v}
+
+
+def sanitize_lines(captured: Captured, prefix: str = "",
+                   renames: dict[str, str] | None = None) -> list[str]:
     """The body of the generated ``sanitize``: skip unknown keys, fix layouts by layer type."""
     by_rule: dict[str, set[str]] = {}
     for node in captured.graph.nodes:
@@ -80,12 +87,15 @@ def sanitize_lines(captured: Captured, prefix: str = "") -> list[str]:
         for param, rule in layer.converter.weight_fix.items():
             by_rule.setdefault(rule, set()).add(f"{layer.converter.mlx_type}:{param}")
     lines = [
+        *([f"renamed = {renames!r}"] if renames else []),
         "params = dict(tree_flatten(self.parameters()))",
         *(["layers = dict(self.named_modules())"] if by_rule else []),
         "sanitized = {}",
         "for key, value in weights.items():",
         *([f"    key = {prefix!r} + key  # the top-level list is held as self.{prefix[:-1]}"]
           if prefix else []),
+        *(["    key = renamed.get(key, key)  # attributes that MLX needs spelled differently"]
+          if renames else []),
         "    if key not in params:",
         "        continue  # num_batches_tracked, or weights forward() never uses",
     ]

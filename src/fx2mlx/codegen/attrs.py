@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .names import identifier
+from .names import attr_identifier
 
 LIST_TYPES = (nn.Sequential, nn.ModuleList)
 
@@ -30,11 +30,17 @@ def attr_text(owner: nn.Module, rel: str, root: str = "self") -> str:
         elif isinstance(module, nn.ModuleDict):
             text += f"[{seg!r}]"
         else:
-            text += f".{identifier(seg)}"
+            text += f".{attr_identifier(seg)}"
         module = getattr(module, "_modules", {}).get(seg) if module is not None else None
     return text
 
 
-def state_key(owner_path: str, rel: str) -> str:
-    """The generated parameter path for a torch state key (attribute names sanitized)."""
-    return ".".join(identifier(s) if not s.isdigit() else s for s in segments(rel))
+def state_key(model: nn.Module, key: str) -> str:
+    """The generated parameter path for a torch state key (same segments, except attribute
+    names that had to be renamed to be valid in MLX)."""
+    out, module = [], model
+    for seg in segments(key):
+        keep = isinstance(module, (*LIST_TYPES, nn.ModuleDict))
+        out.append(seg if keep else attr_identifier(seg))
+        module = getattr(module, "_modules", {}).get(seg) if module is not None else None
+    return ".".join(out)

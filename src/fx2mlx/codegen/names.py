@@ -22,6 +22,26 @@ def identifier(name: str, fallback: str = "x") -> str:
     return text
 
 
+def _module_attrs() -> set[str]:
+    import mlx.nn as mlx_nn
+
+    return set(dir(mlx_nn.Module))
+
+
+_MODULE_ATTRS = _module_attrs()
+
+
+def attr_identifier(name: str) -> str:
+    """An attribute name for a generated ``nn.Module``: a valid identifier that doesn't shadow
+    a method of MLX's ``nn.Module`` (``update``, ``keys``, ``parameters``...)."""
+    text = re.sub(r"\W", "_", name) or "_"
+    if text[0].isdigit():
+        text = f"m_{text}"
+    if keyword.iskeyword(text) or keyword.issoftkeyword(text) or text in _MODULE_ATTRS:
+        text += "_"
+    return text
+
+
 def class_name(name: str) -> str:
     """A valid class name from a torch class name (``'My-Block'`` -> ``'My_Block'``)."""
     text = identifier(name, fallback="Module")

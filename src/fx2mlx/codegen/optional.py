@@ -12,6 +12,7 @@ import re
 from torch import fx
 
 from .attrs import relative
+from .names import attr_identifier
 from .body import Stmt
 from .expr import TERNARY, Expr, hole, holes
 from .scopes import Scope
@@ -48,7 +49,8 @@ def optional_call(stmts: list[Stmt], scope: Scope, attr: str, guarded: bool) -> 
         raise NotAChain(attr)
     src = next(n for s in group for n in s.outs[0].all_input_nodes if n.name == external[0])
     if guarded:
-        text = f"{inner[out.name]} if {attr!r} in self else {hole(src, TERNARY + 1)}"
+        key = attr_identifier(attr)
+        text = f"{inner[out.name]} if {key!r} in self else {hole(src, TERNARY + 1)}"
         new = Stmt([out], Expr(text, TERNARY), group[-1].anchor, kind="call",
                    hint=group[-1].hint, guard=attr)
     else:
