@@ -101,6 +101,17 @@ _UNARY = {
     aten.logical_not.default: "mx.logical_not",
     aten.square.default: "mx.square",
     aten.isnan.default: "mx.isnan",
+    aten.isinf.default: "mx.isinf",
+    aten.tan.default: "mx.tan",
+    aten.atan.default: "mx.arctan",
+    aten.asin.default: "mx.arcsin",
+    aten.acos.default: "mx.arccos",
+    aten.sinh.default: "mx.sinh",
+    aten.cosh.default: "mx.cosh",
+    aten.expm1.default: "mx.expm1",
+    aten.log2.default: "mx.log2",
+    aten.log10.default: "mx.log10",
+    aten.trunc.default: "mx.trunc",
 }
 
 
@@ -110,6 +121,53 @@ def unary(node: fx.Node, ctx: EmitCtx) -> Expr:
     if fn is None:
         return Expr(f"-{ctx.a(0, UNARY)}", UNARY)
     return call(fn, ctx.a(0))
+
+
+@register_op(aten.frac.default, layout=keep)
+def frac(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return Expr(f"{ctx.a(0, ADD)} - mx.trunc({ctx.a(0)})", ADD)
+
+
+_FUNCTIONS = {
+    aten.floor_divide.default: "mx.floor_divide",
+    aten.floor_divide.Scalar: "mx.floor_divide",
+    aten.remainder.Scalar: "mx.remainder",
+    aten.remainder.Tensor: "mx.remainder",
+    aten.atan2.default: "mx.arctan2",
+    aten.logaddexp.default: "mx.logaddexp",
+}
+
+
+@register_op(*_FUNCTIONS, layout=elementwise)
+def function2(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """Binary ops MLX spells as functions with torch's semantics (remainder takes the
+    divisor's sign, floor_divide rounds down, as in torch)."""
+    return call(_FUNCTIONS[node.target], ctx.a(0), ctx.a(1))
+
+
+@register_op(aten.fmod.Scalar, aten.fmod.Tensor, layout=elementwise)
+def fmod(node: fx.Node, ctx: EmitCtx) -> Expr:
+    # C fmod takes the dividend's sign; MLX only has remainder (the divisor's): shift back.
+    a, b = ctx.a(0), ctx.a(1)
+    r = f"mx.remainder({a}, {b})"
+    flip = f"({r} != 0) & (({r} < 0) != ({a} < 0))"
+    return call("mx.where", flip, f"{r} - {ctx.a(1, ADD + 1)}", r)
+
+
+@register_op(aten.lerp.Scalar, aten.lerp.Tensor, layout=elementwise)
+def lerp(node: fx.Node, ctx: EmitCtx) -> Expr:
+    start, end, weight = ctx.a(0, ADD), ctx.a(1, ADD + 1), ctx.a(2, MUL)
+    return Expr(f"{start} + {weight} * ({end} - {ctx.a(0, ADD + 1)})", ADD)
+
+
+@register_op(aten.addcmul.default, aten.addcdiv.default, layout=elementwise)
+def addc(node: fx.Node, ctx: EmitCtx) -> Expr:
+    op = "*" if node.target is aten.addcmul.default else "/"
+    term = f"{ctx.a(1, MUL)} {op} {ctx.a(2, MUL + 1)}"
+    value = ctx.arg("value", 1)
+    if value != 1:
+        term = f"{ctx.x(value, MUL)} * {term}"
+    return Expr(f"{ctx.a(0, ADD)} + {term}", ADD)
 
 
 @register_op(aten.maximum.default, aten.minimum.default, layout=elementwise)
