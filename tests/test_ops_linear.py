@@ -79,8 +79,6 @@ class FirstInputUsedLast(nn.Module):
         return (a @ b).sum() + i
 
 
-@pytest.mark.xfail(reason="core: inputs are bound by order of first use, not signature order",
-                   strict=True)
 def test_inputs_keep_signature_order() -> None:
     assert_converts(FirstInputUsedLast(), (torch.randn(5), torch.randn(3, 4), torch.randn(4, 5)))
 

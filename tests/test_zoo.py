@@ -25,22 +25,6 @@ pytestmark = pytest.mark.zoo
 
 ATTN = ["sdpa", "eager"]
 
-# Inputs are passed positionally; the root class's body reads them in first-use order, while
-# its signature keeps the forward's order: with two inputs the names come out swapped.
-INPUT_ORDER = pytest.mark.xfail(
-    reason="core: root scope inputs are zipped with placeholder names in first-use order "
-    "(codegen/draft.py param_names vs scopes._compute_boundaries)",
-    strict=False,
-)
-# A submodule attribute named `self` (BertAttention.self) becomes `self_`, and sanitize()
-# drops the torch keys `...attention.self.*` instead of renaming them.
-SELF_ATTR = pytest.mark.xfail(
-    reason="core: attribute `self` renamed to `self_` (codegen/attrs.py) and non-persistent "
-    "buffers required by strict load: a torch checkpoint no longer loads through sanitize()",
-    strict=False,
-)
-
-
 def bert(attn: str) -> torch.nn.Module:
     config = transformers.BertConfig(
         vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
@@ -118,7 +102,6 @@ def test_bert_input_ids(attn: str, tmp_path: Path) -> None:
     check_saved(conv, model, inputs, tmp_path / "out")
 
 
-@INPUT_ORDER
 @pytest.mark.parametrize("attn", ATTN)
 def test_bert_attention_mask(attn: str, tmp_path: Path) -> None:
     model = bert(attn)
@@ -132,7 +115,6 @@ def test_bert_attention_mask(attn: str, tmp_path: Path) -> None:
     check_saved(conv, model, inputs, tmp_path / "out")
 
 
-@SELF_ATTR
 def test_bert_sanitize_loads_a_torch_checkpoint() -> None:
     """DESIGN 5: the top class's sanitize() maps any state_dict of the architecture."""
     model = bert("sdpa")

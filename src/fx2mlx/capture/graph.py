@@ -77,7 +77,7 @@ def from_exported(ep: Any, model: torch.nn.Module, frontend: str) -> Captured:
             input_names.append(node.name)
         elif node.op == "get_attr":
             value = getattr(gm, node.target)
-            key = f"_constant_{node.target}"
+            key = f"constant{node.target}" if node.target.startswith("_") else str(node.target)
             if isinstance(value, torch.Tensor):
                 consts[key] = value.detach()
             new = graph.get_attr(key)

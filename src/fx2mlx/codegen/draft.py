@@ -14,6 +14,7 @@ from ..converters.registry import layer_for
 from ..passes.collapse_layers import LAYER
 from .attrs import LIST_TYPES, attr_text, relative, segments
 from .body import Body, Stmt, render_body
+from .constants import constant_tree
 from .ctx import dtype_expr
 from .expr import ATOM, Expr, fill, hole, holes
 from .init import CallNode, DictNode, InitLine, ListNode, Raw, Slot, Tree
@@ -66,6 +67,7 @@ class Drafter:
         self.order = {n: i for i, n in enumerate(captured.graph.nodes)}
         self.by_name = {n.name: n for n in captured.graph.nodes}
         self.attrs = [n for n in captured.graph.nodes if n.op == "get_attr"]
+        self.embedded = _embedded(captured)
 
     # -- body --------------------------------------------------------------------------
     def owned_key(self, scope: Scope, node: fx.Node) -> str | None:
@@ -80,8 +82,16 @@ class Drafter:
         for node in self.attrs:
             key = self.owned_key(scope, node)
             if key is not None:
-                out[node.name] = Expr(attr_text(scope.module, relative(scope.path, key)), ATOM)
+                out[node.name] = Expr(attr_text(scope.module, self._rel(scope, key)), ATOM)
         return out
+
+    def _rel(self, scope: Scope, key: str) -> str:
+        """Path of ``key`` from ``scope``; embedded constants live in private attributes."""
+        rel = relative(scope.path, key)
+        if key in self.embedded:
+            head, _, last = rel.rpartition(".")
+            rel = f"{head}._{last}" if head else f"_{last}"
+        return rel
 
     def ret_text(self, scope: Scope) -> str:
         if scope.parent is None:
@@ -167,7 +177,8 @@ class Drafter:
             out.setdefault(relative(scope.path, owner), layer_tree(ctor))
             keys = [k for k in keys if not k.startswith(owner + ".")]
         for key in keys:
-            out.setdefault(relative(scope.path, key), param_tree(self.captured.consts[key]))
+            tree = self.embedded.get(key) or param_tree(self.captured.consts[key])
+            out.setdefault(self._rel(scope, key), tree)
         return out
 
     def _uncalled_layers(self, scope: Scope, keys: list[str]) -> dict[str, object]:
@@ -201,6 +212,19 @@ class Drafter:
             scope = _deepest(root, key)
             if key not in self.declared[scope]:
                 self.declared[scope].append(key)
+
+
+def _embedded(captured: Captured) -> dict[str, Tree]:
+    """Constants outside the state_dict that an expression can rebuild exactly."""
+    state = set(captured.model.state_dict())
+    out: dict[str, Tree] = {}
+    for key, tensor in captured.consts.items():
+        if key in state or not isinstance(tensor, torch.Tensor):
+            continue
+        tree = constant_tree(tensor)
+        if tree is not None:
+            out[key] = tree
+    return out
 
 
 def _walk(scope: Scope) -> list[Scope]:

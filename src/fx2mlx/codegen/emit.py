@@ -115,7 +115,7 @@ def emit(captured: Captured, doc: str, sanitize: list[str]) -> Emitted:
         needs_tree_flatten=True,
     )
     source = black.format_str(text, mode=BLACK_MODE)
-    declared = [k for ks in drafter.declared.values() for k in ks]
+    declared = [k for ks in drafter.declared.values() for k in ks if k not in drafter.embedded]
     return Emitted(source, declared, classes, classes[-1].name)
 
 

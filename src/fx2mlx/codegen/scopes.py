@@ -164,6 +164,9 @@ def _compute_boundaries(scope: Scope, order: dict[fx.Node, int]) -> None:
     unresolved = [n for n in sizes_here if n not in scope.sizes]
     needed += [a for n in unresolved for a in n.all_input_nodes if a not in needed]
     inputs = _external(scope, needed, direct, inside)
+    if scope.parent is None:  # the model's own signature: every input, in order, used or not
+        placeholders = [n for n in order if n.op == "placeholder"]
+        inputs = placeholders + [a for a in inputs if a not in placeholders]
     scope.inputs = [a for a in inputs if a not in scope.sizes]
     scope.outputs = sorted(
         (n for n in inside if not is_size(n) and any(u not in inside for u in n.users)),
