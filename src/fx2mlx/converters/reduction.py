@@ -6,7 +6,7 @@ import torch
 from torch import fx
 
 from ..codegen.ctx import EmitCtx
-from ..codegen.expr import Expr, call
+from ..codegen.expr import POWER, Expr, call
 from ..passes.assign_layout import Decision, Perm, keep
 from .registry import register_op
 
@@ -16,7 +16,7 @@ aten = torch.ops.aten
 def _dims(node: fx.Node) -> list[int]:
     """The reduced PyTorch dims (all of them when the op reduces everything)."""
     r = node.args[0].meta["val"].dim()
-    dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+    dims = _named(node, "dim")
     if dims is None or (isinstance(dims, (list, tuple)) and len(dims) == 0):
         return list(range(r))
     if isinstance(dims, int):
@@ -24,13 +24,17 @@ def _dims(node: fx.Node) -> list[int]:
     return sorted({d % max(r, 1) for d in dims})
 
 
+def _named(node: fx.Node, name: str, default: object = None) -> object:
+    """An argument by schema name (positional or keyword), or ``default``."""
+    names = [a.name for a in node.target._schema.arguments]
+    if name not in names:
+        return default
+    i = names.index(name)
+    return node.args[i] if i < len(node.args) else node.kwargs.get(name, default)
+
+
 def _keepdim(node: fx.Node) -> bool:
-    schema = node.target._schema
-    names = [a.name for a in schema.arguments]
-    if "keepdim" not in names:
-        return False
-    i = names.index("keepdim")
-    return bool(node.args[i] if i < len(node.args) else node.kwargs.get("keepdim", False))
+    return bool(_named(node, "keepdim", False))
 
 
 def reduce_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
@@ -65,8 +69,13 @@ _REDUCE = {
     aten.amax.default: "mx.max",
     aten.amin.default: "mx.min",
     aten.prod.dim_int: "mx.prod",
+    aten.prod.default: "mx.prod",
     aten.any.dim: "mx.any",
+    aten.any.dims: "mx.any",
+    aten.any.default: "mx.any",
     aten.all.dim: "mx.all",
+    aten.all.dims: "mx.all",
+    aten.all.default: "mx.all",
     aten.logsumexp.default: "mx.logsumexp",
     aten.argmax.default: "mx.argmax",
     aten.argmin.default: "mx.argmin",
@@ -87,10 +96,16 @@ def _dtype(ctx: EmitCtx) -> str:
     return dtype_expr(ctx.dtype())
 
 
-@register_op(aten.var.correction, aten.std.correction, layout=reduce_layout)
+_VARS = {aten.var.correction: "mx.var", aten.var.dim: "mx.var", aten.var.default: "mx.var",
+         aten.std.correction: "mx.std", aten.std.dim: "mx.std", aten.std.default: "mx.std"}
+
+
+@register_op(*_VARS, layout=reduce_layout)
 def var(node: fx.Node, ctx: EmitCtx) -> Expr:
-    fn = "mx.var" if node.target is aten.var.correction else "mx.std"
+    fn = _VARS[node.target]
     correction = ctx.arg("correction", None)
+    if "unbiased" in ctx.args:
+        correction = 1 if ctx.arg("unbiased") else 0
     ddof = 1 if correction is None else correction
     kwargs = _axis_kwargs(node, ctx)
     if ddof:
@@ -111,3 +126,19 @@ def max_dim(node: fx.Node, ctx: EmitCtx) -> Expr:
 @register_op(aten.cumsum.default, layout=keep)
 def cumsum(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("mx.cumsum", ctx.a(0), axis=str(ctx.axis(ctx.arg(0), ctx.arg(1))))
+
+
+@register_op(aten.linalg_vector_norm.default, layout=reduce_layout)
+def vector_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """``torch.linalg.vector_norm`` (and ``Tensor.norm``): MLX's own norm is the 2-norm only."""
+    order = ctx.arg("ord", 2)
+    kwargs = ", ".join(f"{k}={v}" for k, v in _axis_kwargs(node, ctx).items())
+    kwargs = f", {kwargs}" if kwargs else ""
+    x = ctx.a(0)
+    if order == float("inf"):
+        return Expr(f"mx.max(mx.abs({x}){kwargs})")
+    if order == 1:
+        return Expr(f"mx.sum(mx.abs({x}){kwargs})")
+    if order == 2:
+        return Expr(f"mx.sqrt(mx.sum(mx.square({x}){kwargs}))")
+    return Expr(f"mx.sum(mx.abs({x}) ** {order!r}{kwargs}) ** {1 / order!r}", POWER)

@@ -1,0 +1,97 @@
+"""Reductions against torch, on PyTorch and on channels-last (after a conv) layouts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from .helpers import Lambda, assert_converts
+
+REDUCE = {
+    "mean": lambda x, d, k: x.mean(dim=d, keepdim=k),
+    "sum": lambda x, d, k: x.sum(dim=d, keepdim=k),
+    "amax": lambda x, d, k: x.amax(dim=d, keepdim=k),
+    "amin": lambda x, d, k: x.amin(dim=d, keepdim=k),
+    "var": lambda x, d, k: x.var(dim=d, keepdim=k),
+    "var_biased": lambda x, d, k: x.var(dim=d, keepdim=k, unbiased=False),
+    "std": lambda x, d, k: x.std(dim=d, keepdim=k),
+    "logsumexp": lambda x, d, k: torch.logsumexp(x, dim=d, keepdim=k),
+    "norm": lambda x, d, k: torch.linalg.vector_norm(x, dim=d, keepdim=k),
+    "norm_1": lambda x, d, k: torch.linalg.vector_norm(x, 1, dim=d, keepdim=k),
+    "norm_inf": lambda x, d, k: torch.linalg.vector_norm(x, float("inf"), dim=d, keepdim=k),
+    "norm_3": lambda x, d, k: x.norm(p=3, dim=d, keepdim=k),
+}
+DIMS = [1, -1, (2, 3), (1, 3), (0, 1, 2, 3), 0]
+
+
+class AfterConv(nn.Module):
+    def __init__(self, fn: object) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(self.conv(x))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("after_conv", [True, False], ids=["after_conv", "root"])
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dims", DIMS, ids=str)
+@pytest.mark.parametrize("name", REDUCE)
+def test_reduce(name: str, dims: object, keepdim: bool, after_conv: bool) -> None:
+    fn = REDUCE[name]
+    if after_conv:
+        model: nn.Module = AfterConv(lambda y: fn(y, dims, keepdim))
+        x = torch.randn(2, 3, 5, 6)
+    else:
+        model = Lambda(lambda x: fn(x, dims, keepdim))
+        x = torch.randn(2, 4, 5, 6)
+    assert_converts(model, x)
+
+
+@pytest.mark.parametrize("name", ["mean", "sum", "amax", "prod", "all_true", "any_true"])
+def test_reduce_everything(name: str) -> None:
+    fns = {"mean": torch.mean, "sum": torch.sum, "amax": torch.amax,
+           "prod": lambda x: torch.prod(x.sigmoid() + 0.5),
+           "all_true": lambda x: torch.all(x > -10).float(),
+           "any_true": lambda x: torch.any(x > 1).float()}
+    assert_converts(Lambda(fns[name]), torch.randn(3, 4, 5))
+
+
+@pytest.mark.parametrize("after_conv", [True, False], ids=["after_conv", "root"])
+@pytest.mark.parametrize("dim", [1, 2, -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_max_min_argmax(dim: int, keepdim: bool, after_conv: bool) -> None:
+    def fn(y: torch.Tensor) -> torch.Tensor:
+        values, index = y.max(dim=dim, keepdim=keepdim)
+        low = y.min(dim=dim, keepdim=keepdim).values
+        return values + low + index.float() + y.argmax(dim, keepdim).float() - y.argmin(dim).sum()
+
+    model = AfterConv(fn) if after_conv else Lambda(fn)
+    assert_converts(model, torch.randn(2, 3, 5, 6))
+
+
+@pytest.mark.parametrize("dim", [1, -1, 0])
+def test_cumsum_after_conv(dim: int) -> None:
+    assert_converts(AfterConv(lambda y: torch.cumsum(y, dim)), torch.randn(2, 3, 4, 5))
+
+
+def test_sum_of_int_and_bool() -> None:
+    fn = Lambda(lambda x: (x > 0).sum(dim=1).float() + (x * 10).int().sum(-1).float())
+    assert_converts(fn, torch.randn(3, 4))
+
+
+class Pool(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv(x).mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize("frontend", ["export", "fx"])
+def test_global_mean_head_both_frontends(frontend: str) -> None:
+    assert_converts(Pool(), torch.randn(2, 3, 8, 8), frontend=frontend)
