@@ -17,6 +17,7 @@ from . import (  # noqa: F401 - imported for their registrations
     padding,
     pooling,
     reduction,
+    reorder,
     shape,
 )
 from .registry import LAYERS, OPS, Ctor, LayerConverter, OpConverter, layer_for, target_name

@@ -1,0 +1,123 @@
+"""Shape ops against torch, on PyTorch and channels-last (after a conv) layouts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from .helpers import Lambda, assert_converts
+
+SHAPE = {
+    "flatten": lambda y: y.flatten(),
+    "flatten1": lambda y: torch.flatten(y, 1),
+    "flatten2": lambda y: y.flatten(2),
+    "flatten12": lambda y: y.flatten(1, 2),
+    "view": lambda y: y.view(y.shape[0], -1),
+    "reshape": lambda y: y.reshape(2, 4, -1, 2),
+    "permute": lambda y: y.permute(0, 2, 3, 1),
+    "permute_back": lambda y: y.permute(0, 3, 1, 2) * 2,
+    "transpose": lambda y: y.transpose(1, 3),
+    "transpose_neg": lambda y: y.transpose(-1, -2).contiguous().view(2, -1),
+    "unsqueeze": lambda y: y.unsqueeze(1),
+    "unsqueeze_last": lambda y: y.unsqueeze(-1),
+    "squeeze": lambda y: y[:, :1].squeeze(1),
+    "squeeze_all": lambda y: y[:1, :, :1].squeeze(),
+    "chunk": lambda y: y.chunk(2, dim=1)[1],
+    "chunk_uneven": lambda y: torch.cat(y.chunk(3, dim=-1)[::2], dim=-1),
+    "split": lambda y: y.split([1, 3], dim=1)[1] - y.split(2, dim=2)[0].mean(),
+    "unbind": lambda y: torch.stack(y.unbind(1)[::-1], dim=1),
+    "slice": lambda y: y[:, 1:3, ::2, -3:],
+    "slice_step": lambda y: y[..., 1::3],
+    "select": lambda y: y[:, 2],
+    "select_last": lambda y: y[..., -1],
+    "getitem_none": lambda y: y[:, None, 1],
+    "index_tensor": lambda y: y[:, torch.arange(3).flip(0)],
+    "expand": lambda y: y[:, :1].expand(-1, 5, -1, -1),
+    "expand_new": lambda y: y[0, 0].expand(3, -1, -1),
+    "repeat": lambda y: y.repeat(1, 2, 1, 1),
+    "cat_channels": lambda y: torch.cat([y, y * 2], dim=1),
+    "cat_neg": lambda y: torch.cat([y, -y], dim=-1),
+    "stack": lambda y: torch.stack([y, y + 1], dim=1),
+    "stack_last": lambda y: torch.stack([y, y + 1], dim=-1),
+    "unflatten": lambda y: y.unflatten(1, (2, 2)),
+    "roll": lambda y: torch.roll(y, 2, dims=1),
+    "roll2": lambda y: torch.roll(y, (1, -2), dims=(1, 3)),
+    "roll_flat": lambda y: torch.roll(y, 3),
+    "flip": lambda y: torch.flip(y, dims=[1, 3]),
+    "gather": lambda y: torch.gather(y, 1, torch.zeros_like(y, dtype=torch.long)[:, :2]),
+    "size_math": lambda y: y.reshape(y.size(0) * y.size(1), y.size(2), -1),
+    "tril": lambda y: torch.tril(y) + torch.triu(y, 1),
+}
+
+
+class AfterConv(nn.Module):
+    def __init__(self, fn: object) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(self.conv(x))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("after_conv", [True, False], ids=["after_conv", "root"])
+@pytest.mark.parametrize("name", SHAPE)
+def test_shape(name: str, after_conv: bool) -> None:
+    fn = SHAPE[name]
+    if after_conv:
+        assert_converts(AfterConv(fn), torch.randn(2, 3, 5, 6))
+    else:
+        assert_converts(Lambda(fn), torch.randn(2, 4, 5, 6))
+
+
+class TwoConvs(nn.Module):
+    """cat along the channel axis of two conv outputs, then another conv."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 2, 1)
+        self.c = nn.Conv2d(6, 5, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.cat([self.a(x), self.b(x)], dim=1)
+        left, right = y.chunk(2, dim=1)
+        return self.c(torch.cat([right, left], 1))
+
+
+@pytest.mark.parametrize("frontend", ["export", "fx"])
+def test_cat_of_conv_outputs_both_frontends(frontend: str) -> None:
+    assert_converts(TwoConvs(), torch.randn(2, 3, 6, 7), frontend=frontend)
+
+
+class ToSequence(nn.Module):
+    """A conv feature map turned into a token sequence and back (ViT / conformer style)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 2, stride=2)
+        self.fc = nn.Linear(8, 8)
+        self.out = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        n, c, h, w = y.shape
+        tokens = self.fc(y.flatten(2).transpose(1, 2))
+        return self.out(tokens.transpose(1, 2).reshape(n, c, h, w))
+
+
+@pytest.mark.parametrize("frontend", ["export", "fx"])
+def test_tokens_roundtrip_both_frontends(frontend: str) -> None:
+    assert_converts(ToSequence(), torch.randn(2, 3, 8, 6), frontend=frontend)
+
+
+@pytest.mark.xfail(reason="core: normalize_graph rewrites detach_ to detach after its identity "
+                   "check, so the detach of a lifted tensor constant stays unconverted", strict=True)
+def test_tensor_constant_index() -> None:
+    assert_converts(Lambda(lambda y: y[:, torch.tensor([2, 0, 1])]), torch.randn(2, 4, 5))
+
+
+def test_conv1d_stack_with_unsqueeze() -> None:
+    model = nn.Sequential(nn.Conv1d(3, 4, 3), Lambda(lambda y: y.unsqueeze(1)), nn.Conv2d(1, 2, 3))
+    assert_converts(model, torch.randn(2, 3, 9))
