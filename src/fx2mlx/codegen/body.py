@@ -211,8 +211,9 @@ def _statement(s: Stmt, text: str, targets: list[str], values: dict[str, Expr]) 
     comment = f"  # {s.comment}" if s.comment else ""
     if s.loop is not None:
         attr, src = s.loop
-        var = targets[0]
-        head = [] if values[src.name].text == var else [f"{var} = {values[src.name].text}"]
-        return head + [f"for layer in {attr}:", f"    {var} = layer({var}){comment}"]
+        var, name = targets[0], values[src.name].text
+        head = [] if name == var else [f"{var} = {name}"]
+        call = text.replace(f"layer({name}", f"layer({var}", 1)
+        return head + [f"for layer in {attr}:", f"    {var} = {call}{comment}"]
     lhs = ", ".join(targets)
     return [f"{lhs} = {text}{comment}"]

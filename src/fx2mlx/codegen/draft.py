@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from .names import NameTable, identifier
 from .sizes import is_size
 from .scopes import Scope
 from .optional import optional_call
+from .hints import source_line
 from .statements import scope_statements
 
 
@@ -34,27 +36,62 @@ class Draft:
     optional: set[str] = field(default_factory=set)
 
 
-def param_names(scope: Scope, captured: Captured) -> list[str]:
-    """``__call__`` parameter names: the forward's first argument name for the main input."""
+def param_names(scope: Scope, captured: Captured,
+                known: dict[fx.Node, str] | None = None) -> list[str]:
+    """``__call__`` parameter names: the forward's own names where its source shows them,
+    else the name a child call already gave the same value (``known``)."""
     if scope.parent is None:
         names = [identifier(n) for n in captured.input_names]
         return [("x" if n == "input_" else n) for n in names]
-    try:
-        sig = list(inspect.signature(type(scope.module).forward).parameters)[1:]
-    except (TypeError, ValueError):
-        sig = []
+    sig = _signature(scope.module)
     first = "x" if not sig or sig[0] in ("input", "args") else identifier(sig[0])
     table = NameTable({"self"})
+    inside = set(scope.subtree_nodes())
     names: list[str] = []
-    for i, node in enumerate(scope.inputs):
+    for node in scope.inputs:
         if node.op == "get_attr":
             hint = str(node.target).rsplit(".", 1)[-1]
         elif is_size(node):
             hint = "size"
+        elif not names:
+            hint = first
         else:
-            hint = first if not names or first not in names else "x"
+            hint = _named_in_source(node, scope, inside, sig[1:], table.taken)
+            hint = hint or (known or {}).get(node) or "x"
         names.append(table.fresh(hint))
     return names
+
+
+def _signature(module: nn.Module) -> list[str]:
+    try:
+        params = list(inspect.signature(type(module).forward).parameters)[1:]
+    except (TypeError, ValueError):
+        return []
+    return [p for p in params if p not in ("args", "kwargs")]
+
+
+def _named_in_source(node: fx.Node, scope: Scope, inside: set[fx.Node], sig: list[str],
+                     taken: set[str]) -> str | None:
+    """The forward parameter whose name appears on the source line that reads ``node``."""
+    for user in node.users:
+        if user not in inside:
+            continue
+        line = source_line(user, scope.module) or ""
+        found = [p for p in sig if re.search(rf"\b{re.escape(p)}\b", line) and p not in taken]
+        if len(found) > 1:  # prefer parameters annotated as tensors
+            found = [p for p in found if _tensor_param(scope.module, p)]
+        if len(found) == 1:
+            return identifier(found[0])
+    return None
+
+
+def _tensor_param(module: nn.Module, name: str) -> bool:
+    try:
+        param = inspect.signature(type(module).forward).parameters[name]
+    except (TypeError, ValueError, KeyError):
+        return False
+    note = param.annotation
+    return note is inspect.Parameter.empty or "Tensor" in str(note)
 
 
 class Drafter:
@@ -68,6 +105,7 @@ class Drafter:
         self.by_name = {n.name: n for n in captured.graph.nodes}
         self.attrs = [n for n in captured.graph.nodes if n.op == "get_attr"]
         self.embedded = _embedded(captured)
+        self.names: dict[Scope, dict[fx.Node, str]] = {}  # parameter names chosen so far
 
     # -- body --------------------------------------------------------------------------
     def owned_key(self, scope: Scope, node: fx.Node) -> str | None:
@@ -117,7 +155,9 @@ class Drafter:
         for name in holes(ret):
             uses[name] = uses.get(name, 0) + 1
         stmts = fold_loops(stmts, scope, uses, self.by_name)
-        params = list(zip(scope.inputs, param_names(scope, self.captured)))
+        known = {n: p for c in scope.children for n, p in self.names.get(c, {}).items()}
+        params = list(zip(scope.inputs, param_names(scope, self.captured, known)))
+        self.names[scope] = dict(params)
         values = self.attr_values(scope)
         names = {n.name: Expr(p) for n, p in params}
         pinned: set[str] = set()

@@ -25,8 +25,8 @@ def _source_span(cls: type) -> tuple[str, int, int] | None:
     return (path, start, start + len(lines)) if path else None
 
 
-def source_hint(node: fx.Node, module: nn.Module) -> str | None:
-    """The assignment target on the line of ``module``'s forward that produced ``node``."""
+def source_line(node: fx.Node, module: nn.Module) -> str | None:
+    """The line of ``module``'s class (its forward or a helper method) that produced ``node``."""
     trace = node.meta.get("stack_trace") or ""
     span = _source_span(type(module))
     if not trace or not span:
@@ -38,7 +38,21 @@ def source_hint(node: fx.Node, module: nn.Module) -> str | None:
             line = int(m.group(2))
     if line is None:
         return None
-    code = linecache.getline(path, line)
+    text = linecache.getline(path, line)
+    # a call spread over several lines: read on until its brackets close
+    for extra in range(1, 12):
+        if text.count("(") + text.count("[") <= text.count(")") + text.count("]"):
+            break
+        text += linecache.getline(path, line + extra)
+    return text
+
+
+def source_hint(node: fx.Node, module: nn.Module) -> str | None:
+    """The assignment target on the line of ``module``'s forward that produced ``node``."""
+    code = source_line(node, module)
+    if code is None:
+        return None
+    code = code.splitlines()[0] if code else code
     if _TUPLE.match(code):
         return None
     m = _ASSIGN.match(code)

@@ -115,17 +115,25 @@ def _inline_where_needed(scope: Scope, order: dict[fx.Node, int]) -> None:
     for child in list(scope.children):
         _inline_where_needed(child, order)
     for child in list(scope.children):
-        if _transparent(child.module) or not _convex(child, order):
+        if _transparent(child) or not _convex(child, order):
             _inline(child, order)
 
 
-def _transparent(module: nn.Module) -> bool:
-    """Containers and stateless torch.nn modules (ReLU, Flatten, ...) read better inlined."""
+TINY = 2  # ops: a stateless module this small is a function call, not a class
+
+
+def _transparent(scope: Scope) -> bool:
+    """Containers, stateless torch.nn modules (ReLU, Flatten...) and tiny stateless modules
+    (an activation wrapper) read better inlined."""
+    module = scope.module
     if isinstance(module, nn.Sequential):
         return True
-    builtin = type(module).__module__.startswith("torch.nn.")
     stateless = not any(True for _ in module.parameters()) and not any(True for _ in module.buffers())
-    return builtin and stateless
+    if not stateless:
+        return False
+    builtin = type(module).__module__.startswith("torch.nn.")
+    ops = [n for n in scope.subtree_nodes() if not is_size(n)]
+    return builtin or (not scope.children and len(ops) <= TINY)
 
 
 def _convex(scope: Scope, order: dict[fx.Node, int]) -> bool:
