@@ -34,6 +34,11 @@ RULES: dict[str, Rule] = {
         "mx.moveaxis(value, 1, -1)",
         "PyTorch (out, in, *kernel) -> MLX (out, *kernel, in)",
     ),
+    "transpose": Rule(
+        lambda w: w.t(),
+        "value.T",
+        "stored (in, out) like Hugging Face's Conv1D; MLX's Linear wants (out, in)",
+    ),
 }
 
 SKIPPED = ("num_batches_tracked",)
@@ -76,20 +81,49 @@ def renamed_keys(captured: Captured, keys: list[str]) -> dict[str, str]:
     return {k: v for k, v in sorted(out.items()) if k != v}
 
 
+def _layers(captured: Captured) -> list[tuple[str, LayerCall]]:
+    return [(state_key(captured.model, n.meta[LAYER].path), n.meta[LAYER])
+            for n in captured.graph.nodes if n.op == "call_module"]
+
+
+def _rule_condition(rule: str, param: str, layers: list[tuple[str, LayerCall]]) -> str:
+    """When a key needs ``rule``: by MLX layer type if every such layer needs it, else by the
+    layer's attribute name, else by listing the keys."""
+    hits = [(p, l) for p, l in layers if l.converter.weight_fix.get(param) == rule]
+    types = sorted({l.converter.mlx_type for _, l in hits})
+    same_type = [(p, l) for p, l in layers if l.converter.mlx_type in types]
+    if len(hits) == len(same_type):
+        isinst = types[0] if len(types) == 1 else f"({', '.join(types)})"
+        return f"isinstance(layers.get(owner), {isinst}) and name == {param!r}"
+    names = sorted({p.rpartition(".")[2] for p, _ in hits})
+    clash = [p for p, l in same_type if (p, l) not in hits and p.rpartition(".")[2] in names]
+    if not clash:
+        return f"owner.rpartition('.')[2] in {set(names)!r} and name == {param!r}"
+    keys = sorted(f"{p}.{param}" for p, _ in hits)
+    return f"key in {set(keys)!r}"
+
+
+def _rule_lines(captured: Captured) -> list[str]:
+    layers = _layers(captured)
+    wanted = sorted({(rule, param) for _, l in layers
+                     for param, rule in l.converter.weight_fix.items()})
+    lines: list[str] = []
+    for rule, param in wanted:
+        lines.append(f"    if {_rule_condition(rule, param, layers)}:")
+        lines.append(f"        # {RULES[rule].why}")
+        lines.append(f"        value = {RULES[rule].mlx_code}")
+    return lines
+
+
 def sanitize_lines(captured: Captured, prefix: str = "",
                    renames: dict[str, str] | None = None) -> list[str]:
-    """The body of the generated ``sanitize``: skip unknown keys, fix layouts by layer type."""
-    by_rule: dict[str, set[str]] = {}
-    for node in captured.graph.nodes:
-        if node.op != "call_module":
-            continue
-        layer: LayerCall = node.meta[LAYER]
-        for param, rule in layer.converter.weight_fix.items():
-            by_rule.setdefault(rule, set()).add(f"{layer.converter.mlx_type}:{param}")
+    """The body of the generated ``sanitize``: skip unknown keys, fix layouts by layer."""
+    rules = _rule_lines(captured)
+    uses_layers = any("layers.get" in line for line in rules)
     lines = [
         *([f"renamed = {renames!r}"] if renames else []),
         "params = dict(tree_flatten(self.parameters()))",
-        *(["layers = dict(self.named_modules())"] if by_rule else []),
+        *(["layers = dict(self.named_modules())"] if uses_layers else []),
         "sanitized = {}",
         "for key, value in weights.items():",
         *([f"    key = {prefix!r} + key  # the top-level list is held as self.{prefix[:-1]}"]
@@ -98,18 +132,11 @@ def sanitize_lines(captured: Captured, prefix: str = "",
           if renames else []),
         "    if key not in params:",
         "        continue  # num_batches_tracked, or weights forward() never uses",
+        *(['    owner, _, name = key.rpartition(".")'] if rules else []),
+        *rules,
+        "    sanitized[key] = value",
+        "return sanitized",
     ]
-    if by_rule:
-        lines.append('    owner, _, name = key.rpartition(".")')
-    for rule in sorted(by_rule):
-        types = sorted({t.split(":")[0] for t in by_rule[rule]})
-        names = sorted({t.split(":")[1] for t in by_rule[rule]})
-        isinst = types[0] if len(types) == 1 else f"({', '.join(types)})"
-        cond = f"name == {names[0]!r}" if len(names) == 1 else f"name in {tuple(names)!r}"
-        lines.append(f"    if isinstance(layers.get(owner), {isinst}) and {cond}:")
-        lines.append(f"        # {RULES[rule].why}")
-        lines.append(f"        value = {RULES[rule].mlx_code}")
-    lines += ["    sanitized[key] = value", "return sanitized"]
     return lines
 
 

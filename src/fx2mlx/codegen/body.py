@@ -114,7 +114,8 @@ def render_body(
         dying = [v for v, n in live.items() if last.get(n, -1) <= i and v not in pinned]
         for v in dying:
             del live[v]
-        targets = _targets(s, sorted(dying, key=_order(s, values)), live, table, pinned)
+        first = _first_read(s.expr.text, inlined, values)
+        targets = _targets(s, [first] if first in dying else [], live, table, pinned)
         for out, name in zip(s.outs, targets):
             values[out.name] = Expr(name)
             live[name] = out.name
@@ -170,10 +171,17 @@ def _expand(text: str, inlined: dict[str, Expr], values: dict[str, Expr]) -> str
     return fill(text, local)
 
 
-def _order(s: Stmt, values: dict[str, Expr]):  # noqa: ANN202 - sort key factory
-    """Dying names in the order the statement reads them (its first input first)."""
-    read = [values[n].text for n in holes(s.expr.text) if n in values]
-    return lambda name: read.index(name) if name in read else len(read)
+def _first_read(text: str, inlined: dict[str, Expr], values: dict[str, Expr]) -> str | None:
+    """The variable a statement reads first (through nested values): its data-flow input.
+    Only that name is reused for the result, so chains read ``x = f(x)``."""
+    for name in holes(text):
+        if name in inlined:
+            found = _first_read(inlined[name].text, inlined, values)
+            if found is not None:
+                return found
+        elif name in values:
+            return values[name].text
+    return None
 
 
 def _inlinable(s: Stmt, text: str, count: dict[str, int], forced: set[str]) -> bool:

@@ -183,12 +183,17 @@ def _compute_boundaries(scope: Scope, order: dict[fx.Node, int]) -> None:
 
 
 def _needed(scope: Scope, nodes: list[fx.Node], order: dict[fx.Node, int]) -> list[fx.Node]:
-    needed: list[fx.Node] = []
-    for node in sorted(nodes, key=order.__getitem__):
-        needed.extend(a for a in node.all_input_nodes if a not in needed)
+    """Values the scope's own nodes and its child calls read, in order of first read."""
+    first: dict[fx.Node, int] = {}
+    for node in nodes:
+        for a in node.all_input_nodes:
+            first[a] = min(first.get(a, order[node]), order[node])
     for child in scope.children:
-        needed.extend(a for a in child.inputs if a not in needed)
-    return needed
+        inside = child.subtree_nodes()
+        for a in child.inputs:
+            use = min((order[u] for u in a.users if u in inside), default=order[inside[0]])
+            first[a] = min(first.get(a, use), use)
+    return sorted(first, key=lambda a: (first[a], order.get(a, -1)))
 
 
 def _external(scope: Scope, needed: list[fx.Node], direct: set[fx.Node],

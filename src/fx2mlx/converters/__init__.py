@@ -19,6 +19,7 @@ from . import (  # noqa: F401 - imported for their registrations
     reduction,
     reorder,
     shape,
+    thirdparty,
 )
 from .registry import LAYERS, OPS, Ctor, LayerConverter, OpConverter, layer_for, target_name
 

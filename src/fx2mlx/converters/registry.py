@@ -50,7 +50,7 @@ class Ctor:
 class LayerConverter:
     """Turns a leaf ``torch.nn`` module (its whole forward) into an MLX layer attribute."""
 
-    module_type: type
+    module_type: type | str
     build: Callable[[torch.nn.Module], Ctor | None]
     mlx_type: str
     layout: "LayoutRule"
@@ -61,7 +61,8 @@ class LayerConverter:
 
 
 OPS: dict[object, OpConverter] = {}
-LAYERS: dict[type, LayerConverter] = {}
+LAYERS: dict[type | str, LayerConverter] = {}
+"""Keyed by class, or by ``"module.QualName"`` for third-party classes we don't import."""
 
 
 def register_op(
@@ -84,7 +85,7 @@ def register_op(
 
 
 def register_layer(
-    module_type: type,
+    module_type: type | str,
     mlx_type: str,
     layout: "LayoutRule",
     weight_fix: dict[str, str] | None = None,
@@ -121,7 +122,7 @@ def target_name(target: object) -> str:
 def layer_for(module: torch.nn.Module) -> LayerConverter | None:
     """The layer converter for this module's class, or a base class whose forward it keeps."""
     for cls in type(module).__mro__:
-        conv = LAYERS.get(cls)
+        conv = LAYERS.get(cls) or LAYERS.get(f"{cls.__module__}.{cls.__qualname__}")
         if conv is not None:
             return conv if type(module).forward is cls.forward else None
     return None

@@ -58,7 +58,8 @@ def _members(graph: fx.Graph, frame: tuple[str, str]) -> list[fx.Node]:
     return [n for n in inside if not (_is_size(n) and any(u not in members for u in n.users))]
 
 
-def _boundary(members: list[fx.Node], path: str) -> tuple[list[fx.Node], list[fx.Node]] | None:
+def _boundary(members: list[fx.Node], path: str,
+              aliases: dict[str, list[str]]) -> tuple[list[fx.Node], list[fx.Node]] | None:
     inside = set(members)
     inputs: list[fx.Node] = []
     for node in members:
@@ -66,8 +67,9 @@ def _boundary(members: list[fx.Node], path: str) -> tuple[list[fx.Node], list[fx
             if arg in inside or arg in inputs:
                 continue
             if arg.op == "get_attr":
-                if not str(arg.target).startswith(f"{path}."):
-                    return None
+                names = [str(arg.target), *aliases.get(str(arg.target), [])]
+                if not any(n.startswith(f"{path}.") for n in names):
+                    return None  # reads a tensor that isn't the layer's own
                 continue
             if _is_size(arg):
                 continue  # a size: the layer derives it from its own input
@@ -92,7 +94,7 @@ def collapse_layers(captured: Captured) -> list[str]:
         members = _members(graph, frame)
         if not members:
             continue
-        boundary = _boundary(members, frame[1])
+        boundary = _boundary(members, frame[1], captured.aliases)
         if boundary is None or len(boundary[0]) != 1 or len(boundary[1]) != 1:
             continue
         ranks = layer.ctor.input_ranks
