@@ -225,3 +225,90 @@ def _check_sanitize(conv: Any, other: torch.nn.Module, inputs: tuple) -> None:
     mx.eval(got)
     checks = compare(expected, got, rtol=1e-4, atol=1e-3)
     assert checks and all(c.ok for c in checks), checks
+
+
+# -- more architectures, same checks -------------------------------------------------------
+
+
+def llama(attn: str) -> torch.nn.Module:
+    """Rotary embeddings, RMSNorm, SwiGLU, grouped-query attention (4 heads, 2 kv heads)."""
+    config = transformers.LlamaConfig(
+        vocab_size=99, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+        use_cache=False, attn_implementation=attn,
+    )
+    return transformers.LlamaForCausalLM(config).eval()
+
+
+def distilbert(attn: str) -> torch.nn.Module:
+    config = transformers.DistilBertConfig(
+        vocab_size=99, dim=32, n_layers=2, n_heads=4, hidden_dim=37,
+        max_position_embeddings=64, attn_implementation=attn,
+    )
+    return transformers.DistilBertModel(config).eval()
+
+
+def roberta(attn: str) -> torch.nn.Module:
+    """Position ids from the input ids (cumsum of non-padding tokens past padding_idx)."""
+    config = transformers.RobertaConfig(
+        vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=64, attn_implementation=attn,
+    )
+    return transformers.RobertaModel(config).eval()
+
+
+def bert_classifier(attn: str) -> torch.nn.Module:
+    config = transformers.BertConfig(
+        vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=64, num_labels=3, attn_implementation=attn,
+    )
+    return transformers.BertForSequenceClassification(config).eval()
+
+
+def vit(attn: str) -> torch.nn.Module:
+    config = transformers.ViTConfig(
+        image_size=16, patch_size=4, num_channels=3, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=4, intermediate_size=37, attn_implementation=attn,
+    )
+    return transformers.ViTModel(config).eval()
+
+
+def roberta_ids() -> torch.Tensor:
+    # RoBERTa's padding_idx is 1 and positions start after it: keep 0/1 out of the example, so
+    # the fresh inputs (drawn within the example's range) have no padding either
+    return torch.randint(2, 99, (2, 7))
+
+
+MORE = {
+    "llama": (llama, lambda: (ids(),)),
+    "distilbert": (distilbert, lambda: (ids(),)),
+    "roberta": (roberta, lambda: (roberta_ids(),)),
+    "bert-classifier": (bert_classifier, lambda: (ids(),)),
+    "vit": (vit, lambda: (torch.randn(2, 3, 16, 16),)),
+}
+
+
+@pytest.mark.parametrize("attn", ATTN)
+@pytest.mark.parametrize("name", list(MORE))
+def test_more_architectures(name: str, attn: str, tmp_path: Path) -> None:
+    make, example = MORE[name]
+    model = make(attn)
+    inputs = example()
+    conv = assert_converts(model, inputs)
+    assert_only_mlx_and_stdlib(conv.source)
+    check_saved(conv, model, inputs, tmp_path / "out")
+
+
+@pytest.mark.parametrize("attn,side", [
+    ("eager", "left"),
+    pytest.param("sdpa", "left", marks=SDPA_EMPTY_ROWS),
+    ("sdpa", "right"),
+])
+def test_llama_padding_mask(attn: str, side: str) -> None:
+    model = WithMask(llama(attn)).eval()
+    inputs = (ids(), padding_side(2, side))
+    with torch.no_grad():
+        assert not torch.allclose(model.model(inputs[0]).logits[1], model(*inputs).logits[1])
+    conv = assert_converts(model, inputs, fresh=0)
+    result = conv.validate([inputs, (ids(3), padding_side(3, side))])
+    assert result.ok, result.table()
