@@ -11,7 +11,7 @@ from torch import fx, nn
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\w+)')
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:[-+*/@]|//)?=(?!=)")
-_TUPLE = re.compile(r"^\s*[A-Za-z_]\w*\s*,")
+_TUPLE = re.compile(r"^\s*([A-Za-z_]\w*)\s*,[\w\s,]*=(?!=)")
 
 
 @functools.lru_cache(maxsize=None)
@@ -53,7 +53,8 @@ def source_hint(node: fx.Node, module: nn.Module) -> str | None:
     if code is None:
         return None
     code = code.splitlines()[0] if code else code
-    if _TUPLE.match(code):
-        return None
+    m = _TUPLE.match(code)
+    if m:  # `out, weights = f(...)`: the first name is the main result
+        return m.group(1)
     m = _ASSIGN.match(code)
     return m.group(1) if m else None
