@@ -25,6 +25,15 @@ pytestmark = pytest.mark.zoo
 
 ATTN = ["sdpa", "eager"]
 
+# torch's SDPA returns zeros for a query whose keys are all masked out (left padding: the pad
+# positions); mx.fast.scaled_dot_product_attention averages the values instead.
+SDPA_EMPTY_ROWS = pytest.mark.xfail(
+    reason="converters/attention.py: fully-masked query rows are 0 in torch, the mean of v in "
+    "MLX (see test_ops_zoo_extra.py::test_sdpa_fully_masked_row)",
+    strict=False,
+)
+
+
 def bert(attn: str) -> torch.nn.Module:
     config = transformers.BertConfig(
         vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
@@ -115,6 +124,28 @@ def test_bert_attention_mask(attn: str, tmp_path: Path) -> None:
     check_saved(conv, model, inputs, tmp_path / "out")
 
 
+@pytest.mark.parametrize("attn", ATTN)
+def test_bert_token_type_ids(attn: str) -> None:
+    model = bert(attn)
+    token_types = torch.zeros(2, 7, dtype=torch.long)
+    token_types[:, 4:] = 1  # a sentence pair: segment B starts at token 4
+    inputs = (ids(), padding_mask(), token_types)
+    with torch.no_grad():
+        assert not torch.allclose(model(*inputs[:2]).last_hidden_state, model(*inputs).last_hidden_state)
+    assert_converts(model, inputs, fresh=2)
+
+
+@pytest.mark.parametrize("attn", ["eager", pytest.param("sdpa", marks=SDPA_EMPTY_ROWS)])
+def test_bert_all_padding_sequence(attn: str) -> None:
+    """A batch row that is all padding: every query of it attends to nothing."""
+    model = bert(attn)
+    mask = padding_mask()
+    mask[0] = 0
+    conv = assert_converts(model, (ids(), padding_mask()), fresh=0)
+    result = conv.validate([(ids(), mask)])
+    assert result.ok, result.table()
+
+
 def test_bert_sanitize_loads_a_torch_checkpoint() -> None:
     """DESIGN 5: the top class's sanitize() maps any state_dict of the architecture."""
     model = bert("sdpa")
@@ -145,15 +176,6 @@ class WithMask(torch.nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any:
         return self.model(input_ids=input_ids, attention_mask=attention_mask)
-
-
-# torch's SDPA returns zeros for a query whose keys are all masked out (left padding: the pad
-# positions); mx.fast.scaled_dot_product_attention averages the values instead.
-SDPA_EMPTY_ROWS = pytest.mark.xfail(
-    reason="converters/attention.py: fully-masked query rows are 0 in torch, the mean of v in "
-    "MLX (see test_ops_zoo_extra.py::test_sdpa_fully_masked_row)",
-    strict=False,
-)
 
 
 @pytest.mark.parametrize("attn,side", [
