@@ -144,3 +144,12 @@ def test_conv1d_then_conv2d_reshape() -> None:
             return self.b(y.reshape(y.shape[0], 2, 3, y.shape[-1]))
 
     assert_converts(M(), torch.randn(2, 4, 8))
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(padding="same"), dict(stride=2, padding=1)], ids=str)
+@pytest.mark.parametrize("dims", [1, 2])
+def test_functional_conv_unbatched(kw: dict, dims: int) -> None:
+    w = torch.randn(5, 4, *(3,) * dims)
+    b = torch.randn(5)
+    fn = F.conv1d if dims == 1 else F.conv2d
+    assert_converts(Lambda(lambda x: fn(x, w, b, **kw)), torch.randn(4, *(6, 7)[:dims]))

@@ -129,3 +129,21 @@ def test_resnet_stem() -> None:
     model = nn.Sequential(nn.Conv2d(3, 8, 7, 2, 3), nn.BatchNorm2d(8), nn.ReLU(),
                           nn.MaxPool2d(3, 2, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten())
     assert_converts(model, torch.randn(2, 3, 32, 32))
+
+
+UNBATCHED = {
+    "max_pool1d": lambda x: F.max_pool1d(x, 3, 2, 1, ceil_mode=True),
+    "avg_pool1d": lambda x: F.avg_pool1d(x, 3, 2, 1, count_include_pad=False),
+    "adaptive1d": lambda x: F.adaptive_avg_pool1d(x, 5),
+    "adaptive1d_even": lambda x: F.adaptive_avg_pool1d(x, 4),
+    "adaptive1d_global": lambda x: F.adaptive_avg_pool1d(x, 1),
+    "max_pool2d": lambda x: F.max_pool2d(x.unflatten(-1, (3, 4)), 2),
+    "avg_pool2d": lambda x: F.avg_pool2d(x.unflatten(-1, (3, 4)), 2, 1, 1),
+    "adaptive2d": lambda x: F.adaptive_avg_pool2d(x.unflatten(-1, (3, 4)), (2, 3)),
+}
+
+
+@pytest.mark.parametrize("name", UNBATCHED)
+def test_functional_pool_unbatched(name: str) -> None:
+    # torch pools accept (C, *spatial); MLX needs a batch axis, added and dropped again
+    assert_converts(Lambda(UNBATCHED[name]), torch.randn(3, 12))

@@ -114,16 +114,22 @@ def prelu(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("nn.prelu", ctx.a(0), alpha)
 
 
+def _softmax(fn: str, ctx: EmitCtx) -> Expr:
+    src = ctx.arg(0)
+    if ctx.rank(src) == 0:
+        # torch allows dim 0 (or -1) on a 0-d tensor; MLX needs an axis to exist
+        return Expr(f"{call(fn, f'{ctx.x(src, ATOM)}[None]', axis='0').text}[0]")
+    return call(fn, ctx.a(0), axis=ctx.x(ctx.axis(src, ctx.arg(1))))
+
+
 @register_op(aten.softmax.int, aten._softmax.default, layout=keep)
 def softmax(node: fx.Node, ctx: EmitCtx) -> Expr:
-    axis = ctx.axis(node.args[0], node.args[1])
-    return call("mx.softmax", ctx.a(0), axis=ctx.x(axis))
+    return _softmax("mx.softmax", ctx)
 
 
 @register_op(aten.log_softmax.int, aten._log_softmax.default, layout=keep)
 def log_softmax(node: fx.Node, ctx: EmitCtx) -> Expr:
-    axis = ctx.axis(node.args[0], node.args[1])
-    return call("nn.log_softmax", ctx.a(0), axis=ctx.x(axis))
+    return _softmax("nn.log_softmax", ctx)
 
 
 # Parameter-free layers, used only inside nn.Sequential / nn.ModuleList so the list can be

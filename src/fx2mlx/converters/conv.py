@@ -9,6 +9,7 @@ from ..codegen.ctx import EmitCtx
 from ..codegen.expr import ADD, ATOM, Expr
 from ..passes.assign_layout import to_channels_last
 from .registry import Ctor, register_layer, register_op
+from .spatial import batched_input, spatial_dims, spatial_layout, unbatch
 
 aten = torch.ops.aten
 _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge"}
@@ -101,13 +102,13 @@ def _functional_pads(ctx: EmitCtx, n: int) -> list[tuple[int, int]]:
 
 
 @register_op(aten.conv1d.default, aten.conv2d.default, aten.conv1d.padding,
-             aten.conv2d.padding, layout=to_channels_last, check=_check_conv)
+             aten.conv2d.padding, layout=spatial_layout, check=_check_conv)
 def conv(node: fx.Node, ctx: EmitCtx) -> Expr:
     """``F.conv2d(x, w, b, ...)`` with a weight that is not a layer's: move axes at run time."""
-    n = ctx.rank(ctx.arg(0)) - 2
+    n = spatial_dims(node)
     weight, bias = ctx.arg(1), ctx.arg("bias", None)
     pads = _functional_pads(ctx, n)
-    x = ctx.a(0)
+    x = batched_input(node, ctx)
     if any(lo != hi for lo, hi in pads):
         # MLX's conv pads symmetrically: pad the input explicitly instead
         x, padding = f"mx.pad({x}, {[(0, 0), *pads, (0, 0)]!r})", [0] * n
@@ -125,5 +126,5 @@ def conv(node: fx.Node, ctx: EmitCtx) -> Expr:
         args.append(f"groups={ctx.x(ctx.arg('groups', 1))}")
     text = f"mx.conv{n}d({', '.join(args)})"
     if bias is None:
-        return Expr(text)
-    return Expr(f"{text} + {ctx.x(bias, ADD + 1)}", ADD)
+        return unbatch(node, ctx, Expr(text))
+    return unbatch(node, ctx, Expr(f"{text} + {ctx.x(bias, ADD + 1)}", ADD))

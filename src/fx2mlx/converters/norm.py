@@ -13,7 +13,9 @@ from .registry import Ctor, register_layer, register_op
 aten = torch.ops.aten
 
 
-def build_batch_norm(bn: nn.Module) -> Ctor:
+def build_batch_norm(bn: nn.Module) -> Ctor | None:
+    if bn.affine and bn.bias is None:
+        return None  # MLX's affine BatchNorm always has a bias
     kwargs = [("eps", bn.eps), ("momentum", 0.1 if bn.momentum is None else bn.momentum),
               ("affine", bn.affine), ("track_running_stats", bn.track_running_stats)]
     defaults = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}
@@ -37,7 +39,9 @@ def build_layer_norm(ln: nn.LayerNorm) -> Ctor | None:
 
 
 @register_layer(nn.GroupNorm, "nn.GroupNorm", layout=to_channels_last)
-def build_group_norm(gn: nn.GroupNorm) -> Ctor:
+def build_group_norm(gn: nn.GroupNorm) -> Ctor | None:
+    if gn.affine and gn.bias is None:
+        return None  # MLX's affine GroupNorm always has a bias
     kwargs = [("eps", gn.eps), ("affine", gn.affine), ("pytorch_compatible", True)]
     defaults = {"eps": 1e-5, "affine": True}
     args = [("num_groups", gn.num_groups), ("dims", gn.num_channels)]

@@ -6,9 +6,10 @@ import torch
 from torch import fx, nn
 
 from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ATOM, Expr, call
+from ..codegen.expr import Expr, call
 from ..passes.assign_layout import to_channels_last
 from .registry import Ctor, register_layer, register_op
+from .spatial import batched_input, spatial_dims, spatial_layout, unbatch
 
 aten = torch.ops.aten
 
@@ -66,17 +67,17 @@ def _pool_args(ctx: EmitCtx, n: int) -> tuple[tuple[int, ...], tuple[int, ...], 
     return kernel, stride, _tuple(ctx.arg("padding", 0), n)
 
 
-@register_op(aten.max_pool1d.default, aten.max_pool2d.default, layout=to_channels_last)
+@register_op(aten.max_pool1d.default, aten.max_pool2d.default, layout=spatial_layout)
 def max_pool(node: fx.Node, ctx: EmitCtx) -> Expr:
-    n = ctx.rank(ctx.arg(0)) - 2
+    n = spatial_dims(node)
     kernel, stride, padding = _pool_args(ctx, n)
     dilation = _tuple(ctx.arg("dilation", 1), n)
-    args = [ctx.a(0), repr(kernel), repr(stride), repr(padding)]
+    args = [batched_input(node, ctx), repr(kernel), repr(stride), repr(padding)]
     if dilation != (1,) * n:
         args.append(f"dilation={dilation!r}")
     if ctx.arg("ceil_mode", False):
         args.append("ceil_mode=True")
-    return call(ctx.helper("max_pool"), *args)
+    return unbatch(node, ctx, call(ctx.helper("max_pool"), *args))
 
 
 def _check_max_pool_indices(node: fx.Node) -> str | None:
@@ -84,16 +85,16 @@ def _check_max_pool_indices(node: fx.Node) -> str | None:
 
 
 @register_op(aten.max_pool2d_with_indices.default, aten.max_pool1d_with_indices.default,
-             layout=to_channels_last, check=_check_max_pool_indices)
+             layout=spatial_layout, check=_check_max_pool_indices)
 def max_pool_with_indices(node: fx.Node, ctx: EmitCtx) -> Expr:
     return Expr(f"({max_pool(node, ctx).text},)")
 
 
-@register_op(aten.avg_pool1d.default, aten.avg_pool2d.default, layout=to_channels_last)
+@register_op(aten.avg_pool1d.default, aten.avg_pool2d.default, layout=spatial_layout)
 def avg_pool(node: fx.Node, ctx: EmitCtx) -> Expr:
-    n = ctx.rank(ctx.arg(0)) - 2
+    n = spatial_dims(node)
     kernel, stride, padding = _pool_args(ctx, n)
-    args = [ctx.a(0), repr(kernel), repr(stride), repr(padding)]
+    args = [batched_input(node, ctx), repr(kernel), repr(stride), repr(padding)]
     if ctx.arg("ceil_mode", False):
         args.append("ceil_mode=True")
     if not ctx.arg("count_include_pad", True):
@@ -101,34 +102,35 @@ def avg_pool(node: fx.Node, ctx: EmitCtx) -> Expr:
     divisor = ctx.arg("divisor_override", None)
     if divisor:
         args.append(f"divisor={divisor!r}")
-    return call(ctx.helper("avg_pool"), *args)
+    return unbatch(node, ctx, call(ctx.helper("avg_pool"), *args))
 
 
 def _check_adaptive(node: fx.Node) -> str | None:
-    shape = node.args[0].meta["val"].shape[2:]
+    shape = node.args[0].meta["val"].shape[-spatial_dims(node):]
     if not all(isinstance(s, int) for s in shape):
         return "adaptive pooling over a dynamic spatial size"
     return None
 
 
 @register_op(aten.adaptive_avg_pool1d.default, aten.adaptive_avg_pool2d.default,
-             aten._adaptive_avg_pool2d.default, layout=to_channels_last, check=_check_adaptive)
+             aten._adaptive_avg_pool2d.default, layout=spatial_layout, check=_check_adaptive)
 def adaptive_avg_pool(node: fx.Node, ctx: EmitCtx) -> Expr:
-    src = ctx.arg(0)
-    spatial = ctx.shape(src)[2:]
+    spatial = ctx.shape(ctx.arg(0))[-spatial_dims(node):]
     out = [s if o is None else o for o, s in zip(_tuple(ctx.arg(1), len(spatial)), spatial)]
     axes = tuple(range(1, len(spatial) + 1))
+    x = batched_input(node, ctx)
     if all(o == 1 for o in out):
-        return call("mx.mean", ctx.a(0), axis=repr(axes[0] if len(axes) == 1 else axes),
-                    keepdims="True")
-    if all(s % o == 0 for s, o in zip(spatial, out)):
-        return _adaptive_by_reshape(ctx, src, spatial, out)
-    return call(ctx.helper("adaptive_avg_pool"), ctx.a(0), repr(tuple(out)))
+        axis = repr(axes[0] if len(axes) == 1 else axes)
+        expr = call("mx.mean", x, axis=axis, keepdims="True")
+    elif all(s % o == 0 for s, o in zip(spatial, out)):
+        expr = _adaptive_by_reshape(x, spatial, out)
+    else:
+        expr = call(ctx.helper("adaptive_avg_pool"), x, repr(tuple(out)))
+    return unbatch(node, ctx, expr)
 
 
-def _adaptive_by_reshape(ctx: EmitCtx, src: fx.Node, spatial: list, out: list) -> Expr:
+def _adaptive_by_reshape(x: str, spatial: list, out: list) -> Expr:
     """Evenly divisible windows: split each axis into (out, window) and average the windows."""
-    x = ctx.x(src, ATOM)
     dims = [f"{x}.shape[0]"]
     for s, o in zip(spatial, out):
         dims += [str(o), str(s // o)]
