@@ -26,3 +26,19 @@ def test_dynamic_batch_runs_at_other_batch_sizes() -> None:
 
 def test_elementwise_lambda() -> None:
     assert_converts(Lambda(lambda a, b: torch.relu(a) * b + 1.0), (torch.randn(2, 3), torch.randn(2, 3)))
+
+
+@pytest.mark.parametrize("name", ["vad_cnn", "resnet18", "transformer"])
+def test_examples_through_the_fx_frontend(name: str) -> None:
+    import importlib
+
+    from fx2mlx.examples import EXAMPLES
+
+    module, attr = EXAMPLES[name].split(":")
+    model, inputs = getattr(importlib.import_module(module), attr)()
+    conv = assert_converts(model, inputs, frontend="fx")
+    assert conv.report.frontend == "fx"
+    if name != "transformer":  # fx keeps the whole module structure: same file as export
+        import fx2mlx
+
+        assert conv.source == fx2mlx.convert(model, inputs, frontend="export").source

@@ -183,25 +183,41 @@ class Drafter:
         for seg in _ordered(module, tree):
             sub = getattr(module, "_modules", {}).get(seg)
             target = attr_text(module, seg, prefix)
-            node = tree[seg]
-            built = self._tree_for(sub, node)
-            if built is not None:
-                lines.append(InitLine(target, built))
-            else:
-                lines.append(InitLine(target, Raw("nn.Module()")))
-                self._emit_level(sub, target, node, lines)
+            holders: list[tuple[nn.Module, str, dict]] = []
+            built = self._tree_for(sub, tree[seg], target, holders)
+            if built is None:  # a plain module nothing calls: a holder for what is used inside
+                built = Raw("nn.Module()")
+                holders.append((sub, target, tree[seg]))
+            lines.append(InitLine(target, built))
+            for holder, holder_target, holder_tree in holders:
+                self._emit_level(holder, holder_target, holder_tree, lines)
 
-    def _tree_for(self, module: nn.Module | None, node: dict) -> Tree | None:
+    def _tree_for(self, module: nn.Module | None, node: dict, target: str,
+                  holders: list[tuple[nn.Module, str, dict]]) -> Tree | None:
+        """The constructor tree at ``node``; holders to fill afterwards go to ``holders``."""
         if "\x00payload" in node:
             return node["\x00payload"]
         if isinstance(module, LIST_TYPES):
-            items = [self._tree_for(module[i], node[str(i)]) if str(i) in node
-                     else filler(module[i]) for i in range(len(module))]
-            return ListNode([i if i is not None else Raw("nn.Module()") for i in items])
+            keys: list[object] = list(range(len(module)))
+        elif isinstance(module, nn.ModuleDict):
+            keys = [k for k in module.keys() if k in node]
+        else:
+            return None
+        items: list[Tree] = []
+        for k in keys:
+            child = module[k]  # type: ignore[index]
+            if str(k) not in node:
+                items.append(filler(child))
+                continue
+            item_target = f"{target}[{k!r}]"
+            built = self._tree_for(child, node[str(k)], item_target, holders)
+            if built is None:
+                built = Raw("nn.Module()")
+                holders.append((child, item_target, node[str(k)]))
+            items.append(built)
         if isinstance(module, nn.ModuleDict):
-            return DictNode([(k, self._tree_for(module[k], node[k]) or Raw("nn.Module()"))
-                             for k in module.keys() if k in node])
-        return None
+            return DictNode(list(zip([str(k) for k in keys], items)))
+        return ListNode(items)
 
     def payloads(self, scope: Scope, child_ctor: Callable[[Scope], Tree]) -> dict[str, Tree]:
         """What this scope's ``__init__`` must build, by path relative to the scope."""
@@ -234,7 +250,7 @@ class Drafter:
             if conv is None or conv.weight_fix or not all(p in keys for p in params):
                 continue
             ctor = conv.build(module)
-            if ctor is not None:
+            if ctor is not None and not ctor.helpers:  # helper classes need a real call
                 found[owner] = ctor
         return found
 
