@@ -66,14 +66,11 @@ UNBATCHED_LAYER = (
     "core: unbatched (C, *spatial) input to an MLX conv/pool layer, which needs a batch axis; "
     "a layer call can add one (Ctor.pre) but cannot drop it again from the output"
 )
-INDICES = "max pooling's indices output (return_indices=True) is not converted"
 _LAYERS_WITH_BATCH = ("Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d")
 
 
 def xfail_reason(name: str, sample: Any) -> str | None:
     """Why a sample is out of scope, or None: it must convert and match."""
-    if sample.constructor_input.kwargs.get("return_indices"):
-        return INDICES
     if name in _LAYERS_WITH_BATCH and _tensors(sample.forward_input)[0].dim() == int(name[-2]) + 1:
         return UNBATCHED_LAYER
     return None

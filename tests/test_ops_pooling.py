@@ -119,10 +119,27 @@ def test_functional_pools_both_frontends(frontend: str) -> None:
     assert_converts(Pools(), torch.randn(2, 3, 10, 9), frontend=frontend)
 
 
-def test_max_pool_returning_indices_is_unsupported() -> None:
-    pool = nn.MaxPool2d(2, return_indices=True)
-    with pytest.raises(Exception, match="indices"):
-        assert_converts(Lambda(lambda x: pool(x)[1].float()), torch.randn(1, 2, 4, 4))
+class Indices(nn.Module):
+    def __init__(self, pool: nn.Module, dims: int) -> None:
+        super().__init__()
+        self.conv = (nn.Conv1d if dims == 1 else nn.Conv2d)(3, 4, 1)
+        self.pool = pool
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        values, index = self.pool(self.conv(x))
+        return values, index
+
+
+@pytest.mark.parametrize("kw", MAX_POOL[:5] + [dict(kernel_size=3, stride=2, dilation=2)], ids=str)
+@pytest.mark.parametrize("dims", [1, 2])
+def test_max_pool_indices(kw: dict, dims: int) -> None:
+    pool = (nn.MaxPool1d if dims == 1 else nn.MaxPool2d)(return_indices=True, **kw)
+    assert_converts(Indices(pool, dims), torch.randn(2, 3, *(9, 10)[:dims]))
+
+
+def test_max_pool_indices_unbatched() -> None:
+    pool = nn.MaxPool2d(3, 2, 1, return_indices=True)
+    assert_converts(Lambda(lambda x: pool(x)), torch.randn(3, 7, 7))
 
 
 def test_resnet_stem() -> None:

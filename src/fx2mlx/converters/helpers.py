@@ -46,6 +46,27 @@ def max_pool(x, kernel, stride, padding, dilation=None, ceil_mode=False):
     return out
 '''
 
+MAX_POOL_INDICES = '''
+def max_pool_with_indices(x, kernel, stride, padding, dilation, ceil_mode=False):
+    """PyTorch max_pool{1,2}d(return_indices=True) on channels-last x: values and the flat
+    index of each maximum within its input plane (the first one, on ties, as torch)."""
+    geometry = [
+        _pool_geometry(n, k, s, p, d, ceil_mode)
+        for n, k, s, p, d in zip(x.shape[1:-1], kernel, stride, padding, dilation)
+    ]
+    pads = [(0, 0)] + [(p, right) for p, (_, right) in zip(padding, geometry)] + [(0, 0)]
+    outs = [n for n, _ in geometry]
+    spatial = x.shape[1:-1]
+    positions = mx.arange(math.prod(spatial)).reshape(1, *spatial, 1)
+    values = _windows(mx.pad(x, pads, constant_values=-float("inf")), kernel, stride, dilation, outs)
+    places = _windows(mx.pad(positions, pads), kernel, stride, dilation, outs)
+    out, index = values[0], places[0]
+    for v, i in zip(values[1:], places[1:]):
+        better = v > out
+        out, index = mx.where(better, v, out), mx.where(better, i, index)
+    return out, mx.broadcast_to(index, out.shape).astype(mx.int64)
+'''
+
 AVG_POOL = '''
 def avg_pool(x, kernel, stride, padding, ceil_mode=False, count_include_pad=True, divisor=None):
     """PyTorch avg_pool{1,2,3}d on channels-last x, with its exact divisor at the borders."""
@@ -125,6 +146,7 @@ HELPERS: dict[str, tuple[str, list[str], list[str]]] = {
     "_windows": (_WINDOWS, [], ["itertools"]),
     "max_pool": (MAX_POOL, ["_pool_geometry", "_windows"], []),
     "avg_pool": (AVG_POOL, ["_pool_geometry", "_windows"], []),
+    "max_pool_with_indices": (MAX_POOL_INDICES, ["_pool_geometry", "_windows"], ["math"]),
     "adaptive_avg_pool": (ADAPTIVE_AVG_POOL, [], []),
     "group_norm": (GROUP_NORM, [], []),
     "circular_pad": (CIRCULAR_PAD, [], []),

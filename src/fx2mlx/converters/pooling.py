@@ -80,14 +80,26 @@ def max_pool(node: fx.Node, ctx: EmitCtx) -> Expr:
     return unbatch(node, ctx, call(ctx.helper("max_pool"), *args))
 
 
-def _check_max_pool_indices(node: fx.Node) -> str | None:
-    return "max pooling that returns indices" if any(u.args[1] == 1 for u in node.users) else None
+def _indices_used(node: fx.Node) -> bool:
+    return any(u.args[1] == 1 for u in node.users)
 
 
 @register_op(aten.max_pool2d_with_indices.default, aten.max_pool1d_with_indices.default,
-             layout=spatial_layout, check=_check_max_pool_indices)
+             layout=spatial_layout)
 def max_pool_with_indices(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return Expr(f"({max_pool(node, ctx).text},)")
+    if not _indices_used(node):
+        return Expr(f"({max_pool(node, ctx).text},)")
+    n = spatial_dims(node)
+    kernel, stride, padding = _pool_args(ctx, n)
+    dilation = _tuple(ctx.arg("dilation", 1), n)
+    args = [batched_input(node, ctx), repr(kernel), repr(stride), repr(padding), repr(dilation)]
+    if ctx.arg("ceil_mode", False):
+        args.append("ceil_mode=True")
+    pooled = call(ctx.helper("max_pool_with_indices"), *args)
+    if ctx.rank(ctx.arg(0)) == n + 1:
+        # unbatched: drop the batch axis from both outputs
+        return Expr(f"tuple(t[0] for t in {pooled.text})")
+    return pooled
 
 
 @register_op(aten.avg_pool1d.default, aten.avg_pool2d.default, layout=spatial_layout)
