@@ -29,7 +29,7 @@ class Wrap(nn.Module):
         return self.layer(self.conv(x) if self.conv is not None else x)
 
 
-BN = [dict(), dict(eps=1e-3), dict(affine=False), dict(momentum=None)]
+BN = [dict(), dict(eps=1e-3), dict(affine=False), dict(momentum=None), dict(bias=False)]
 
 
 @pytest.mark.parametrize("wrapped", [True, False], ids=["layer", "functional"])
@@ -90,7 +90,7 @@ def test_layer_norm_over_channels_after_conv() -> None:
 
 
 GN = [(2, 8, dict()), (1, 8, dict()), (8, 8, dict()), (4, 8, dict(affine=False)),
-      (2, 6, dict(eps=1e-3))]
+      (2, 6, dict(eps=1e-3)), (2, 6, dict(bias=False))]
 
 
 @pytest.mark.parametrize("wrapped", [True, False], ids=["layer", "functional"])
