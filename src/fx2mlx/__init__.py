@@ -8,10 +8,7 @@ True
 
 from __future__ import annotations
 
-import io
-import json
 import platform
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any

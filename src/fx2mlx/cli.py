@@ -5,11 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
-import io
 import shlex
 import sys
-import tempfile
-import time
 import traceback
 import warnings
 from collections.abc import Iterator

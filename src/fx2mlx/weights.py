@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import mlx.core as mx
 import numpy as np
 import torch
-from torch import fx
 
 from .capture import Captured
 from .codegen.attrs import state_key
@@ -143,6 +142,3 @@ def sanitize_lines(captured: Captured, prefix: str = "",
 def save_weights(path: str, weights: dict[str, mx.array]) -> None:
     mx.save_safetensors(path, dict(sorted(weights.items())), metadata={"format": "mlx"})
 
-
-def graph_consts(graph: fx.Graph) -> list[str]:
-    return [str(n.target) for n in graph.nodes if n.op == "get_attr"]

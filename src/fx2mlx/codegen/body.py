@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from torch import fx
 
-from .expr import ATOM, Expr, fill, holes
+from .expr import Expr, fill, holes
 from .names import NameTable
 
 INLINE_LIMIT = 60  # characters: longer single-use expressions get a name of their own

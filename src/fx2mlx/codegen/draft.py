@@ -14,7 +14,7 @@ from ..capture import Captured
 from ..converters.registry import layer_for
 from ..passes.collapse_layers import LAYER
 from .attrs import LIST_TYPES, attr_text, relative, segments
-from .body import Body, Stmt, render_body
+from .body import Body, render_body
 from .constants import constant_tree
 from .ctx import dtype_expr
 from .expr import ATOM, Expr, fill, hole, holes

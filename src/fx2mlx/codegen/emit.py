@@ -10,7 +10,6 @@ from typing import Any
 
 import black
 import jinja2
-import torch
 from torch import fx
 from torch.utils import _pytree as pytree
 
@@ -19,7 +18,7 @@ from ..converters import helpers as helper_sources
 from .dedup import ClassDef, ClassPlanner, returns_annotation
 from .draft import Drafter
 from .expr import hole, literal
-from .scopes import Scope, build_scopes
+from .scopes import build_scopes
 
 BLACK_MODE = black.Mode(line_length=100)
 
@@ -105,7 +104,8 @@ def emit(captured: Captured, doc: str, sanitize: list[str]) -> Emitted:
     drafter.assign_params(root)
     classes = ClassPlanner(drafter, root, reserved=set(helpers)).plan()
     sources, std_imports = helper_sources.resolve(helpers)
-    views = [_view(c, s, captured, root, sanitize, leaves) for c, s in _pairs(classes, root)]
+    top = len(classes) - 1  # the planner lists the model's own class last
+    views = [_view(c, i == top, captured, sanitize, leaves) for i, c in enumerate(classes)]
     text = _env().get_template("model.py.j2").render(
         doc=doc,
         std_imports=std_imports,
@@ -119,13 +119,8 @@ def emit(captured: Captured, doc: str, sanitize: list[str]) -> Emitted:
     return Emitted(source, declared, classes, classes[-1].name)
 
 
-def _pairs(classes: list[ClassDef], root: Scope) -> list[tuple[ClassDef, Scope | None]]:
-    return [(c, root if i == len(classes) - 1 else None) for i, c in enumerate(classes)]
-
-
-def _view(cls: ClassDef, scope: Scope | None, captured: Captured, root: Scope,
-          sanitize: list[str], leaves: list[Any]) -> dict[str, Any]:
-    is_top = scope is root
+def _view(cls: ClassDef, is_top: bool, captured: Captured, sanitize: list[str],
+          leaves: list[Any]) -> dict[str, Any]:
     return {
         "name": cls.name,
         "doc": "" if is_top else f"Generated from {cls.source}.",

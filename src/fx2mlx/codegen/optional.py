@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-from torch import fx
 
 from .attrs import relative
 from .names import attr_identifier
