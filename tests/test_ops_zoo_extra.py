@@ -216,3 +216,15 @@ def test_sdpa_fully_masked_row(kind: str) -> None:
     q, k, v = (torch.randn(2, 3, 5, 4) for _ in range(3))
     model = Lambda(lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m))
     assert_converts(model, (q, k, v, mask), fresh=0)
+
+
+@pytest.mark.xfail(reason="converters/elementwise.py: _BINARY gives & and | precedence MUL-5/MUL-7, "
+                   "above ADD, so `(a & b) + 1` is emitted as `a & b + 1`", strict=False)
+@pytest.mark.parametrize("op", [
+    lambda a, b: torch.bitwise_and(a, b) + 1,
+    lambda a, b: torch.bitwise_or(a, b) - 2,
+    lambda a, b: torch.logical_and(a > 0, b > 0) + 1,
+    lambda a, b: torch.logical_or(a > 0, b < 0) + 1,
+], ids=["bitwise_and-add", "bitwise_or-sub", "logical_and-add", "logical_or-add"])
+def test_elementwise_bitwise_precedence(op: Any) -> None:
+    assert_converts(Lambda(op), (ints(3, 4), ints(3, 4)), fresh=2)
