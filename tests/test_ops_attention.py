@@ -142,8 +142,6 @@ def test_multihead_attention_fx(masks: str) -> None:
     assert_converts(MHA(True, masks), _mha_inputs(True), frontend="fx", fresh=0)
 
 
-@pytest.mark.xfail(reason="core: fx frontend emits `MultiheadAttention(...)` in the parent's "
-                   "__init__ but never defines that class", strict=True)
 def test_transformer_encoder_layer_fx() -> None:
     x, pad, _ = _mha_inputs(True)
     assert_converts(Encoder(False, "relu", False), (x, pad), frontend="fx", fresh=0)

@@ -8,8 +8,8 @@ from torch import nn
 
 from .helpers import Lambda, assert_converts
 
-# Lambdas take their inputs in the order they first use them: see
-# test_ops_linear.py::test_inputs_keep_signature_order (a core bug).
+# Some lambdas take (b, a): the first input is then not the first one used, which the
+# generated signature must still respect.
 BINARY = {
     "add": lambda a, b: a + b,
     "add_alpha": lambda a, b: torch.add(a, b, alpha=2.5),
