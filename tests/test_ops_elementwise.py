@@ -110,3 +110,19 @@ def test_residual_conv_blocks() -> None:
             return self.b(z) * z.sigmoid() - y.flatten(2)
 
     assert_converts(Res(), torch.randn(2, 4, 5, 6))
+
+
+INTEGER_LOGIC = {
+    "bitwise_and_add": lambda a, b: torch.bitwise_and(a, b) + 1,
+    "bitwise_or_sub": lambda a, b: torch.bitwise_or(a, b) - 2,
+    "logical_and_add": lambda a, b: torch.logical_and(a, b) + 1,
+    "logical_or_int": lambda a, b: torch.logical_or(a, b).int() * 3,
+    "logical_and_float": lambda a, b: torch.logical_and(a.float() - 2, b.float()).float(),
+}
+
+
+@pytest.mark.parametrize("name", INTEGER_LOGIC)
+def test_integer_logic(name: str) -> None:
+    # logical ops treat any nonzero as True (2 & 1 == 0 bitwise); & and | bind looser than +
+    a, b = torch.randint(0, 4, (3, 5)), torch.randint(0, 4, (3, 5))
+    assert_converts(Lambda(INTEGER_LOGIC[name]), (a, b), fresh=2)

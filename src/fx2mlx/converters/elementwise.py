@@ -10,6 +10,7 @@ from torch import fx
 from ..codegen.ctx import EmitCtx, dtype_expr
 from ..codegen.expr import ADD, ATOM, COMPARE, MUL, POWER, UNARY, Expr, call
 from ..passes.assign_layout import elementwise, keep
+from .bitwise import AND, OR
 from .registry import register_op
 
 aten = torch.ops.aten
@@ -40,10 +41,8 @@ _BINARY = {
     aten.gt.Scalar: (">", COMPARE),
     aten.ge.Tensor: (">=", COMPARE),
     aten.ge.Scalar: (">=", COMPARE),
-    aten.bitwise_and.Tensor: ("&", MUL - 5),
-    aten.bitwise_or.Tensor: ("|", MUL - 7),
-    aten.logical_and.default: ("&", MUL - 5),
-    aten.logical_or.default: ("|", MUL - 7),
+    aten.bitwise_and.Tensor: ("&", AND),
+    aten.bitwise_or.Tensor: ("|", OR),
 }
 
 
@@ -67,6 +66,13 @@ def binary(node: fx.Node, ctx: EmitCtx) -> Expr:
     if not _is_tensor(a) and op == "**":
         a_text = call("mx.array", ctx.x(a)).text  # a Python float ** array needs an array base
     return Expr(f"{a_text} {op} {b_text}", prec)
+
+
+@register_op(aten.logical_and.default, aten.logical_or.default, layout=elementwise)
+def logical(node: fx.Node, ctx: EmitCtx) -> Expr:
+    # not `&`/`|`: those are bitwise on integers, and torch treats any nonzero as True
+    fn = "mx.logical_and" if node.target is aten.logical_and.default else "mx.logical_or"
+    return call(fn, ctx.a(0), ctx.a(1))
 
 
 @register_op(aten.div.Tensor_mode, aten.div.Scalar_mode, layout=elementwise)
