@@ -58,3 +58,24 @@ def test_channels_last_io_takes_nhwc() -> None:
     model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 1))
     conv = assert_converts(model, torch.randn(2, 3, 8, 8), fresh=0, channels_last_io=True)
     assert conv.report.transposes == 0 and ".transpose(" not in conv.source.split("class", 1)[1]
+
+
+def test_pass_through_ops_are_dropped() -> None:
+    def fn(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        y = x[:, :][:, 0:] + 0
+        y = (y * 1).expand(y.shape).reshape(y.shape)
+        keep = torch.ones((), dtype=torch.bool) & (m > 0)
+        return torch.where(keep, y, y - 1.0)
+
+    conv = assert_converts(Lambda(fn), (torch.randn(2, 5), torch.randn(2, 5)))
+    body = conv.source.split("def __call__", 1)[1]
+    for gone in ("[:", "+ 0", "* 1", "broadcast_to", "reshape", "mx.ones"):
+        assert gone not in body, gone
+
+
+def test_pass_through_keeps_ops_that_change_dtype_or_shape() -> None:
+    def fn(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        ints = torch.arange(6).reshape(2, 3)
+        return ints + 0.0, x[:, :2], x.expand(4, 2, 3)[1:]
+
+    assert_converts(Lambda(fn), torch.randn(2, 3))

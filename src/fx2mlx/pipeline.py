@@ -14,6 +14,7 @@ from .passes.collapse_layers import collapse_layers
 from .passes.collect_unsupported import collect_unsupported
 from .passes.fuse_global_pool import fuse_global_pool
 from .passes.normalize_graph import normalize_graph
+from .passes.simplify_graph import simplify_graph
 from .report import Report
 from .weights import collect_weights, renamed_keys, sanitize_lines
 
@@ -57,6 +58,7 @@ def compile_model(model: torch.nn.Module, inputs: tuple, frontend: str,
     model, prefix = wrap_list_root(model)
     captured = capture(model, inputs, frontend)
     normalize_graph(captured)
+    simplify_graph(captured)
     fuse_global_pool(captured)
     layers = collapse_layers(captured)
     problems = collect_unsupported(captured)
