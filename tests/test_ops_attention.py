@@ -145,3 +145,18 @@ def test_multihead_attention_fx(masks: str) -> None:
 def test_transformer_encoder_layer_fx() -> None:
     x, pad, _ = _mha_inputs(True)
     assert_converts(Encoder(False, "relu", False), (x, pad), frontend="fx", fresh=0)
+
+
+@pytest.mark.parametrize("rank", [3, 4])
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_sdpa_fully_masked_rows_are_zero(kind: str, rank: int) -> None:
+    # torch gives 0 for a query that may attend to no key (e.g. left padding)
+    mask = torch.ones(2, 5, 5, dtype=torch.bool).tril()
+    mask[1, :, :2] = False
+    if kind == "float":
+        mask = torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))
+    if rank == 4:
+        mask = mask[:, None]
+    q, k, v = _qkv(5, 5, rank)
+    fn = Lambda(lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m))
+    assert_converts(fn, (q, k, v, mask), fresh=0)

@@ -8,7 +8,7 @@ import torch
 from torch import fx
 
 from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ATOM, Expr, call
+from ..codegen.expr import ATOM, COMPARE, Expr, call
 from .registry import register_op
 
 aten = torch.ops.aten
@@ -43,6 +43,12 @@ def _causal_mask(ctx: EmitCtx) -> str:
     return f"mx.tril(mx.ones(({q}.shape[-2], {k}.shape[-2]), dtype=mx.bool_))"
 
 
+def _sees_a_key(ctx: EmitCtx, mask: fx.Node, mask_text: str) -> str:
+    """Per query: is any key allowed? (a bool mask's True, a float mask's finite entry)"""
+    allowed = mask_text if ctx.dtype(mask) is torch.bool else f'{mask_text} != -float("inf")'
+    return f"mx.any({allowed}, axis=-1, keepdims=True)"
+
+
 @register_op(aten.scaled_dot_product_attention.default, check=_check_sdpa)
 def sdpa(node: fx.Node, ctx: EmitCtx) -> Expr:
     mask = ctx.arg("attn_mask", None)
@@ -51,13 +57,18 @@ def sdpa(node: fx.Node, ctx: EmitCtx) -> Expr:
         kwargs["mask"] = _causal_mask(ctx)
     elif mask is not None:
         kwargs["mask"] = ctx.x(mask)
-    rank = ctx.rank(ctx.arg(0))
     qkv = [ctx.a(i) for i in range(3)]
-    if rank == 3:
+    unbatched_heads = ctx.rank(ctx.arg(0)) == 3
+    if unbatched_heads:
         # MLX wants a heads axis; add one and drop it again
         qkv = [f"{t}[:, None]" for t in (ctx.a(i, ATOM) for i in range(3))]
         if "mask" in kwargs and mask is not None and ctx.rank(mask) == 3:
             kwargs["mask"] = f"{ctx.x(mask, ATOM)}[:, None]"
-        out = call("mx.fast.scaled_dot_product_attention", *qkv, **kwargs)
-        return Expr(f"{out.text}[:, 0]")
-    return call("mx.fast.scaled_dot_product_attention", *qkv, **kwargs)
+    out = call("mx.fast.scaled_dot_product_attention", *qkv, **kwargs)
+    if unbatched_heads:
+        out = Expr(f"{out.text}[:, 0]")
+    if mask is None or ctx.arg("is_causal", False):
+        return out
+    # torch returns 0 for a query whose keys are all masked; MLX the mean of v, or NaN
+    ctx.comment("zero where a query may attend to no key, as torch")
+    return call("mx.where", _sees_a_key(ctx, mask, ctx.x(mask, COMPARE + 1)), out.text, "0.0")
