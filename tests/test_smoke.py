@@ -42,3 +42,47 @@ def test_examples_through_the_fx_frontend(name: str) -> None:
         import fx2mlx
 
         assert conv.source == fx2mlx.convert(model, inputs, frontend="export").source
+
+
+class _Block(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = torch.relu(self.fc(x))
+        return h if y is None else h * y
+
+
+class _SharedBlock(nn.Module):
+    """One module called three times, once with another argument; mixed output structure."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = _Block()
+        self.register_buffer("scale", torch.tensor([2.0, 3.0, 4.0, 5.0]))
+
+    def forward(self, x: torch.Tensor) -> dict:
+        a = self.block(x)
+        c = self.block(self.block(a), a)
+        return {"out": (c * self.scale, None), "n": x.shape[0], "same": x}
+
+
+@pytest.mark.parametrize("frontend", ["export", "fx"])
+def test_module_called_several_ways(frontend: str) -> None:
+    conv = assert_converts(_SharedBlock(), torch.randn(3, 4), frontend=frontend)
+    assert '"n": x.shape[0]' in conv.source and "None)" in conv.source
+
+
+class _Twice(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = _Block()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(self.block(x))
+
+
+def test_module_called_twice_alike_keeps_its_class() -> None:
+    conv = assert_converts(_Twice(), torch.randn(3, 4))
+    assert "class Block(nn.Module)" in conv.source and conv.report.classes["Block"] == 2

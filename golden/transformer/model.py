@@ -79,9 +79,8 @@ class TextClassifier(nn.Module):
 
     def __call__(self, tokens: mx.array) -> mx.array:
         x = self.pos[:, :12]  # 12 = tokens.shape[1] when traced
-        x = self.encoder(self.embed(tokens) + x)
-        x = self.head(mx.mean(self.norm(x), axis=1))
-        return x
+        x = self.norm(self.encoder(self.embed(tokens) + x))
+        return self.head(mx.mean(x, axis=1))
 
     def sanitize(self, weights: dict[str, mx.array]) -> dict[str, mx.array]:
         """Map a PyTorch state_dict (as MLX arrays) to this model's names and layouts."""

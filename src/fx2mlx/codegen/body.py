@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 from torch import fx
 
 from .expr import Expr, fill, holes
@@ -105,20 +106,24 @@ def render_body(
     values: dict[str, Expr] = dict(attrs)
     table = NameTable({name for _, name in params} | {"self", "layer"} | set(pinned))
     live: dict[str, str] = {}
+    by_var: dict[str, fx.Node] = {}  # the value each variable holds now
     for node, name in params:
         values[node.name] = Expr(name)
         live[name] = node.name
+        by_var[name] = node
     lines: list[str] = []
     for i, s in enumerate(emitted):
         text = _expand(s.expr.text, inlined, values)
         dying = [v for v, n in live.items() if last.get(n, -1) <= i and v not in pinned]
         for v in dying:
             del live[v]
-        first = _first_read(s.expr.text, inlined, values)
-        targets = _targets(s, [first] if first in dying else [], live, table, pinned)
+        reads = _read_order(s.expr.text, inlined, values)
+        free = [v for v in reads if v in dying and _alike(by_var.get(v), s.outs[0])]
+        targets = _targets(s, free[:1], live, table, pinned)
         for out, name in zip(s.outs, targets):
             values[out.name] = Expr(name)
             live[name] = out.name
+            by_var[name] = out
         lines.extend(_statement(s, text, targets, values))
     lines.append(f"return {_expand(ret_text, inlined, values)}")
     return Body(lines, [name for _, name in params])
@@ -171,21 +176,28 @@ def _expand(text: str, inlined: dict[str, Expr], values: dict[str, Expr]) -> str
     return fill(text, local)
 
 
-def _first_read(text: str, inlined: dict[str, Expr], values: dict[str, Expr]) -> str | None:
-    """The variable a statement reads first (through nested values): its data-flow input.
-    Only that name is reused for the result, so chains read ``x = f(x)``."""
+def _alike(a: fx.Node | None, b: fx.Node) -> bool:
+    """Same kind of value (floats stay floats, token ids stay ids): only then may one reuse
+    the other's name, so ``tokens`` never ends up naming hidden states."""
+    va, vb = (a.meta.get("val") if a is not None else None), b.meta.get("val")
+    if not isinstance(va, torch.Tensor) or not isinstance(vb, torch.Tensor):
+        return type(va) is type(vb)
+    return va.dtype.is_floating_point == vb.dtype.is_floating_point
+
+
+def _read_order(text: str, inlined: dict[str, Expr], values: dict[str, Expr]) -> list[str]:
+    """Variables a statement reads, in reading order through nested values; the first is its
+    data-flow input, whose name a chain reuses (``x = f(x)``)."""
+    out: list[str] = []
     for name in holes(text):
-        if name in inlined:
-            found = _first_read(inlined[name].text, inlined, values)
-            if found is not None:
-                return found
-        elif name in values:
-            return values[name].text
-    return None
+        found = (_read_order(inlined[name].text, inlined, values) if name in inlined
+                 else [values[name].text] if name in values else [])
+        out.extend(v for v in found if v not in out)
+    return out
 
 
 def _inlinable(s: Stmt, text: str, count: dict[str, int], forced: set[str]) -> bool:
-    if len(s.outs) != 1 or s.kind != "op" or s.guard or s.comment:
+    if len(s.outs) != 1 or s.kind not in ("op", "call") or s.guard or s.comment:
         return False
     name = s.outs[0].name
     return (

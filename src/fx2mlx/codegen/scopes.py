@@ -73,8 +73,39 @@ def build_scopes(captured: Captured) -> Scope:
     _inline_where_needed(root, order)
     _compute_boundaries(root, order)
     _prune(root)
+    _inline_unlike_calls(root, order)
     _compute_boundaries(root, order)  # pruned calls no longer ask their parents for inputs
     return root
+
+
+def _shape_of_call(scope: Scope, order: dict[fx.Node, int]) -> tuple:
+    """What must agree for two calls of one module to share one generated ``__call__``."""
+    nodes = sorted(scope.subtree_nodes(), key=order.__getitem__)
+    index = {n: i for i, n in enumerate(nodes)}
+    ops = tuple(
+        (n.target, tuple(index.get(a, -1) if isinstance(a, fx.Node) else repr(a) for a in n.args))
+        for n in nodes
+    )
+    return (len(scope.inputs), len(scope.outputs), ops)
+
+
+def _inline_unlike_calls(root: Scope, order: dict[fx.Node, int]) -> None:
+    """A module called several times in different ways (other arguments, other branches)
+    can't be one class with one ``__call__``: inline every one of its calls."""
+    calls: dict[str, list[Scope]] = {}
+    for scope in _walk(root)[1:]:
+        calls.setdefault(scope.path, []).append(scope)
+    for group in calls.values():
+        if len({_shape_of_call(s, order) for s in group}) > 1:
+            for scope in group:
+                _inline(scope, order)
+
+
+def _walk(scope: Scope) -> list[Scope]:
+    out = [scope]
+    for child in scope.children:
+        out.extend(_walk(child))
+    return out
 
 
 def _prune(scope: Scope) -> None:
