@@ -58,7 +58,8 @@ def max_pool_with_indices(x, kernel, stride, padding, dilation, ceil_mode=False)
     outs = [n for n, _ in geometry]
     spatial = x.shape[1:-1]
     positions = mx.arange(math.prod(spatial)).reshape(1, *spatial, 1)
-    values = _windows(mx.pad(x, pads, constant_values=-float("inf")), kernel, stride, dilation, outs)
+    x = mx.pad(x, pads, constant_values=-float("inf"))
+    values = _windows(x, kernel, stride, dilation, outs)
     places = _windows(mx.pad(positions, pads), kernel, stride, dilation, outs)
     out, index = values[0], places[0]
     for v, i in zip(values[1:], places[1:]):

@@ -85,7 +85,8 @@ _REDUCE = {
 @register_op(*_REDUCE, layout=reduce_layout)
 def reduce(node: fx.Node, ctx: EmitCtx) -> Expr:
     text = call(_REDUCE[node.target], ctx.a(0), **_axis_kwargs(node, ctx))
-    if node.target in (aten.sum.dim_IntList, aten.sum.default) and ctx.dtype() != ctx.dtype(ctx.arg(0)):
+    summed = node.target in (aten.sum.dim_IntList, aten.sum.default)
+    if summed and ctx.dtype() != ctx.dtype(ctx.arg(0)):
         return Expr(f"{text.text}.astype({_dtype(ctx)})")
     return text
 
