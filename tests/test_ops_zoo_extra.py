@@ -201,9 +201,6 @@ def test_unused_input_kept_in_signature() -> None:
     assert_converts(Lambda(lambda a, b: a * 2), (torch.randn(3, 4), torch.randn(2, 2)))
 
 
-@pytest.mark.xfail(reason="converters/attention.py: torch's SDPA gives 0 for a query whose keys "
-                   "are all masked out; MLX's fast SDPA gives the mean of v (bool mask) or NaN (-inf)",
-                   strict=False)
 @pytest.mark.parametrize("kind", ["bool", "float"])
 def test_sdpa_fully_masked_row(kind: str) -> None:
     """Minimal repro of GPT-2 (sdpa) with left padding: the pad positions attend to nothing."""
@@ -218,8 +215,6 @@ def test_sdpa_fully_masked_row(kind: str) -> None:
     assert_converts(model, (q, k, v, mask), fresh=0)
 
 
-@pytest.mark.xfail(reason="converters/elementwise.py: _BINARY gives & and | precedence MUL-5/MUL-7, "
-                   "above ADD, so `(a & b) + 1` is emitted as `a & b + 1`", strict=False)
 @pytest.mark.parametrize("op", [
     lambda a, b: torch.bitwise_and(a, b) + 1,
     lambda a, b: torch.bitwise_or(a, b) - 2,
@@ -230,9 +225,6 @@ def test_elementwise_bitwise_precedence(op: Any) -> None:
     assert_converts(Lambda(op), (ints(3, 4), ints(3, 4)), fresh=2)
 
 
-@pytest.mark.xfail(reason="converters/elementwise.py: logical_and/or emitted as & and |, which are "
-                   "bitwise on integers (2 & 1 == 0) and raise on floats; mx.logical_and/or are exact",
-                   strict=False)
 @pytest.mark.parametrize("fn", [torch.logical_and, torch.logical_or], ids=["and", "or"])
 @pytest.mark.parametrize("make", [lambda *s: torch.randn(s).relu(), ints], ids=["float", "int"])
 def test_logical_and_or_on_non_bool(fn: Any, make: Any) -> None:

@@ -25,14 +25,6 @@ pytestmark = pytest.mark.zoo
 
 ATTN = ["sdpa", "eager"]
 
-# torch's SDPA returns zeros for a query whose keys are all masked out (left padding: the pad
-# positions); mx.fast.scaled_dot_product_attention averages the values instead.
-SDPA_EMPTY_ROWS = pytest.mark.xfail(
-    reason="converters/attention.py: fully-masked query rows are 0 in torch, the mean of v in "
-    "MLX (see test_ops_zoo_extra.py::test_sdpa_fully_masked_row)",
-    strict=False,
-)
-
 
 def bert(attn: str) -> torch.nn.Module:
     config = transformers.BertConfig(
@@ -135,7 +127,7 @@ def test_bert_token_type_ids(attn: str) -> None:
     assert_converts(model, inputs, fresh=2)
 
 
-@pytest.mark.parametrize("attn", ["eager", pytest.param("sdpa", marks=SDPA_EMPTY_ROWS)])
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
 def test_bert_all_padding_sequence(attn: str) -> None:
     """A batch row that is all padding: every query of it attends to nothing."""
     model = bert(attn)
@@ -181,7 +173,7 @@ class WithMask(torch.nn.Module):
 @pytest.mark.parametrize("attn,side", [
     ("eager", "left"),
     ("eager", "right"),
-    pytest.param("sdpa", "left", marks=SDPA_EMPTY_ROWS),
+    ("sdpa", "left"),
     ("sdpa", "right"),
 ])
 def test_gpt2_padding_mask(attn: str, side: str, tmp_path: Path) -> None:
@@ -323,7 +315,7 @@ def test_more_architectures(name: str, attn: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("attn,side", [
     ("eager", "left"),
-    pytest.param("sdpa", "left", marks=SDPA_EMPTY_ROWS),
+    ("sdpa", "left"),
     ("sdpa", "right"),
 ])
 def test_llama_padding_mask(attn: str, side: str) -> None:
