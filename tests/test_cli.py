@@ -31,6 +31,7 @@ def test_convert_factory_writes_files(tmp_path: Path, capsys: pytest.CaptureFixt
     manifest = json.loads((out / "fx2mlx.json").read_text())
     assert manifest["report"]["validation"]["ok"] is True
     assert manifest["report"]["transposes"] == 1
+    assert manifest["report"]["dynamic_dims"] == ["x.shape[0]"]
     assert "max abs err" in capsys.readouterr().out
 
 

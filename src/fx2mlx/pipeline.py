@@ -74,10 +74,22 @@ def compile_model(model: torch.nn.Module, inputs: tuple, frontend: str,
         transposes=transposes,
         layers=len(layers),
         classes={c.name: c.count for c in emitted.classes},
+        dynamic_dims=dynamic_dims(captured),
         baked_dims=baked,
         warnings=list(captured.warnings),
     )
     return captured, emitted, report
+
+
+def dynamic_dims(captured: Captured) -> list[str]:
+    """Input dimensions the generated code takes at any size (``x.shape[0]``)."""
+    out = []
+    for node in captured.graph.nodes:
+        val = node.meta.get("val")
+        if node.op == "placeholder" and isinstance(val, torch.Tensor):
+            out += [f"{node.name}.shape[{d}]" for d, s in enumerate(val.shape)
+                    if isinstance(s, torch.SymInt)]
+    return out
 
 
 def weights_of(captured: Captured, emitted: Emitted) -> dict:

@@ -56,6 +56,7 @@ class Report:
     transposes: int
     layers: int
     classes: dict[str, int]
+    dynamic_dims: list[str] = field(default_factory=list)
     baked_dims: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unsupported: list[Unsupported] = field(default_factory=list)
