@@ -5,12 +5,15 @@ from __future__ import annotations
 import functools
 import inspect
 import linecache
+import builtins
+import keyword
 import re
 
 from torch import fx, nn
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\w+)')
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:[-+*/@]|//)?=(?!=)")
+_AVOID = set(dir(builtins)) | {"self", "mx", "nn", "layer"}
 _TUPLE = re.compile(r"^\s*([A-Za-z_]\w*)\s*,[\w\s,]*=(?!=)")
 
 
@@ -53,8 +56,8 @@ def source_hint(node: fx.Node, module: nn.Module) -> str | None:
     if code is None:
         return None
     code = code.splitlines()[0] if code else code
-    m = _TUPLE.match(code)
-    if m:  # `out, weights = f(...)`: the first name is the main result
-        return m.group(1)
-    m = _ASSIGN.match(code)
-    return m.group(1) if m else None
+    # `out, weights = f(...)`: the first name is the main result
+    m = _TUPLE.match(code) or _ASSIGN.match(code)
+    if m is None or m.group(1) in _AVOID or keyword.iskeyword(m.group(1)):
+        return None  # `input = module(input)`: don't shadow builtins in generated code
+    return m.group(1)
