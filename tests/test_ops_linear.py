@@ -113,10 +113,24 @@ def test_embedding(kw: dict, shape: tuple) -> None:
     assert_converts(Emb(**kw), torch.randint(0, 11, shape))
 
 
-@pytest.mark.xfail(reason="core: max_norm's in-place embedding_renorm_ has no users and is "
-                   "dropped as dead code, so the output ignores max_norm", strict=True)
-def test_embedding_max_norm() -> None:
-    assert_converts(Emb(max_norm=1.0), torch.randint(0, 11, (2, 5)))
+@pytest.mark.parametrize("norm_type", [1.0, 2.0])
+def test_embedding_max_norm(norm_type: float) -> None:
+    assert_converts(Emb(max_norm=1.0, norm_type=norm_type), torch.randint(0, 11, (2, 5)))
+
+
+class TiedRenorm(nn.Module):
+    """The renormed rows are visible to a later reader of the same weight; others are not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(11, 6, max_norm=0.5)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.emb(ids).sum(1) @ self.emb.weight.T
+
+
+def test_embedding_max_norm_mutation_is_seen_by_later_readers() -> None:
+    assert_converts(TiedRenorm(), torch.randint(0, 5, (2, 3)))
 
 
 def test_functional_embedding_and_frontends() -> None:

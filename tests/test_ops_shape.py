@@ -112,8 +112,6 @@ def test_tokens_roundtrip_both_frontends(frontend: str) -> None:
     assert_converts(ToSequence(), torch.randn(2, 3, 8, 6), frontend=frontend)
 
 
-@pytest.mark.xfail(reason="core: normalize_graph rewrites detach_ to detach after its identity "
-                   "check, so the detach of a lifted tensor constant stays unconverted", strict=True)
 def test_tensor_constant_index() -> None:
     assert_converts(Lambda(lambda y: y[:, torch.tensor([2, 0, 1])]), torch.randn(2, 4, 5))
 
@@ -121,3 +119,9 @@ def test_tensor_constant_index() -> None:
 def test_conv1d_stack_with_unsqueeze() -> None:
     model = nn.Sequential(nn.Conv1d(3, 4, 3), Lambda(lambda y: y.unsqueeze(1)), nn.Conv2d(1, 2, 3))
     assert_converts(model, torch.randn(2, 3, 9))
+
+
+@pytest.mark.parametrize("rank", [2, 3])
+def test_numpy_T(rank: int) -> None:
+    shape = (2, 3, 4)[:rank]
+    assert_converts(Lambda(lambda x: x.T * 2), torch.randn(*shape))

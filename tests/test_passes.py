@@ -79,3 +79,13 @@ def test_pass_through_keeps_ops_that_change_dtype_or_shape() -> None:
         return ints + 0.0, x[:, :2], x.expand(4, 2, 3)[1:]
 
     assert_converts(Lambda(fn), torch.randn(2, 3))
+
+
+def test_inplace_mutation_is_seen_by_later_readers() -> None:
+    def fn(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = x * 1.5
+        before = y * 2
+        y.add_(1.0)  # the result is never used, the mutation is
+        return before, y * 3
+
+    assert_converts(Lambda(fn), torch.randn(3, 4))

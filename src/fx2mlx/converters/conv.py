@@ -63,7 +63,9 @@ def build_conv(conv: nn.Module) -> Ctor | None:
         ("kernel_size", _one(conv.kernel_size)),
     ]
     pre = _pre_pad(pads, _PAD_MODES[conv.padding_mode]) if explicit and any(map(any, pads)) else ""
-    return Ctor(f"nn.{type(conv).__name__}", args, kwargs, defaults, pre=pre)
+    # MLX layers need a batch axis: unbatched (C, *spatial) calls go op by op
+    ranks = (len(conv.kernel_size) + 2,)
+    return Ctor(f"nn.{type(conv).__name__}", args, kwargs, defaults, pre=pre, input_ranks=ranks)
 
 
 register_layer(nn.Conv1d, "nn.Conv1d", layout=to_channels_last, weight_fix={"weight": "conv"})(

@@ -51,7 +51,9 @@ def _pool_ctor(fn: str, kernel: tuple, stride: tuple, padding: tuple) -> Ctor:
     # MLX's stride defaults to the kernel size, like PyTorch's
     kwargs = [("stride", _one(stride)), ("padding", _one(padding))]
     defaults = {"stride": _one(kernel), "padding": 0}
-    return Ctor(fn, [("kernel_size", _one(kernel))], kwargs, defaults)
+    # MLX layers need a batch axis: unbatched (C, *spatial) calls go op by op
+    ranks = (len(kernel) + 2,)
+    return Ctor(fn, [("kernel_size", _one(kernel))], kwargs, defaults, input_ranks=ranks)
 
 
 # MLX has pooling layers but no functional pooling: use the layer wherever it matches torch.

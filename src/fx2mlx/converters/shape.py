@@ -76,7 +76,7 @@ def _permute_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
 def _permutation(node: fx.Node, r: int) -> list[int]:
     if node.target is aten.permute.default:
         return [d % r for d in node.args[1]]
-    if node.target is aten.t.default:
+    if node.target in (aten.t.default, aten.numpy_T.default):  # `.t()` and `.T`
         return list(reversed(range(r)))
     d0, d1 = node.args[1] % r, node.args[2] % r
     dims = list(range(r))
@@ -84,7 +84,8 @@ def _permutation(node: fx.Node, r: int) -> list[int]:
     return dims
 
 
-@register_op(aten.permute.default, aten.transpose.int, aten.t.default, layout=_permute_layout)
+@register_op(aten.permute.default, aten.transpose.int, aten.t.default, aten.numpy_T.default,
+             layout=_permute_layout)
 def permute(node: fx.Node, ctx: EmitCtx) -> Expr:
     # No data moves: the layout pass records the new axis order instead.
     return Expr(ctx.a(0))

@@ -61,9 +61,13 @@ def normalize_graph(captured: Captured) -> int:
     """Normalize ``captured.graph`` in place; returns how many nodes were removed or rewritten."""
     graph = captured.graph
     changed = 0
+    order = {n: i for i, n in enumerate(graph.nodes)}
     for node in list(graph.nodes):
         if node.op != "call_function":
             continue
+        if (func := _functional(node.target)) is not None:
+            _make_functional(node, func, order)
+            changed += 1
         target = node.target
         if _is_assert(target):
             graph.erase_node(node) if not node.users else None
@@ -72,11 +76,20 @@ def normalize_graph(captured: Captured) -> int:
             node.replace_all_uses_with(node.args[0])
             graph.erase_node(node)
             changed += 1
-        elif (func := _functional(target)) is not None:
-            node.target = func
-            changed += 1
     changed += _eliminate_dead(graph)
     return changed
+
+
+def _make_functional(node: fx.Node, func: object, order: dict[fx.Node, int]) -> None:
+    """``y = x.op_()`` becomes ``y = op(x)``, and every later reader of ``x`` reads ``y``:
+    that is what the mutation meant (``embedding_renorm_`` is never read but still counts)."""
+    node.target = func
+    mutated = node.args[0] if node.args else None
+    if not isinstance(mutated, fx.Node):
+        return
+    for user in list(mutated.users):
+        if user is not node and order.get(user, -1) > order[node]:
+            user.replace_input_with(mutated, node)
 
 
 def _eliminate_dead(graph: fx.Graph) -> int:
