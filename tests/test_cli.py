@@ -130,3 +130,16 @@ def test_module_entry_point_runs_without_traceback(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=ROOT, env={**os.environ},
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_mismatch_exits_1_writes_files_and_says_so(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "o"
+    # zero tolerance: float32 rounding differences alone count as a mismatch
+    code = run("convert", "tests.fixtures.models:make_tiny", "-o", str(out), "--rtol", "0",
+               "--atol", "0")
+    assert code == 1
+    assert (out / "model.py").exists()
+    manifest = json.loads((out / "fx2mlx.json").read_text())
+    assert manifest["report"]["validation"]["ok"] is False
+    assert "beyond tolerance" in capsys.readouterr().err
