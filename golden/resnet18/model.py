@@ -15,7 +15,7 @@ class BasicBlock(nn.Module):
     """Generated from fx2mlx.examples.resnet.BasicBlock."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, stride: int, downsample: bool = False
+        self, in_channels: int, out_channels: int, stride: int = 1, downsample: bool = False
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
@@ -41,22 +41,10 @@ class ResNet(nn.Module):
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm(64)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        self.layer1 = [
-            BasicBlock(64, 64, 1, downsample=False),
-            BasicBlock(64, 64, 1, downsample=False),
-        ]
-        self.layer2 = [
-            BasicBlock(64, 128, 2, downsample=True),
-            BasicBlock(128, 128, 1, downsample=False),
-        ]
-        self.layer3 = [
-            BasicBlock(128, 256, 2, downsample=True),
-            BasicBlock(256, 256, 1, downsample=False),
-        ]
-        self.layer4 = [
-            BasicBlock(256, 512, 2, downsample=True),
-            BasicBlock(512, 512, 1, downsample=False),
-        ]
+        self.layer1 = [BasicBlock(64, 64), BasicBlock(64, 64)]
+        self.layer2 = [BasicBlock(64, 128, stride=2, downsample=True), BasicBlock(128, 128)]
+        self.layer3 = [BasicBlock(128, 256, stride=2, downsample=True), BasicBlock(256, 256)]
+        self.layer4 = [BasicBlock(256, 512, stride=2, downsample=True), BasicBlock(512, 512)]
         self.fc = nn.Linear(512, 1000)
 
     def __call__(self, x: mx.array) -> mx.array:

@@ -16,6 +16,7 @@ from torch import fx, nn
 from .body import Body
 from .draft import Drafter
 from .optional import NotAChain
+from .expr import literal
 from .init import _NO_DEFAULT, CallNode, InitLine, Slot, Tree, render, shape_key, slots
 from .names import NameTable, class_name, identifier
 from .scopes import Scope
@@ -150,17 +151,43 @@ class ClassPlanner:
         template = next(i for i in inits if all(l is not None for l in i))
         params, values = _lift(template, inits)  # type: ignore[arg-type]
         lines = _render_init(template, inits)  # type: ignore[arg-type]
-        sig = [(p, ann, None) for p, ann in params]
+        defaults = _defaults(params, values)
+        positional = [(p, ann) for p, ann in params if p not in defaults]
+        keyword = [(p, ann) for p, ann in params if p in defaults]
+        sig = [(p, ann, None) for p, ann in positional]
+        sig += [(p, ann, literal(defaults[p])) for p, ann in keyword]
         sig += [(identifier(a), "bool", "False") for a, _ in flags]
         for k, scope in enumerate(insts):
-            args: list[Tree] = [Slot(p, values[p][k]) for p, _ in params]
-            kwargs = [(identifier(a), Slot(identifier(a), present[k])) for a, present in flags]
-            self.ctor[scope] = CallNode(name, args, kwargs)  # type: ignore[arg-type]
+            args: list[Tree] = [Slot(p, values[p][k]) for p, _ in positional]
+            kwargs: list[tuple[str, Tree]] = [
+                (p, Slot(p, _or(values[p][k], defaults[p]), default=defaults[p]))
+                for p, _ in keyword
+            ]
+            kwargs += [(identifier(a), Slot(identifier(a), present[k], default=False))
+                       for a, present in flags]
+            self.ctor[scope] = CallNode(name, args, kwargs)
         source = f"{type(insts[0].module).__module__}.{type(insts[0].module).__qualname__}"
         first = insts[0]
         types = [annotation(n.meta.get("val")) for n in first.inputs]
         return ClassDef(name, source, sig, lines, body.params, body.lines, types,
                         returns_annotation(first.outputs), len(insts))
+
+
+def _or(value: object, default: object) -> object:
+    return default if value is _MISSING else value
+
+
+def _defaults(params: list[tuple[str, str]], values: dict[str, list[object]]) -> dict[str, object]:
+    """A default for each parameter most instances agree on (or some instances don't use):
+    ``BasicBlock(128, 128)`` rather than ``BasicBlock(128, 128, 1, downsample=False)``."""
+    out: dict[str, object] = {}
+    for p, _ in params:
+        present = [v for v in values[p] if v is not _MISSING]
+        common = max(present, key=lambda v: sum(repr(v) == repr(w) for w in present))
+        count = sum(repr(common) == repr(v) for v in present)
+        if len(present) < len(values[p]) or 2 * count > len(values[p]):
+            out[p] = common
+    return out
 
 
 def _uniform(drafts: list[tuple[list[InitLine], Body]]) -> bool:
