@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import warnings
 from collections.abc import Iterator
 
@@ -27,13 +28,28 @@ def _no_fastpath() -> Iterator[None]:
         mha.set_fastpath_enabled(before)
 
 
+def _batch_dynamic_shapes(model: torch.nn.Module, inputs: tuple) -> tuple:
+    """``dynamic_shapes`` with dim 0 of every input dynamic, shaped like ``forward``'s
+    signature (inputs caught by ``*args`` form one nested tuple)."""
+    per_input = tuple(
+        {0: torch.export.Dim.AUTO} if isinstance(t, torch.Tensor) and t.dim() > 0 else None
+        for t in inputs
+    )
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return per_input
+    fixed = 0
+    for p in params:
+        if p.kind == p.VAR_POSITIONAL:
+            return per_input[:fixed] + (per_input[fixed:],)
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            fixed += 1
+    return per_input
+
+
 def _export(model: torch.nn.Module, inputs: tuple, dynamic: bool) -> torch.export.ExportedProgram:
-    shapes = None
-    if dynamic:
-        shapes = tuple(
-            {0: torch.export.Dim.AUTO} if isinstance(t, torch.Tensor) and t.dim() > 0 else None
-            for t in inputs
-        )
+    shapes = _batch_dynamic_shapes(model, inputs) if dynamic else None
     with _no_fastpath(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return torch.export.export(model, inputs, dynamic_shapes=shapes, strict=False)
@@ -49,13 +65,17 @@ def capture_export(
     except Exception as exc:  # noqa: BLE001 - export's errors are many; retry static once
         if not dynamic_batch:
             raise
-        notes.append(f"batch dimension exported as static: {type(exc).__name__}: {exc}".strip())
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        notes.append(f"batch dimension exported as static ({type(exc).__name__}: {first})")
         ep = _export(model, inputs, False)
         dynamic_batch = False
     captured = from_exported(ep, model, frontend)
     batch_dynamic = _inputs_have_symbolic_batch(captured)
     if dynamic_batch and not batch_dynamic:
-        notes.append("batch dimension was specialized by the model: generated code is static in it")
+        ones = all(t.shape[0] == 1 for t in inputs if isinstance(t, torch.Tensor) and t.dim())
+        why = ("the example batch size is 1 (give 2 or more to keep it dynamic)" if ones
+               else "the model fixes it")
+        notes.append(f"batch dimension is static: {why}; the generated code takes only this size")
     captured.dynamic_batch = batch_dynamic
     captured.warnings.extend(notes)
     return captured
