@@ -32,3 +32,15 @@ class Lambda(torch.nn.Module):
 
     def forward(self, *args: torch.Tensor) -> Any:
         return self.fn(*args)
+
+
+class AfterConv(torch.nn.Module):
+    """``fn`` applied to a 1x1 convolution's output: exercises the channels-last layout."""
+
+    def __init__(self, fn: Any) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 1)
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self.fn(self.conv(x))

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from .helpers import Lambda, assert_converts
+from .helpers import AfterConv, Lambda, assert_converts
 
 REDUCE = {
     "mean": lambda x, d, k: x.mean(dim=d, keepdim=k),
@@ -23,16 +23,6 @@ REDUCE = {
     "norm_3": lambda x, d, k: x.norm(p=3, dim=d, keepdim=k),
 }
 DIMS = [1, -1, (2, 3), (1, 3), (0, 1, 2, 3), 0]
-
-
-class AfterConv(nn.Module):
-    def __init__(self, fn: object) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 1)
-        self.fn = fn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(self.conv(x))  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("after_conv", [True, False], ids=["after_conv", "root"])

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from .helpers import Lambda, assert_converts
+from .helpers import AfterConv, Lambda, assert_converts
 
 SHAPE = {
     "flatten": lambda y: y.flatten(),
@@ -49,16 +49,6 @@ SHAPE = {
     "size_math": lambda y: y.reshape(y.size(0) * y.size(1), y.size(2), -1),
     "tril": lambda y: torch.tril(y) + torch.triu(y, 1),
 }
-
-
-class AfterConv(nn.Module):
-    def __init__(self, fn: object) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 1)
-        self.fn = fn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(self.conv(x))  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("after_conv", [True, False], ids=["after_conv", "root"])
