@@ -8,6 +8,7 @@ read it (``identity = ...``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import torch
@@ -16,6 +17,7 @@ from torch import fx
 from .expr import Expr, fill, holes
 from .names import NameTable
 
+LINE_ROOM = 100 - 8  # black's line length, less the indentation of a method body
 INLINE_LIMIT = 60  # characters: longer single-use expressions get a name of their own
 NEST_LIMIT = 2  # calls nested in a value that is nested into another call
 
@@ -124,9 +126,28 @@ def render_body(
             values[out.name] = Expr(name)
             live[name] = out.name
             by_var[name] = out
-        lines.extend(_statement(s, text, targets, values))
+        new = _statement(s, text, targets, values)
+        if new[0].startswith("# ") and new[0] in lines[-4:]:
+            new = new[1:]  # the same note as just above: once is enough
+        lines.extend(new)
     lines.append(f"return {_expand(ret_text, inlined, values)}")
-    return Body(lines, [name for _, name in params])
+    return Body(_name_batch(lines, pinned, table), [name for _, name in params])
+
+
+BATCH_USES = 3  # `x.shape[0]` this often in one body reads better as `B`
+
+
+def _name_batch(lines: list[str], pinned: set[str], table: NameTable) -> list[str]:
+    """``B = x.shape[0]`` up front when the batch size is read several times (the MLX idiom).
+    Only parameters that are never reassigned (``pinned``) qualify."""
+    if "B" in table.taken:
+        return lines
+    for name in sorted(pinned):
+        pattern = re.compile(rf"(?<![\w.]){re.escape(name)}\.shape\[0\]")
+        if sum(len(pattern.findall(line)) for line in lines) >= BATCH_USES:
+            table.taken.add("B")
+            return [f"B = {name}.shape[0]"] + [pattern.sub("B", line) for line in lines]
+    return lines
 
 
 def _decide_inlining(stmts: list[Stmt], count: dict[str, int], forced: set[str],
@@ -235,5 +256,7 @@ def _statement(s: Stmt, text: str, targets: list[str], values: dict[str, Expr]) 
         head = [] if name == var else [f"{var} = {name}"]
         call = text.replace(f"layer({name}", f"layer({var}", 1)
         return head + [f"for layer in {attr}:", f"    {var} = {call}{comment}"]
-    lhs = ", ".join(targets)
-    return [f"{lhs} = {text}{comment}"]
+    line = f"{', '.join(targets)} = {text}"
+    if comment and len(line) + len(comment) > LINE_ROOM:
+        return [f"# {s.comment}", line]  # a trailing comment would make black split the line
+    return [line + comment]
