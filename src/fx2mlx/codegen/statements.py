@@ -10,7 +10,7 @@ from ..passes.collapse_layers import LAYER
 from .attrs import attr_text, relative
 from .body import Stmt
 from .ctx import EmitCtx
-from .expr import ATOM, Expr, hole
+from .expr import ATOM, Expr, hole, holes
 from .hints import source_hint
 from .scopes import Scope
 
@@ -85,24 +85,23 @@ def scope_statements(scope: Scope, order: dict[fx.Node, int], helpers: set[str])
 
 
 def topo_sort(stmts: list[Stmt]) -> list[Stmt]:
-    """Dependency order, ties broken by position in the original graph."""
+    """Dependency order, ties broken by position in the original graph (iterative: scopes of
+    flattened models can hold thousands of statements)."""
     producer = {out.name: s for s in stmts for out in s.outs}
-    from .expr import holes
-
     done: set[int] = set()
     out: list[Stmt] = []
-    pending = sorted(stmts, key=lambda s: s.anchor)
-
-    def visit(s: Stmt) -> None:
-        if id(s) in done:
-            return
-        done.add(id(s))
-        for name in holes(s.expr.text):
-            dep = producer.get(name)
-            if dep is not None and dep is not s:
-                visit(dep)
-        out.append(s)
-
-    for s in pending:
-        visit(s)
+    for root in sorted(stmts, key=lambda s: s.anchor):
+        stack: list[tuple[Stmt, bool]] = [(root, False)]
+        while stack:
+            s, expanded = stack.pop()
+            if expanded:
+                out.append(s)
+                continue
+            if id(s) in done:
+                continue
+            done.add(id(s))
+            stack.append((s, True))
+            deps = [producer.get(n) for n in holes(s.expr.text)]
+            stack.extend((d, False) for d in reversed(deps) if d is not None and d is not s
+                         and id(d) not in done)
     return out
