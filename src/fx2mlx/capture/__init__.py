@@ -56,9 +56,10 @@ def capture(model: torch.nn.Module, inputs: tuple, frontend: str = "auto") -> Ca
             raise
         except Exception as exc:  # noqa: BLE001 - reported to the user below
             failures.append(_describe(name, exc))
+    other = "" if frontend == "auto" else "; or let fx2mlx try every frontend (--frontend auto)"
     raise Fx2MlxError(
         "could not trace the model with any frontend:\n"
         + "\n".join(failures)
         + "\n  hint: remove data-dependent Python control flow from forward(), or pass"
-        " example inputs that match what forward() expects"
+        " example inputs that match what forward() expects" + other
     )
