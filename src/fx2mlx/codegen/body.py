@@ -233,7 +233,7 @@ def _targets(s: Stmt, free: list[str], live: dict[str, str], table: NameTable,
              pinned: set[str]) -> list[str]:
     """Names for a statement's outputs: the source's own name, else a dying input's."""
     names: list[str] = []
-    for out in s.outs:
+    for _ in s.outs:
         hint = s.hint if len(s.outs) == 1 else None
         if hint and hint not in live and hint not in names and hint not in pinned:
             name = hint
