@@ -173,10 +173,10 @@ def _convex(scope: Scope, order: dict[fx.Node, int]) -> bool:
     if not inside:
         return True
     first = min(order[n] for n in inside)
+    last = max(order[n] for n in inside)
+    nodes = list(order)  # ``order`` was built in graph order
     tainted: set[fx.Node] = set()
-    for node in sorted(order, key=order.__getitem__):
-        if order[node] < first:
-            continue
+    for node in nodes[first : last + 1]:  # only nodes in the span can feed back in
         args = node.all_input_nodes
         if node in inside:
             if any(a in tainted for a in args):
