@@ -14,7 +14,9 @@ from mlx.utils import tree_flatten
 class MultiheadAttention(nn.Module):
     """torch.nn.MultiheadAttention used for self-attention, with PyTorch's parameter names."""
 
-    def __init__(self, dims: int, num_heads: int, bias: bool = True, batch_first: bool = False):
+    def __init__(
+        self, dims: int, num_heads: int, bias: bool = True, batch_first: bool = False
+    ) -> None:
         super().__init__()
         self.num_heads = num_heads
         self.batch_first = batch_first

@@ -64,7 +64,7 @@ def compile_model(model: torch.nn.Module, inputs: tuple, frontend: str,
     problems = collect_unsupported(captured)
     if problems:
         raise UnsupportedError(problems)
-    baked = analyze_dynamic(captured, inputs)
+    baked = analyze_dynamic(captured)
     transposes = assign_layout(captured, channels_last_io)
     renames = renamed_keys(captured, list(model.state_dict()))
     emitted = emit(captured, doc, sanitize_lines(captured, prefix, renames))

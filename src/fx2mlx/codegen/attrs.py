@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..passes.collapse_layers import LIST_TYPES
 from .names import attr_identifier
 
-LIST_TYPES = (nn.Sequential, nn.ModuleList)
 
 
 def segments(path: str) -> list[str]:

@@ -17,7 +17,7 @@ from .body import Body
 from .draft import Drafter
 from .optional import NotAChain
 from .expr import literal
-from .init import _NO_DEFAULT, CallNode, InitLine, Slot, Tree, render, shape_key, slots
+from .init import NO_DEFAULT, CallNode, InitLine, Slot, Tree, render, shape_key, slots
 from .names import NameTable, class_name, identifier
 from .scopes import Scope
 
@@ -60,11 +60,9 @@ def returns_annotation(outs: list[fx.Node]) -> str:
 
 
 def _post_order(scope: Scope) -> list[Scope]:
-    out: list[Scope] = []
-    for c in scope.children:
-        out.extend(_post_order(c))
-    out.append(scope)
-    return out
+    """Children before their parent: a class is defined before the classes that use it."""
+    out = [s for c in scope.children for s in _post_order(c)]
+    return out + [scope]
 
 
 def _height(scope: Scope) -> int:
@@ -272,7 +270,7 @@ def _render_init(template: list[InitLine], inits: list[list[InitLine | None]]) -
     for j, line in enumerate(template):
         omit = set()
         for k, slot in enumerate(slots(line.tree)):
-            if slot.param or slot.default is _NO_DEFAULT:
+            if slot.param or slot.default is NO_DEFAULT:
                 continue
             same = [slots(i[j].tree)[k] for i in inits if i[j] is not None]
             if all(s.value == s.default for s in same):

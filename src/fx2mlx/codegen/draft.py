@@ -8,16 +8,16 @@ import torch
 from torch import fx, nn
 
 from ..capture import Captured
-from ..converters.registry import layer_for
+from ..converters.registry import Ctor, layer_for
 from ..passes.collapse_layers import LAYER
 from .attrs import LIST_TYPES, attr_text, relative, segments
 from .body import Body, render_body
 from .constants import constant_tree
 from .ctx import dtype_expr
 from .expr import ATOM, Expr, fill, hole, holes
-from .init import CallNode, DictNode, InitLine, ListNode, Raw, Slot, Tree
+from .init import NO_DEFAULT, CallNode, DictNode, InitLine, ListNode, Raw, Slot, Tree
 from .loops import PASS_THROUGH, fold_loops
-from .scopes import Scope
+from .scopes import Scope, walk
 from .optional import optional_call
 from .params import param_names
 from .statements import scope_statements
@@ -185,7 +185,7 @@ class Drafter:
 
     def assign_params(self, root: Scope) -> None:
         """Each used parameter is declared by the deepest scope whose module holds it."""
-        self.declared: dict[Scope, list[str]] = {s: [] for s in _walk(root)}
+        self.declared: dict[Scope, list[str]] = {s: [] for s in walk(root)}
         layers = {n.meta[LAYER].path for n in self.captured.graph.nodes if n.op == "call_module"}
         for node in self.attrs:
             key = str(node.target)
@@ -212,13 +212,6 @@ def _embedded(captured: Captured) -> dict[str, Tree]:
     return out
 
 
-def _walk(scope: Scope) -> list[Scope]:
-    out = [scope]
-    for c in scope.children:
-        out.extend(_walk(c))
-    return out
-
-
 def _deepest(scope: Scope, key: str) -> Scope:
     for child in scope.children:
         if key.startswith(child.path + "."):
@@ -236,21 +229,12 @@ def _ordered(module: nn.Module | None, tree: dict) -> list[str]:
     return sorted(keys, key=lambda k: (rank.get(k, len(rank)), keys.index(k)))
 
 
-def layer_tree(ctor: object) -> Tree:
-    from ..converters.registry import Ctor
-
-    assert isinstance(ctor, Ctor)
+def layer_tree(ctor: Ctor) -> Tree:
     args: list[Tree] = [Slot(role, value) for role, value in ctor.args]
     kwargs: list[tuple[str, Tree]] = [
-        (k, Slot(k, v, ctor.defaults.get(k, _missing()))) for k, v in ctor.kwargs
+        (k, Slot(k, v, ctor.defaults.get(k, NO_DEFAULT))) for k, v in ctor.kwargs
     ]
     return CallNode(ctor.fn, args, kwargs)
-
-
-def _missing() -> object:
-    from .init import _NO_DEFAULT
-
-    return _NO_DEFAULT
 
 
 def param_tree(tensor: torch.Tensor) -> Tree:

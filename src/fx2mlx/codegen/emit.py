@@ -57,25 +57,22 @@ def render_outputs(spec: pytree.TreeSpec, leaves: list[Any]) -> str:
     """The ``return`` expression for the model's output structure."""
     it = iter(leaves)
 
-    def walk(s: pytree.TreeSpec) -> str:
+    def walk(s: pytree.TreeSpec, top: bool = False) -> str:
         if s.is_leaf():
             return _output_leaf(next(it))
-        kids = [walk(c) for c in s.children_specs]
+        kids = [walk(c) for c in s.children()]
         t = s.type
         if t is type(None):
             return "None"
-        if isinstance(s.context, (list, tuple)) and t is not list and not _is_tuple(t):
-            return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(s.context, kids)) + "}"
         if t is list:
             return "[" + ", ".join(kids) + "]"
-        if _is_tuple(t):
-            return "(" + ", ".join(kids) + ("," if len(kids) == 1 else "") + ")"
-        if t is dict or issubclass(t, dict):
-            return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(s.context, kids)) + "}"
-        return "(" + ", ".join(kids) + ")"
+        if _is_tuple(t):  # a top-level tuple reads `return a, b`
+            inner = ", ".join(kids) + ("," if len(kids) == 1 else "")
+            return inner if top and len(kids) > 1 else f"({inner})"
+        # dicts and ModelOutputs: their pytree context is the list of keys
+        return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(s.context, kids)) + "}"
 
-    text = walk(spec)
-    return text[1:-1] if text.startswith("(") and not text.endswith(",)") and spec.type is tuple else text
+    return walk(spec, top=True)
 
 
 def _is_tuple(t: type) -> bool:
@@ -112,7 +109,6 @@ def emit(captured: Captured, doc: str, sanitize: list[str]) -> Emitted:
         helpers=sources,
         classes=views,
         top=classes[-1].name,
-        needs_tree_flatten=True,
     )
     source = black.format_str(text, mode=BLACK_MODE)
     declared = [k for ks in drafter.declared.values() for k in ks if k not in drafter.embedded]

@@ -12,7 +12,7 @@ from typing import Any, Union
 
 from .expr import literal
 
-_NO_DEFAULT = object()
+NO_DEFAULT = object()
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Slot:
 
     role: str
     value: Any
-    default: Any = _NO_DEFAULT
+    default: Any = NO_DEFAULT
     param: str | None = None
 
 

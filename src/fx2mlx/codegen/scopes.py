@@ -93,7 +93,7 @@ def _inline_unlike_calls(root: Scope, order: dict[fx.Node, int]) -> None:
     """A module called several times in different ways (other arguments, other branches)
     can't be one class with one ``__call__``: inline every one of its calls."""
     calls: dict[str, list[Scope]] = {}
-    for scope in _walk(root)[1:]:
+    for scope in walk(root)[1:]:
         calls.setdefault(scope.path, []).append(scope)
     for group in calls.values():
         if len({_shape_of_call(s, order) for s in group}) > 1:
@@ -101,10 +101,11 @@ def _inline_unlike_calls(root: Scope, order: dict[fx.Node, int]) -> None:
                 _inline(scope, order)
 
 
-def _walk(scope: Scope) -> list[Scope]:
+def walk(scope: Scope) -> list[Scope]:
+    """``scope`` and every scope below it, parents before children."""
     out = [scope]
     for child in scope.children:
-        out.extend(_walk(child))
+        out.extend(walk(child))
     return out
 
 

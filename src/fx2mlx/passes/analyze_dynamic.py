@@ -46,7 +46,7 @@ def _static_dims(captured: Captured) -> dict[int, str]:
     return found
 
 
-def analyze_dynamic(captured: Captured, inputs: tuple) -> list[str]:
+def analyze_dynamic(captured: Captured) -> list[str]:
     """Mark (``meta[BAKED]``) and list shape arguments equal to a static input dimension."""
     dims = _static_dims(captured)
     found: list[str] = []

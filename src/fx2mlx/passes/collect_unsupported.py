@@ -21,11 +21,12 @@ _HINTS = {
 def _where(node: fx.Node) -> tuple[str, str]:
     frames = node.meta.get(SCOPE, ())
     path = frames[-1][1] if frames else ""
-    trace = (node.meta.get("stack_trace") or "").strip().splitlines()
+    trace = [t.strip() for t in (node.meta.get("stack_trace") or "").strip().splitlines()]
     line = ""
-    for i, text in enumerate(trace):
-        if text.strip().startswith("File ") and "/torch/" not in text:
-            line = text.strip() + (f" | {trace[i + 1].strip()}" if i + 1 < len(trace) and not trace[i + 1].strip().startswith("File") else "")
+    for i, text in enumerate(trace):  # the innermost frame outside torch, with its code
+        if text.startswith("File ") and "/torch/" not in text:
+            code = trace[i + 1] if i + 1 < len(trace) else ""
+            line = text + (f" | {code}" if code and not code.startswith("File ") else "")
     return path, line
 
 
