@@ -62,16 +62,9 @@ def _tensors(fwd: Any) -> tuple[torch.Tensor, ...]:
     return tuple(found + [v for v in fwd.kwargs.values() if isinstance(v, torch.Tensor)])
 
 
-def xfail_reason(name: str, sample: Any) -> str | None:
-    """Why a sample is out of scope, or None: it must convert and match. (Nothing is, today;
-    unbatched conv/pool inputs used to be and are converted op by op now.)"""
-    return None
-
-
 def _case(name: str, index: int) -> Any:
-    reason = xfail_reason(name, samples(name)[index])
-    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-    return pytest.param(name, index, marks=marks, id=f"{name}-{index}")
+    # every sample must convert and match: none is out of scope today
+    return pytest.param(name, index, id=f"{name}-{index}")
 
 
 CASES = [_case(name, i) for name in MODULES if name in INFOS for i in range(len(samples(name)))]
