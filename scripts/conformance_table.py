@@ -15,13 +15,29 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-_RESULT = re.compile(r"^(PASSED|XFAIL|FAILED|XPASS|ERROR) \S*test_module_db\[(\w+)-\d+\](?: - (.*))?")
+_RESULT = re.compile(
+    r"^(PASSED|XFAIL|FAILED|XPASS|ERROR) \S*test_module_db\[(\w+)-\d+\](?: - (.*))?"
+)
 
 
 def run_suite() -> list[tuple[str, str, str]]:
     """(outcome, module, reason) for every sample, from pytest's -rA summary."""
-    cmd = [sys.executable, "-m", "pytest", "tests/test_conformance.py", "-m", "conformance",
-           "-rA", "-q", "-p", "no:cacheprovider", "-p", "no:logging", "-k", "test_module_db"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/test_conformance.py",
+        "-m",
+        "conformance",
+        "-rA",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:logging",
+        "-k",
+        "test_module_db",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     rows = []
     for line in proc.stdout.splitlines():
@@ -57,8 +73,9 @@ def table(rows: list[tuple[str, str, str]]) -> str:
         fail = c["FAILED"] + c["ERROR"] + c["XPASS"]
         lines.append(f"| {module} | {sum(c.values())} | {c['PASSED']} | {c['XFAIL']} | {fail} |")
     fail = total["FAILED"] + total["ERROR"] + total["XPASS"]
-    lines.append(f"| **total** | {sum(total.values())} | {total['PASSED']} | {total['XFAIL']} "
-                 f"| {fail} |")
+    lines.append(
+        f"| **total** | {sum(total.values())} | {total['PASSED']} | {total['XFAIL']} " f"| {fail} |"
+    )
     reasons = Counter((module, reason) for outcome, module, reason in rows if outcome == "XFAIL")
     if reasons:
         lines += ["", "## Expected failures", ""]

@@ -9,8 +9,9 @@ import torch
 import fx2mlx
 
 
-def assert_converts(model: torch.nn.Module, inputs: Any, *, frontend: str = "auto",
-                    fresh: int = 1, **kwargs: Any) -> fx2mlx.Conversion:
+def assert_converts(
+    model: torch.nn.Module, inputs: Any, *, frontend: str = "auto", fresh: int = 1, **kwargs: Any
+) -> fx2mlx.Conversion:
     """Convert ``model`` and check it against torch on ``inputs`` plus ``fresh`` random sets.
 
     Tolerances are the project defaults (rel 1e-4, abs 1e-3 x scale); never loosen them here.

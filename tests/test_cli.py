@@ -41,14 +41,18 @@ def test_convert_class_and_instance_with_input_shape(tmp_path: Path) -> None:
         assert run("convert", target, "-o", str(out), "--input-shape", "3,3,8,8") == 0
 
 
-@pytest.mark.parametrize("target, message", [
-    ("tests.fixtures.models:missing", "has no attribute 'missing'"),
-    ("tests.fixtures.nope:Tiny", "cannot import module"),
-    ("tests.fixtures.models:not_a_module", "expected an nn.Module"),
-    ("tests.fixtures.models", "must look like"),
-])
-def test_bad_targets(target: str, message: str, tmp_path: Path,
-                     capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("tests.fixtures.models:missing", "has no attribute 'missing'"),
+        ("tests.fixtures.nope:Tiny", "cannot import module"),
+        ("tests.fixtures.models:not_a_module", "expected an nn.Module"),
+        ("tests.fixtures.models", "must look like"),
+    ],
+)
+def test_bad_targets(
+    target: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "out"
     assert run("convert", target, "-o", str(out), "--input-shape", "1,3") == 2
     err = capsys.readouterr().err
@@ -58,8 +62,17 @@ def test_bad_targets(target: str, message: str, tmp_path: Path,
 
 @pytest.mark.parametrize("shape", ["1,a,3", "2,,3", "0,3", "1;3"])
 def test_malformed_input_shape(shape: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert run("convert", "tests.fixtures.models:Tiny", "-o", str(tmp_path / "o"),
-               "--input-shape", shape) == 2
+    assert (
+        run(
+            "convert",
+            "tests.fixtures.models:Tiny",
+            "-o",
+            str(tmp_path / "o"),
+            "--input-shape",
+            shape,
+        )
+        == 2
+    )
     assert "malformed --input-shape" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
@@ -69,11 +82,16 @@ def test_missing_inputs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert "--input-shape" in capsys.readouterr().err
 
 
-def test_untraceable_model_reports_both_frontends(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture) -> None:
+def test_untraceable_model_reports_both_frontends(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "o"
-    assert run("convert", "tests.fixtures.models:DataDependent", "-o", str(out),
-               "--input-shape", "2,3") == 2
+    assert (
+        run(
+            "convert", "tests.fixtures.models:DataDependent", "-o", str(out), "--input-shape", "2,3"
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "- export:" in err and "- fx:" in err and "models.py" in err
     assert not out.exists()
@@ -81,8 +99,17 @@ def test_untraceable_model_reports_both_frontends(tmp_path: Path,
 
 def test_unsupported_ops_reported_together(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "o"
-    assert run("convert", "tests.fixtures.models:UsesUnsupported", "-o", str(out),
-               "--input-shape", "2,3") == 2
+    assert (
+        run(
+            "convert",
+            "tests.fixtures.models:UsesUnsupported",
+            "-o",
+            str(out),
+            "--input-shape",
+            "2,3",
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "aten.cumprod.default x2" in err and "aten.special_erfinv" in err
     assert "models.py" in err and "hint:" in err
@@ -119,25 +146,50 @@ def test_check_detects_drift(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
 
 
 def test_dict_outputs_and_two_inputs(tmp_path: Path) -> None:
-    assert run("convert", "tests.fixtures.models:ReturnsDict", "-o", str(tmp_path / "o"),
-               "--input-shape", "2,3", "--input-shape", "2,5") == 0
+    assert (
+        run(
+            "convert",
+            "tests.fixtures.models:ReturnsDict",
+            "-o",
+            str(tmp_path / "o"),
+            "--input-shape",
+            "2,3",
+            "--input-shape",
+            "2,5",
+        )
+        == 0
+    )
 
 
 def test_module_entry_point_runs_without_traceback(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "fx2mlx.cli", "convert", "tests.fixtures.models:missing", "-o",
-         str(tmp_path / "o"), "--input-shape", "1,3"],
-        capture_output=True, text=True, cwd=ROOT, env={**os.environ},
+        [
+            sys.executable,
+            "-m",
+            "fx2mlx.cli",
+            "convert",
+            "tests.fixtures.models:missing",
+            "-o",
+            str(tmp_path / "o"),
+            "--input-shape",
+            "1,3",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ},
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
-def test_mismatch_exits_1_writes_files_and_says_so(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture) -> None:
+def test_mismatch_exits_1_writes_files_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "o"
     # zero tolerance: float32 rounding differences alone count as a mismatch
-    code = run("convert", "tests.fixtures.models:make_tiny", "-o", str(out), "--rtol", "0",
-               "--atol", "0")
+    code = run(
+        "convert", "tests.fixtures.models:make_tiny", "-o", str(out), "--rtol", "0", "--atol", "0"
+    )
     assert code == 1
     assert (out / "model.py").exists()
     manifest = json.loads((out / "fx2mlx.json").read_text())

@@ -21,21 +21,47 @@ from torch.testing._internal.common_modules import module_db  # noqa: E402
 pytestmark = pytest.mark.conformance
 
 MODULES = [
-    "Conv1d", "Conv2d", "Linear", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "ReLU",
-    "ReLU6", "GELU", "SiLU", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "LeakyReLU", "Softmax",
-    "LogSoftmax", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
-    "AdaptiveAvgPool2d", "Embedding", "MultiheadAttention", "TransformerEncoderLayer",
+    "Conv1d",
+    "Conv2d",
+    "Linear",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "GroupNorm",
+    "ReLU",
+    "ReLU6",
+    "GELU",
+    "SiLU",
+    "Sigmoid",
+    "Tanh",
+    "Hardswish",
+    "Hardsigmoid",
+    "LeakyReLU",
+    "Softmax",
+    "LogSoftmax",
+    "MaxPool1d",
+    "MaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "Embedding",
+    "MultiheadAttention",
+    "TransformerEncoderLayer",
 ]
 INFOS = {i.module_cls.__name__: i for i in module_db if i.module_cls.__name__ in MODULES}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def samples(name: str) -> list[Any]:
     """The database's samples for one module, generated with a fixed seed."""
     info = INFOS[name]
     torch.manual_seed(0)
-    return list(info.module_inputs_func(info, device="cpu", dtype=torch.float32,
-                                        requires_grad=False, training=False))
+    return list(
+        info.module_inputs_func(
+            info, device="cpu", dtype=torch.float32, requires_grad=False, training=False
+        )
+    )
 
 
 class Sample(nn.Module):

@@ -31,8 +31,13 @@ def test_deterministic_across_processes_and_hash_seeds(tmp_path: Path) -> None:
     for seed in ("1", "12345"):
         out = tmp_path / f"out{seed}"
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        subprocess.run([sys.executable, "-c", _CONVERT, str(out)], check=True, env=env, cwd=ROOT,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "-c", _CONVERT, str(out)],
+            check=True,
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+        )
         outs.append(out)
     for name in ("model.py", "model.safetensors"):
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
@@ -57,17 +62,23 @@ def test_generated_file_is_standalone(tmp_path: Path) -> None:
     model, inputs = make_resnet18()
     conv = fx2mlx.convert(model, inputs)
     tree = ast.parse(conv.source)
-    roots = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
-             for a in n.names}
-    roots |= {n.module.split(".")[0] for n in ast.walk(tree)
-              if isinstance(n, ast.ImportFrom) and n.module}
+    roots = {
+        a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
+    roots |= {
+        n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+    }
     assert roots <= {"mlx", "pathlib", "itertools", "math"}
 
 
 def test_api_surface(tmp_path: Path) -> None:
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(),
-                                torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-                                torch.nn.Linear(8, 2))
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, 2),
+    )
     conv = fx2mlx.convert(model, torch.randn(2, 3, 16, 16))
     assert isinstance(conv.source, str) and "class Sequential(nn.Module)" in conv.source
     assert conv.report.transposes == 1 and conv.report.dynamic_batch

@@ -30,14 +30,19 @@ def _conversion(name: str) -> fx2mlx.Conversion:
 
 
 def _weights_manifest(weights: dict[str, mx.array]) -> str:
-    rows = {k: {"shape": list(v.shape), "dtype": str(v.dtype).replace("mlx.core.", "")}
-            for k, v in sorted(weights.items())}
+    rows = {
+        k: {"shape": list(v.shape), "dtype": str(v.dtype).replace("mlx.core.", "")}
+        for k, v in sorted(weights.items())
+    }
     return json.dumps(rows, indent=1) + "\n"
 
 
 def _diff(old: str, new: str, name: str) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
-                                        f"golden/{name}", "regenerated"))
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(True), new.splitlines(True), f"golden/{name}", "regenerated"
+        )
+    )
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
@@ -55,10 +60,16 @@ def test_golden(name: str, update_golden: bool, tmp_path: Path) -> None:
     source = (folder / "model.py").read_text()
     ast.parse(source)
     assert black.format_str(source, mode=BLACK_MODE) == source, "golden is not black-stable"
-    imports = {n.names[0].name.split(".")[0] for n in ast.walk(ast.parse(source))
-               if isinstance(n, ast.Import)}
-    imports |= {n.module.split(".")[0] for n in ast.walk(ast.parse(source))
-                if isinstance(n, ast.ImportFrom) and n.module}
+    imports = {
+        n.names[0].name.split(".")[0]
+        for n in ast.walk(ast.parse(source))
+        if isinstance(n, ast.Import)
+    }
+    imports |= {
+        n.module.split(".")[0]
+        for n in ast.walk(ast.parse(source))
+        if isinstance(n, ast.ImportFrom) and n.module
+    }
     assert imports <= {"mlx", "pathlib", "itertools", "math"}, imports
     # the committed file loads strictly with freshly converted weights and matches torch
     conv.save(tmp_path / "out")

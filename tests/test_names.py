@@ -53,9 +53,16 @@ def test_quotes_in_the_command_cannot_escape_the_docstring() -> None:
 
 
 def test_class_names_are_sanitized() -> None:
-    cls = type("my-weird class", (nn.Module,), {
-        "__init__": lambda self: (nn.Module.__init__(self), setattr(self, "fc", nn.Linear(2, 2)))[0],
-        "forward": lambda self, x: self.fc(x),
-    })
+    cls = type(
+        "my-weird class",
+        (nn.Module,),
+        {
+            "__init__": lambda self: (
+                nn.Module.__init__(self),
+                setattr(self, "fc", nn.Linear(2, 2)),
+            )[0],
+            "forward": lambda self, x: self.fc(x),
+        },
+    )
     conv = assert_converts(cls(), torch.randn(2, 2))
     assert "class My_weird_class(nn.Module)" in conv.source

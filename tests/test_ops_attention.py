@@ -76,8 +76,9 @@ def test_multihead_attention(batch_first: bool, masks: str) -> None:
     assert_converts(MHA(batch_first, masks), _mha_inputs(batch_first), fresh=0)
 
 
-@pytest.mark.parametrize("kw", [dict(bias=False), dict(add_bias_kv=True), dict(kdim=16, vdim=16)],
-                         ids=str)
+@pytest.mark.parametrize(
+    "kw", [dict(bias=False), dict(add_bias_kv=True), dict(kdim=16, vdim=16)], ids=str
+)
 def test_multihead_attention_options(kw: dict) -> None:
     assert_converts(MHA(True, "attn", **kw), _mha_inputs(True), fresh=0)
 
@@ -103,8 +104,9 @@ def test_cross_attention_with_weights() -> None:
 class Encoder(nn.Module):
     def __init__(self, norm_first: bool, activation: str, mask: bool) -> None:
         super().__init__()
-        self.layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.1, activation=activation,
-                                                batch_first=True, norm_first=norm_first)
+        self.layer = nn.TransformerEncoderLayer(
+            16, 4, 32, dropout=0.1, activation=activation, batch_first=True, norm_first=norm_first
+        )
         self.mask = mask
 
     def forward(self, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
@@ -121,17 +123,21 @@ def test_transformer_encoder_layer(norm_first: bool, activation: str, mask: bool
 
 def test_transformer_encoder_stack() -> None:
     model = nn.TransformerEncoder(
-        nn.TransformerEncoderLayer(16, 2, 32, batch_first=True), num_layers=2,
+        nn.TransformerEncoderLayer(16, 2, 32, batch_first=True),
+        num_layers=2,
         enable_nested_tensor=False,
     )
     assert_converts(model, torch.randn(2, 5, 16))
 
 
-@pytest.mark.xfail(reason="torch.fx cannot trace TransformerEncoder: F._none_or_dtype rejects "
-                   "a Proxy mask", strict=True)
+@pytest.mark.xfail(
+    reason="torch.fx cannot trace TransformerEncoder: F._none_or_dtype rejects " "a Proxy mask",
+    strict=True,
+)
 def test_transformer_encoder_fx() -> None:
     model = nn.TransformerEncoder(
-        nn.TransformerEncoderLayer(16, 2, 32, batch_first=True), num_layers=2,
+        nn.TransformerEncoderLayer(16, 2, 32, batch_first=True),
+        num_layers=2,
         enable_nested_tensor=False,
     )
     assert_converts(model, torch.randn(2, 5, 16), frontend="fx")

@@ -105,7 +105,9 @@ def test_conv2d_functional(kw: dict, bias: bool) -> None:
     assert_converts(model, torch.randn(2, 4, 8, 9))
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(groups=4), dict(padding="same")], ids=str)
+@pytest.mark.parametrize(
+    "kw", [dict(), dict(stride=2, padding=1), dict(groups=4), dict(padding="same")], ids=str
+)
 def test_conv1d_functional(kw: dict) -> None:
     w = torch.randn(8, 4 // kw.get("groups", 1), 3)
     assert_converts(Lambda(lambda x: F.conv1d(x, w, **kw)), torch.randn(2, 4, 12))
@@ -114,8 +116,12 @@ def test_conv1d_functional(kw: dict) -> None:
 @pytest.mark.parametrize("frontend", ["export", "fx"])
 def test_conv_stack_both_frontends(frontend: str) -> None:
     model = nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, groups=8),
-        nn.Conv2d(8, 4, 1), nn.Flatten(), nn.Linear(4 * 4 * 4, 5),
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, stride=2, groups=8),
+        nn.Conv2d(8, 4, 1),
+        nn.Flatten(),
+        nn.Linear(4 * 4 * 4, 5),
     )
     assert_converts(model, torch.randn(2, 3, 10, 10), frontend=frontend)
 

@@ -20,8 +20,8 @@ BINARY = {
     "div": lambda b, a: a / (b.abs() + 1),
     "div_floor": lambda a, b: torch.div(a * 5, b.abs() + 1, rounding_mode="floor"),
     "div_trunc": lambda a, b: torch.div(a * 5, b.abs() + 1, rounding_mode="trunc"),
-    "pow_scalar": lambda a, b: a ** 2 + b.abs() ** 0.5,
-    "rpow": lambda a, b: 2.0 ** a + b,
+    "pow_scalar": lambda a, b: a**2 + b.abs() ** 0.5,
+    "rpow": lambda a, b: 2.0**a + b,
     "pow_tensor": lambda a, b: a.abs() ** b,
     "precedence": lambda a, b: (a - b) * (a + 1) / (b - 2) - -a,
     "maximum": lambda a, b: torch.maximum(a, b),
@@ -29,7 +29,10 @@ BINARY = {
     "where": lambda a, b: torch.where(a > b, a, b * 2),
     "where_scalar": lambda a, b: torch.where(a > 0, a, 0.0) + b,
     "masked_fill": lambda b, a: a.masked_fill(b > 0, -3.0),
-    "compare": lambda a, b: (a > b).float() + (a <= 0.5).float() + (a == a).float() + (a != b).float(),
+    "compare": lambda a, b: (a > b).float()
+    + (a <= 0.5).float()
+    + (a == a).float()
+    + (a != b).float(),
     "logical": lambda a, b: ((a > 0) & (b > 0)).float() - ((a > 0) | (b < 0)).float(),
     "clamp": lambda a, b: torch.clamp(a, min=-0.5) + torch.clamp(b, max=0.3) + a.clamp(-1, 1),
     "clamp_tensor": lambda b, a: torch.clamp(a, min=b - 1, max=b + 1),
@@ -42,25 +45,43 @@ BINARY = {
 
 
 @pytest.mark.parametrize("name", BINARY)
-@pytest.mark.parametrize("shapes", [((3, 4, 5), (3, 4, 5)), ((3, 4, 5), (4, 1)), ((5,), (2, 1, 5))],
-                         ids=str)
+@pytest.mark.parametrize(
+    "shapes", [((3, 4, 5), (3, 4, 5)), ((3, 4, 5), (4, 1)), ((5,), (2, 1, 5))], ids=str
+)
 def test_binary(name: str, shapes: tuple) -> None:
     a, b = (torch.randn(*s) for s in shapes)
     assert_converts(Lambda(BINARY[name]), (a, b))
 
 
 UNARY = {
-    "neg": lambda x: -x, "exp": torch.exp, "log": lambda x: torch.log(x.abs() + 0.1),
-    "log1p": lambda x: torch.log1p(x.abs()), "sqrt": lambda x: torch.sqrt(x.abs()),
-    "rsqrt": lambda x: torch.rsqrt(x.abs() + 0.5), "abs": torch.abs, "sin": torch.sin,
-    "cos": torch.cos, "erf": torch.erf, "reciprocal": lambda x: torch.reciprocal(x + 10),
-    "floor": lambda x: torch.floor(x * 3), "ceil": lambda x: torch.ceil(x * 3),
-    "round": lambda x: torch.round(x * 3), "sign": torch.sign, "square": torch.square,
-    "not": lambda x: torch.logical_not(x > 0).float(), "isnan": lambda x: torch.isnan(x).float(),
-    "tan": torch.tan, "atan": torch.atan, "expm1": torch.expm1, "log2": lambda x: torch.log2(x.abs() + 1),
-    "trunc": lambda x: torch.trunc(x * 3), "frac": lambda x: torch.frac(x * 3),
-    "fmod": lambda x: torch.fmod(x * 5, 1.5), "remainder": lambda x: torch.remainder(x * 5, 1.5),
-    "lerp": lambda x: torch.lerp(x, x * 2 + 1, 0.3), "addcmul": lambda x: torch.addcmul(x, x, x, value=0.5),
+    "neg": lambda x: -x,
+    "exp": torch.exp,
+    "log": lambda x: torch.log(x.abs() + 0.1),
+    "log1p": lambda x: torch.log1p(x.abs()),
+    "sqrt": lambda x: torch.sqrt(x.abs()),
+    "rsqrt": lambda x: torch.rsqrt(x.abs() + 0.5),
+    "abs": torch.abs,
+    "sin": torch.sin,
+    "cos": torch.cos,
+    "erf": torch.erf,
+    "reciprocal": lambda x: torch.reciprocal(x + 10),
+    "floor": lambda x: torch.floor(x * 3),
+    "ceil": lambda x: torch.ceil(x * 3),
+    "round": lambda x: torch.round(x * 3),
+    "sign": torch.sign,
+    "square": torch.square,
+    "not": lambda x: torch.logical_not(x > 0).float(),
+    "isnan": lambda x: torch.isnan(x).float(),
+    "tan": torch.tan,
+    "atan": torch.atan,
+    "expm1": torch.expm1,
+    "log2": lambda x: torch.log2(x.abs() + 1),
+    "trunc": lambda x: torch.trunc(x * 3),
+    "frac": lambda x: torch.frac(x * 3),
+    "fmod": lambda x: torch.fmod(x * 5, 1.5),
+    "remainder": lambda x: torch.remainder(x * 5, 1.5),
+    "lerp": lambda x: torch.lerp(x, x * 2 + 1, 0.3),
+    "addcmul": lambda x: torch.addcmul(x, x, x, value=0.5),
 }
 
 

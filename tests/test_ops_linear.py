@@ -48,8 +48,16 @@ def test_linear_on_conv_width() -> None:
     assert_converts(model, torch.randn(2, 3, 6, 7))
 
 
-MATMUL = [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((4,), (4, 5)),
-          ((3, 4), (4,)), ((4,), (4,)), ((2, 1, 3, 4), (5, 4, 2)), ((6, 3, 4), (4,))]
+MATMUL = [
+    ((3, 4), (4, 5)),
+    ((2, 3, 4), (4, 5)),
+    ((2, 3, 4), (2, 4, 5)),
+    ((4,), (4, 5)),
+    ((3, 4), (4,)),
+    ((4,), (4,)),
+    ((2, 1, 3, 4), (5, 4, 2)),
+    ((6, 3, 4), (4,)),
+]
 
 
 @pytest.mark.parametrize("a,b", MATMUL, ids=str)
@@ -106,8 +114,9 @@ class Emb(nn.Module):
         return self.emb(ids)
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(padding_idx=0), dict(scale_grad_by_freq=True)],
-                         ids=str)
+@pytest.mark.parametrize(
+    "kw", [dict(), dict(padding_idx=0), dict(scale_grad_by_freq=True)], ids=str
+)
 @pytest.mark.parametrize("shape", [(7,), (2, 5), (2, 3, 4)], ids=str)
 def test_embedding(kw: dict, shape: tuple) -> None:
     assert_converts(Emb(**kw), torch.randint(0, 11, shape))

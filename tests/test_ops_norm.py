@@ -89,8 +89,14 @@ def test_layer_norm_over_channels_after_conv() -> None:
     assert_converts(M(), torch.randn(2, 3, 7, 7))
 
 
-GN = [(2, 8, dict()), (1, 8, dict()), (8, 8, dict()), (4, 8, dict(affine=False)),
-      (2, 6, dict(eps=1e-3)), (2, 6, dict(bias=False))]
+GN = [
+    (2, 8, dict()),
+    (1, 8, dict()),
+    (8, 8, dict()),
+    (4, 8, dict(affine=False)),
+    (2, 6, dict(eps=1e-3)),
+    (2, 6, dict(bias=False)),
+]
 
 
 @pytest.mark.parametrize("wrapped", [True, False], ids=["layer", "functional"])
@@ -108,8 +114,14 @@ def test_group_norm_after_conv() -> None:
 
 @pytest.mark.parametrize("frontend", ["export", "fx"])
 def test_norm_stack_both_frontends(frontend: str) -> None:
-    model = nn.Sequential(nn.Conv2d(3, 8, 3), _randomize(nn.BatchNorm2d(8)), nn.ReLU(),
-                          _randomize(nn.GroupNorm(4, 8)), nn.Flatten(), nn.LayerNorm(8 * 36))
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3),
+        _randomize(nn.BatchNorm2d(8)),
+        nn.ReLU(),
+        _randomize(nn.GroupNorm(4, 8)),
+        nn.Flatten(),
+        nn.LayerNorm(8 * 36),
+    )
     assert_converts(model, torch.randn(2, 3, 8, 8), frontend=frontend)
 
 

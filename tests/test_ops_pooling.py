@@ -143,8 +143,14 @@ def test_max_pool_indices_unbatched() -> None:
 
 
 def test_resnet_stem() -> None:
-    model = nn.Sequential(nn.Conv2d(3, 8, 7, 2, 3), nn.BatchNorm2d(8), nn.ReLU(),
-                          nn.MaxPool2d(3, 2, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 7, 2, 3),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2, 1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    )
     assert_converts(model, torch.randn(2, 3, 32, 32))
 
 

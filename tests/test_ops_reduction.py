@@ -42,10 +42,14 @@ def test_reduce(name: str, dims: object, keepdim: bool, after_conv: bool) -> Non
 
 @pytest.mark.parametrize("name", ["mean", "sum", "amax", "prod", "all_true", "any_true"])
 def test_reduce_everything(name: str) -> None:
-    fns = {"mean": torch.mean, "sum": torch.sum, "amax": torch.amax,
-           "prod": lambda x: torch.prod(x.sigmoid() + 0.5),
-           "all_true": lambda x: torch.all(x > -10).float(),
-           "any_true": lambda x: torch.any(x > 1).float()}
+    fns = {
+        "mean": torch.mean,
+        "sum": torch.sum,
+        "amax": torch.amax,
+        "prod": lambda x: torch.prod(x.sigmoid() + 0.5),
+        "all_true": lambda x: torch.all(x > -10).float(),
+        "any_true": lambda x: torch.any(x > 1).float(),
+    }
     assert_converts(Lambda(fns[name]), torch.randn(3, 4, 5))
 
 

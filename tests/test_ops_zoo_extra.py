@@ -45,12 +45,16 @@ XOR = {aten.__xor__.Tensor, aten.bitwise_xor.Tensor}
 
 
 @pytest.mark.parametrize("make", [bools, ints], ids=["bool", "int"])
-@pytest.mark.parametrize("op,targets", [
-    (lambda a, b: a & b, AND),
-    (lambda a, b: a | b, OR),
-    (lambda a, b: a ^ b, XOR),
-    (lambda a, b: torch.bitwise_xor(a, b), XOR),
-], ids=["and", "or", "xor", "bitwise_xor"])
+@pytest.mark.parametrize(
+    "op,targets",
+    [
+        (lambda a, b: a & b, AND),
+        (lambda a, b: a | b, OR),
+        (lambda a, b: a ^ b, XOR),
+        (lambda a, b: torch.bitwise_xor(a, b), XOR),
+    ],
+    ids=["and", "or", "xor", "bitwise_xor"],
+)
 def test_bitwise_tensor(make: Any, op: Any, targets: set[object]) -> None:
     assert_op_converts(op, (make(3, 5), make(3, 5)), targets & set(OPS))
 
@@ -59,24 +63,39 @@ def test_bitwise_broadcast() -> None:
     assert_op_converts(lambda a, b: a & b, (bools(2, 1, 5), bools(4, 1)), AND & set(OPS))
 
 
-@pytest.mark.parametrize("op,targets", [
-    (lambda a, b: (a > 0) & (b < 2) | (a == b), AND | OR),
-    (lambda a, b: (a ^ b) == (b & a), XOR | AND),
-], ids=["compare-and-or", "xor-eq-and"])
+@pytest.mark.parametrize(
+    "op,targets",
+    [
+        (lambda a, b: (a > 0) & (b < 2) | (a == b), AND | OR),
+        (lambda a, b: (a ^ b) == (b & a), XOR | AND),
+    ],
+    ids=["compare-and-or", "xor-eq-and"],
+)
 def test_bitwise_with_comparisons(op: Any, targets: set[object]) -> None:
     assert_op_converts(op, (ints(4, 6), ints(4, 6)), targets & set(OPS))
 
 
-@pytest.mark.parametrize("op,targets", [
-    (lambda a, b: (a & b) + 1, AND),
-    (lambda a, b: (a - 1) & (b + 1), AND),
-    (lambda a, b: (a | b) * 3, OR),
-    (lambda a, b: a ^ (a - b), XOR),
-    (lambda a, b: (a & b) | (a ^ b), AND | OR | XOR),
-    (lambda a, b: a & (a | b), AND | OR),
-    (lambda a, b: a ^ (a & b) ^ b, AND | XOR),
-], ids=["and-then-add", "add-then-and", "or-then-mul", "sub-then-xor", "or-of-and-xor",
-        "and-of-or", "xor-chain"])
+@pytest.mark.parametrize(
+    "op,targets",
+    [
+        (lambda a, b: (a & b) + 1, AND),
+        (lambda a, b: (a - 1) & (b + 1), AND),
+        (lambda a, b: (a | b) * 3, OR),
+        (lambda a, b: a ^ (a - b), XOR),
+        (lambda a, b: (a & b) | (a ^ b), AND | OR | XOR),
+        (lambda a, b: a & (a | b), AND | OR),
+        (lambda a, b: a ^ (a & b) ^ b, AND | XOR),
+    ],
+    ids=[
+        "and-then-add",
+        "add-then-and",
+        "or-then-mul",
+        "sub-then-xor",
+        "or-of-and-xor",
+        "and-of-or",
+        "xor-chain",
+    ],
+)
 def test_bitwise_precedence(op: Any, targets: set[object]) -> None:
     """Python binds | < ^ < & < +: the emitted parentheses must keep torch's grouping.
 
@@ -86,11 +105,15 @@ def test_bitwise_precedence(op: Any, targets: set[object]) -> None:
     assert_op_converts(op, (ints(3, 4), ints(3, 4)), targets & set(OPS))
 
 
-@pytest.mark.parametrize("op,targets", [
-    (lambda a: a & 6, {aten.bitwise_and.Scalar, aten.__and__.Scalar}),
-    (lambda a: a | 5, {aten.bitwise_or.Scalar, aten.__or__.Scalar}),
-    (lambda a: a ^ 3, {aten.bitwise_xor.Scalar, aten.__xor__.Scalar}),
-], ids=["and", "or", "xor"])
+@pytest.mark.parametrize(
+    "op,targets",
+    [
+        (lambda a: a & 6, {aten.bitwise_and.Scalar, aten.__and__.Scalar}),
+        (lambda a: a | 5, {aten.bitwise_or.Scalar, aten.__or__.Scalar}),
+        (lambda a: a ^ 3, {aten.bitwise_xor.Scalar, aten.__xor__.Scalar}),
+    ],
+    ids=["and", "or", "xor"],
+)
 def test_bitwise_scalar(op: Any, targets: set[object]) -> None:
     assert_op_converts(op, (ints(3, 4),), targets & set(OPS))
 
@@ -101,12 +124,14 @@ def test_bitwise_not(make: Any) -> None:
 
 
 def test_bitwise_not_of_and() -> None:
-    assert_op_converts(lambda a, b: ~(a & b) + a, (ints(3, 4), ints(3, 4)),
-                       {aten.bitwise_not.default})
+    assert_op_converts(
+        lambda a, b: ~(a & b) + a, (ints(3, 4), ints(3, 4)), {aten.bitwise_not.default}
+    )
 
 
-@pytest.mark.parametrize("make", [lambda *s: torch.randn(s), ints, bools],
-                         ids=["float", "int", "bool"])
+@pytest.mark.parametrize(
+    "make", [lambda *s: torch.randn(s), ints, bools], ids=["float", "int", "bool"]
+)
 def test_logical_xor(make: Any) -> None:
     a, b = make(3, 5), make(3, 5)
     if a.dtype != torch.bool:
@@ -119,8 +144,11 @@ def test_bitwise_on_float_is_reported() -> None:
     # torch itself rejects `&` on floats; the check keeps a float bitwise op from being emitted
     from fx2mlx.converters.bitwise import _integral
 
-    graph = capture(Lambda(lambda a, b: (a.int() & b.int()).float()).eval(),
-                    (torch.randn(2, 3), torch.randn(2, 3)), "export").graph
+    graph = capture(
+        Lambda(lambda a, b: (a.int() & b.int()).float()).eval(),
+        (torch.randn(2, 3), torch.randn(2, 3)),
+        "export",
+    ).graph
     node = next(n for n in graph.nodes if n.target in AND)
     assert _integral(node) is None
     node.args = (node.args[0].args[0], node.args[1])  # the float input, before its cast
@@ -132,13 +160,17 @@ def test_bitwise_on_float_is_reported() -> None:
 DIFF = {aten.diff.default}
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(),
-    dict(dim=0),
-    dict(dim=1),
-    dict(n=2),
-    dict(n=3, dim=0),
-], ids=["default", "dim0", "dim1", "n2", "n3-dim0"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(),
+        dict(dim=0),
+        dict(dim=1),
+        dict(n=2),
+        dict(n=3, dim=0),
+    ],
+    ids=["default", "dim0", "dim1", "n2", "n3-dim0"],
+)
 @pytest.mark.parametrize("make", [lambda *s: torch.randn(s), ints], ids=["float", "int"])
 def test_diff(kwargs: dict[str, Any], make: Any) -> None:
     assert_op_converts(lambda x: torch.diff(x, **kwargs), (make(4, 5, 6),), DIFF)
@@ -152,7 +184,11 @@ def test_diff_prepend_append(where: str, dim: int) -> None:
         return torch.diff(x, dim=dim, **kw)
 
     x = torch.randn(4, 6)
-    p, q = (torch.randn(4, 2), torch.randn(4, 3)) if dim == -1 else (torch.randn(3, 6), torch.randn(1, 6))
+    p, q = (
+        (torch.randn(4, 2), torch.randn(4, 3))
+        if dim == -1
+        else (torch.randn(3, 6), torch.randn(1, 6))
+    )
     assert_op_converts(fn, (x, p, q) if where == "both" else (x, p), DIFF)
 
 
@@ -215,12 +251,16 @@ def test_sdpa_fully_masked_row(kind: str) -> None:
     assert_converts(model, (q, k, v, mask), fresh=0)
 
 
-@pytest.mark.parametrize("op", [
-    lambda a, b: torch.bitwise_and(a, b) + 1,
-    lambda a, b: torch.bitwise_or(a, b) - 2,
-    lambda a, b: torch.logical_and(a > 0, b > 0) + 1,
-    lambda a, b: torch.logical_or(a > 0, b < 0) + 1,
-], ids=["bitwise_and-add", "bitwise_or-sub", "logical_and-add", "logical_or-add"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda a, b: torch.bitwise_and(a, b) + 1,
+        lambda a, b: torch.bitwise_or(a, b) - 2,
+        lambda a, b: torch.logical_and(a > 0, b > 0) + 1,
+        lambda a, b: torch.logical_or(a > 0, b < 0) + 1,
+    ],
+    ids=["bitwise_and-add", "bitwise_or-sub", "logical_and-add", "logical_or-add"],
+)
 def test_elementwise_bitwise_precedence(op: Any) -> None:
     assert_converts(Lambda(op), (ints(3, 4), ints(3, 4)), fresh=2)
 

@@ -25,7 +25,9 @@ def test_dynamic_batch_runs_at_other_batch_sizes() -> None:
 
 
 def test_elementwise_lambda() -> None:
-    assert_converts(Lambda(lambda a, b: torch.relu(a) * b + 1.0), (torch.randn(2, 3), torch.randn(2, 3)))
+    assert_converts(
+        Lambda(lambda a, b: torch.relu(a) * b + 1.0), (torch.randn(2, 3), torch.randn(2, 3))
+    )
 
 
 @pytest.mark.parametrize("name", ["vad_cnn", "resnet18", "transformer"])

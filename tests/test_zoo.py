@@ -28,15 +28,25 @@ ATTN = ["sdpa", "eager"]
 
 def bert(attn: str) -> torch.nn.Module:
     config = transformers.BertConfig(
-        vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=37, max_position_embeddings=64, attn_implementation=attn,
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        attn_implementation=attn,
     )
     return transformers.BertModel(config).eval()
 
 
 def gpt2(attn: str) -> torch.nn.Module:
     config = transformers.GPT2Config(
-        vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64, use_cache=False,
+        vocab_size=99,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        n_positions=64,
+        use_cache=False,
         attn_implementation=attn,
     )
     return transformers.GPT2LMHeadModel(config).eval()
@@ -78,7 +88,9 @@ def imported_modules(source: str) -> set[str]:
 
 
 def assert_only_mlx_and_stdlib(source: str) -> None:
-    foreign = {m for m in imported_modules(source) if m != "mlx" and m not in sys.stdlib_module_names}
+    foreign = {
+        m for m in imported_modules(source) if m != "mlx" and m not in sys.stdlib_module_names
+    }
     assert not foreign, f"generated code imports {sorted(foreign)}"
     assert "mlx" in imported_modules(source)
 
@@ -88,7 +100,9 @@ def test_import_check_can_fail() -> None:
     with pytest.raises(AssertionError):
         assert_only_mlx_and_stdlib("import mlx.core as mx\nimport torch\n")
     with pytest.raises(AssertionError):
-        assert_only_mlx_and_stdlib("import mlx.core as mx\nfrom transformers.activations import x\n")
+        assert_only_mlx_and_stdlib(
+            "import mlx.core as mx\nfrom transformers.activations import x\n"
+        )
 
 
 # -- BERT ----------------------------------------------------------------------------------
@@ -123,7 +137,9 @@ def test_bert_token_type_ids(attn: str) -> None:
     token_types[:, 4:] = 1  # a sentence pair: segment B starts at token 4
     inputs = (ids(), padding_mask(), token_types)
     with torch.no_grad():
-        assert not torch.allclose(model(*inputs[:2]).last_hidden_state, model(*inputs).last_hidden_state)
+        assert not torch.allclose(
+            model(*inputs[:2]).last_hidden_state, model(*inputs).last_hidden_state
+        )
     assert_converts(model, inputs, fresh=2)
 
 
@@ -170,12 +186,15 @@ class WithMask(torch.nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask)
 
 
-@pytest.mark.parametrize("attn,side", [
-    ("eager", "left"),
-    ("eager", "right"),
-    ("sdpa", "left"),
-    ("sdpa", "right"),
-])
+@pytest.mark.parametrize(
+    "attn,side",
+    [
+        ("eager", "left"),
+        ("eager", "right"),
+        ("sdpa", "left"),
+        ("sdpa", "right"),
+    ],
+)
 def test_gpt2_padding_mask(attn: str, side: str, tmp_path: Path) -> None:
     model = WithMask(gpt2(attn)).eval()
     mask = torch.ones(2, 7, dtype=torch.long)
@@ -200,7 +219,7 @@ def padding_side(batch: int, side: str) -> torch.Tensor:
         if pad:
             mask[row, :pad] = 0 if side == "left" else 1
             if side == "right":
-                mask[row, 7 - pad:] = 0
+                mask[row, 7 - pad :] = 0
     return mask
 
 
@@ -247,17 +266,28 @@ def _check_sanitize(conv: Any, other: torch.nn.Module, inputs: tuple) -> None:
 def llama(attn: str) -> torch.nn.Module:
     """Rotary embeddings, RMSNorm, SwiGLU, grouped-query attention (4 heads, 2 kv heads)."""
     config = transformers.LlamaConfig(
-        vocab_size=99, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
-        use_cache=False, attn_implementation=attn,
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        use_cache=False,
+        attn_implementation=attn,
     )
     return transformers.LlamaForCausalLM(config).eval()
 
 
 def distilbert(attn: str) -> torch.nn.Module:
     config = transformers.DistilBertConfig(
-        vocab_size=99, dim=32, n_layers=2, n_heads=4, hidden_dim=37,
-        max_position_embeddings=64, attn_implementation=attn,
+        vocab_size=99,
+        dim=32,
+        n_layers=2,
+        n_heads=4,
+        hidden_dim=37,
+        max_position_embeddings=64,
+        attn_implementation=attn,
     )
     return transformers.DistilBertModel(config).eval()
 
@@ -265,24 +295,41 @@ def distilbert(attn: str) -> torch.nn.Module:
 def roberta(attn: str) -> torch.nn.Module:
     """Position ids from the input ids (cumsum of non-padding tokens past padding_idx)."""
     config = transformers.RobertaConfig(
-        vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=37, max_position_embeddings=64, attn_implementation=attn,
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        attn_implementation=attn,
     )
     return transformers.RobertaModel(config).eval()
 
 
 def bert_classifier(attn: str) -> torch.nn.Module:
     config = transformers.BertConfig(
-        vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=37, max_position_embeddings=64, num_labels=3, attn_implementation=attn,
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        num_labels=3,
+        attn_implementation=attn,
     )
     return transformers.BertForSequenceClassification(config).eval()
 
 
 def vit(attn: str) -> torch.nn.Module:
     config = transformers.ViTConfig(
-        image_size=16, patch_size=4, num_channels=3, hidden_size=32, num_hidden_layers=2,
-        num_attention_heads=4, intermediate_size=37, attn_implementation=attn,
+        image_size=16,
+        patch_size=4,
+        num_channels=3,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        attn_implementation=attn,
     )
     return transformers.ViTModel(config).eval()
 
@@ -313,11 +360,14 @@ def test_more_architectures(name: str, attn: str, tmp_path: Path) -> None:
     check_saved(conv, model, inputs, tmp_path / "out")
 
 
-@pytest.mark.parametrize("attn,side", [
-    ("eager", "left"),
-    ("sdpa", "left"),
-    ("sdpa", "right"),
-])
+@pytest.mark.parametrize(
+    "attn,side",
+    [
+        ("eager", "left"),
+        ("sdpa", "left"),
+        ("sdpa", "right"),
+    ],
+)
 def test_llama_padding_mask(attn: str, side: str) -> None:
     model = WithMask(llama(attn)).eval()
     inputs = (ids(), padding_side(2, side))
@@ -351,8 +401,14 @@ def test_output_identical_across_hash_seeds() -> None:
     digests = []
     for seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=seed)
-        done = subprocess.run([sys.executable, "-c", _SOURCE_HASH], cwd=root, env=env,
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "-c", _SOURCE_HASH],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         digests.append(done.stdout.split()[-2:])
         assert len(digests[-1]) == 2 and all(len(d) == 64 for d in digests[-1]), done.stdout

@@ -21,8 +21,18 @@ from .errors import Fx2MlxError, Unsupported, UnsupportedError
 from .report import Report, Validation
 
 __version__ = "0.1.0"
-__all__ = ["Conversion", "Fx2MlxError", "Report", "UnsupportedError", "Unsupported",
-           "Validation", "convert", "random_inputs", "register_layer", "register_op"]
+__all__ = [
+    "Conversion",
+    "Fx2MlxError",
+    "Report",
+    "UnsupportedError",
+    "Unsupported",
+    "Validation",
+    "convert",
+    "random_inputs",
+    "register_layer",
+    "register_op",
+]
 
 
 def random_inputs(like: tuple, batch: int | None = None, seed: int = 1) -> tuple:
@@ -39,16 +49,30 @@ def random_inputs(like: tuple, batch: int | None = None, seed: int = 1) -> tuple
             out.append(torch.rand(shape, generator=gen) > 0.5)
         else:
             hi = int(x.max()) + 1 if x.numel() else 2
-            out.append(torch.randint(int(x.min()) if x.numel() else 0, max(hi, 1), shape,
-                                     generator=gen, dtype=x.dtype))
+            out.append(
+                torch.randint(
+                    int(x.min()) if x.numel() else 0,
+                    max(hi, 1),
+                    shape,
+                    generator=gen,
+                    dtype=x.dtype,
+                )
+            )
     return tuple(out)
 
 
 class Conversion:
     """The result of :func:`convert`: generated source, weights and report."""
 
-    def __init__(self, model: torch.nn.Module, inputs: tuple, source: str,
-                 weights: dict[str, mx.array], report: Report, manifest: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        inputs: tuple,
+        source: str,
+        weights: dict[str, mx.array],
+        report: Report,
+        manifest: dict[str, Any],
+    ) -> None:
         self.model = model
         self.inputs = inputs
         self.source = source
@@ -63,8 +87,9 @@ class Conversion:
             batch = self.inputs[0].shape[0] + 1
         return [self.inputs, random_inputs(self.inputs, batch)]
 
-    def validate(self, inputs: list[tuple] | tuple | None = None, rtol: float = 1e-4,
-                 atol: float = 1e-3) -> Validation:
+    def validate(
+        self, inputs: list[tuple] | tuple | None = None, rtol: float = 1e-4, atol: float = 1e-3
+    ) -> Validation:
         """Run torch and the generated MLX model on the same inputs and compare every output."""
         from .validate import validate_source
 
@@ -117,8 +142,14 @@ def _doc(model: torch.nn.Module, inputs: tuple, channels_last_io: bool, command:
     )
 
 
-def convert(model: torch.nn.Module, example_inputs: Any, *, frontend: str = "auto",
-            channels_last_io: bool = False, command: str | None = None) -> Conversion:
+def convert(
+    model: torch.nn.Module,
+    example_inputs: Any,
+    *,
+    frontend: str = "auto",
+    channels_last_io: bool = False,
+    command: str | None = None,
+) -> Conversion:
     """Compile ``model`` into MLX source and weights.
 
     Args:
@@ -147,11 +178,16 @@ def convert(model: torch.nn.Module, example_inputs: Any, *, frontend: str = "aut
     weights = weights_of(captured, emitted)
     manifest = {
         "source_model": f"{type(model).__module__}.{type(model).__qualname__}",
-        "versions": {"fx2mlx": __version__, "torch": torch.__version__,
-                     "mlx": getattr(mx, "__version__", "?"), "python": platform.python_version()},
+        "versions": {
+            "fx2mlx": __version__,
+            "torch": torch.__version__,
+            "mlx": getattr(mx, "__version__", "?"),
+            "python": platform.python_version(),
+        },
         "command": command or "",
-        "inputs": [{"shape": list(x.shape), "dtype": str(x.dtype).replace("torch.", "")}
-                   for x in inputs],
+        "inputs": [
+            {"shape": list(x.shape), "dtype": str(x.dtype).replace("torch.", "")} for x in inputs
+        ],
         "channels_last_io": channels_last_io,
     }
     return Conversion(model, inputs, emitted.source, weights, report, manifest)

@@ -30,8 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--rtol", type=float, default=1e-4, help="relative (norm) error tolerance")
     c.add_argument("--atol", type=float, default=1e-3, help="max abs error / max(1, max|torch|)")
     c.add_argument("--no-validate", action="store_true", help="skip the torch comparison")
-    c.add_argument("--check", action="store_true",
-                   help="regenerate and diff against OUT instead of writing (exit 1 on drift)")
+    c.add_argument(
+        "--check",
+        action="store_true",
+        help="regenerate and diff against OUT instead of writing (exit 1 on drift)",
+    )
     c.add_argument("--force", action="store_true", help="replace a folder fx2mlx did not write")
     c.add_argument("--debug", action="store_true", help="show tracebacks")
     d = sub.add_parser("demo", help="convert and validate the bundled example models")
@@ -72,8 +75,13 @@ def cmd_convert(args: argparse.Namespace, command: str) -> int:
     model, factory_inputs = resolve_target(args.target)
     inputs = _inputs(args, factory_inputs)
     with _quiet():
-        conversion = convert(model, inputs, frontend=args.frontend,
-                             channels_last_io=args.channels_last_io, command=command)
+        conversion = convert(
+            model,
+            inputs,
+            frontend=args.frontend,
+            channels_last_io=args.channels_last_io,
+            command=command,
+        )
     for note in conversion.report.warnings:
         print(f"[fx2mlx] warning: {note}", file=sys.stderr)
     if args.check:
@@ -87,11 +95,15 @@ def cmd_convert(args: argparse.Namespace, command: str) -> int:
             status = EXIT_MISMATCH
     conversion.save(out, force=args.force)
     report = conversion.report
-    print(f"[fx2mlx] wrote {out}/model.py, model.safetensors, fx2mlx.json "
-          f"({report.transposes} transposes, frontend {report.frontend})")
+    print(
+        f"[fx2mlx] wrote {out}/model.py, model.safetensors, fx2mlx.json "
+        f"({report.transposes} transposes, frontend {report.frontend})"
+    )
     if status == EXIT_MISMATCH:
-        print("[fx2mlx] outputs differ from PyTorch beyond tolerance (see the table above)",
-              file=sys.stderr)
+        print(
+            "[fx2mlx] outputs differ from PyTorch beyond tolerance (see the table above)",
+            file=sys.stderr,
+        )
     return status
 
 
@@ -109,14 +121,20 @@ def _check(conversion: object, out: Path) -> int:
             continue
         drift = True
         if name.endswith(".py"):
-            diff = difflib.unified_diff(old.decode(errors="replace").splitlines(True),
-                                        data.decode().splitlines(True),
-                                        f"{out}/{name} (committed)", f"{out}/{name} (regenerated)")
+            diff = difflib.unified_diff(
+                old.decode(errors="replace").splitlines(True),
+                data.decode().splitlines(True),
+                f"{out}/{name} (committed)",
+                f"{out}/{name} (regenerated)",
+            )
             sys.stdout.writelines(diff)
         else:
             print(f"[fx2mlx] {out}/{name}: weights differ from a fresh conversion")
-    print("[fx2mlx] drift: regenerate with the same command without --check" if drift
-          else f"[fx2mlx] {out} is up to date")
+    print(
+        "[fx2mlx] drift: regenerate with the same command without --check"
+        if drift
+        else f"[fx2mlx] {out} is up to date"
+    )
     return EXIT_MISMATCH if drift else EXIT_OK
 
 
@@ -144,9 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - never a bare traceback for users
         if args.debug:
             traceback.print_exc()
-        print(f"[fx2mlx] internal error: {type(exc).__name__}: {exc}\n"
-              "  (nothing was written; rerun with --debug for the traceback and please report it)",
-              file=sys.stderr)
+        print(
+            f"[fx2mlx] internal error: {type(exc).__name__}: {exc}\n"
+            "  (nothing was written; rerun with --debug for the traceback and please report it)",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
 
 

@@ -31,10 +31,18 @@ def run_demo(out: Path) -> int:
         seconds = time.perf_counter() - start
         params = sum(p.numel() for p in model.parameters())
         failed += not result.ok
-        rows.append((name, f"{params / 1e6:.2f}M", str(len(result.outputs)),
-                     f"{result.max_abs:.2e}", f"{result.max_rel:.2e}",
-                     str(conv.report.transposes), "yes" if result.ok else "NO",
-                     f"{seconds:.1f}s"))
+        rows.append(
+            (
+                name,
+                f"{params / 1e6:.2f}M",
+                str(len(result.outputs)),
+                f"{result.max_abs:.2e}",
+                f"{result.max_rel:.2e}",
+                str(conv.report.transposes),
+                "yes" if result.ok else "NO",
+                f"{seconds:.1f}s",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())

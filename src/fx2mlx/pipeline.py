@@ -51,8 +51,9 @@ def check_inputs(model: object, inputs: object) -> tuple:
     return tuple(inputs)
 
 
-def compile_model(model: torch.nn.Module, inputs: tuple, frontend: str,
-                  channels_last_io: bool, doc: str) -> tuple[Captured, Emitted, Report]:
+def compile_model(
+    model: torch.nn.Module, inputs: tuple, frontend: str, channels_last_io: bool, doc: str
+) -> tuple[Captured, Emitted, Report]:
     """Run every stage; raises :class:`UnsupportedError` listing all problems at once."""
     model.eval()
     model, prefix = wrap_list_root(model)
@@ -87,8 +88,11 @@ def dynamic_dims(captured: Captured) -> list[str]:
     for node in captured.graph.nodes:
         val = node.meta.get("val")
         if node.op == "placeholder" and isinstance(val, torch.Tensor):
-            out += [f"{node.name}.shape[{d}]" for d, s in enumerate(val.shape)
-                    if isinstance(s, torch.SymInt)]
+            out += [
+                f"{node.name}.shape[{d}]"
+                for d, s in enumerate(val.shape)
+                if isinstance(s, torch.SymInt)
+            ]
     return out
 
 

@@ -42,8 +42,10 @@ class Validation:
     def table(self) -> str:
         rows = [f"  {'output':<24} {'shape':<20} {'max abs err':>12} {'rel err':>10}  ok"]
         for o in self.outputs:
-            rows.append(f"  {o.name:<24} {str(tuple(o.shape)):<20} {o.max_abs:>12.3e}"
-                        f" {o.rel:>10.3e}  {'yes' if o.ok else 'NO'}")
+            rows.append(
+                f"  {o.name:<24} {str(tuple(o.shape)):<20} {o.max_abs:>12.3e}"
+                f" {o.rel:>10.3e}  {'yes' if o.ok else 'NO'}"
+            )
         return "\n".join(rows)
 
 

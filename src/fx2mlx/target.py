@@ -13,10 +13,20 @@ import torch
 from .errors import Fx2MlxError
 
 DTYPES = {
-    "float32": torch.float32, "float": torch.float32, "float16": torch.float16,
-    "half": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64,
-    "int64": torch.int64, "long": torch.int64, "int32": torch.int32, "int": torch.int32,
-    "int16": torch.int16, "int8": torch.int8, "uint8": torch.uint8, "bool": torch.bool,
+    "float32": torch.float32,
+    "float": torch.float32,
+    "float16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float64": torch.float64,
+    "int64": torch.int64,
+    "long": torch.int64,
+    "int32": torch.int32,
+    "int": torch.int32,
+    "int16": torch.int16,
+    "int8": torch.int8,
+    "uint8": torch.uint8,
+    "bool": torch.bool,
 }
 
 
@@ -51,7 +61,9 @@ def make_inputs(shapes: list[str], dtypes: list[str], seed: int = 0) -> tuple[to
     out = []
     for i, text in enumerate(shapes):
         shape = parse_shape(text)
-        dtype = parse_dtype(dtypes[i] if len(dtypes) > 1 else dtypes[0]) if dtypes else torch.float32
+        dtype = (
+            parse_dtype(dtypes[i] if len(dtypes) > 1 else dtypes[0]) if dtypes else torch.float32
+        )
         if dtype.is_floating_point:
             out.append(torch.randn(shape, generator=gen).to(dtype))
         elif dtype == torch.bool:
@@ -69,9 +81,7 @@ def _import(module_name: str) -> Any:
     except ModuleNotFoundError as exc:
         raise Fx2MlxError(f"cannot import module {module_name!r}: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - the user's module failed while importing
-        raise Fx2MlxError(
-            f"importing {module_name!r} raised {type(exc).__name__}: {exc}"
-        ) from exc
+        raise Fx2MlxError(f"importing {module_name!r} raised {type(exc).__name__}: {exc}") from exc
 
 
 def resolve_target(target: str) -> tuple[torch.nn.Module, tuple | None]:
@@ -98,7 +108,7 @@ def _instantiate(obj: Any, target: str) -> tuple[torch.nn.Module, tuple | None]:
         raise Fx2MlxError(f"calling {target}() raised {type(exc).__name__}: {exc}") from exc
     if isinstance(made, torch.nn.Module):
         return made, None
-    if (isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module)):
+    if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module):
         inputs = made[1]
         inputs = (inputs,) if isinstance(inputs, torch.Tensor) else tuple(inputs)
         return made[0], inputs

@@ -85,11 +85,16 @@ def _channels_first(value: Any) -> Any:
         return {k: _channels_first(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(_channels_first(v) for v in value)
-    return mx.moveaxis(value, -1, 1) if isinstance(value, mx.array) and value.ndim in (3, 4, 5) else value
+    return (
+        mx.moveaxis(value, -1, 1)
+        if isinstance(value, mx.array) and value.ndim in (3, 4, 5)
+        else value
+    )
 
 
-def run_both(model: torch.nn.Module, generated: Any, inputs: tuple,
-             channels_last_io: bool = False) -> tuple[Any, Any]:
+def run_both(
+    model: torch.nn.Module, generated: Any, inputs: tuple, channels_last_io: bool = False
+) -> tuple[Any, Any]:
     """torch's outputs and the generated model's (converted back to torch's layout)."""
     with torch.no_grad():
         expected = model(*inputs)
@@ -103,9 +108,14 @@ def run_both(model: torch.nn.Module, generated: Any, inputs: tuple,
     return expected, got
 
 
-def validate_folder(model: torch.nn.Module, folder: Path, input_sets: list[tuple],
-                    rtol: float = 1e-4, atol: float = 1e-3,
-                    channels_last_io: bool = False) -> Validation:
+def validate_folder(
+    model: torch.nn.Module,
+    folder: Path,
+    input_sets: list[tuple],
+    rtol: float = 1e-4,
+    atol: float = 1e-3,
+    channels_last_io: bool = False,
+) -> Validation:
     """Compare on every input set; an output's row keeps its worst errors."""
     generated = load_generated(folder)
     worst: dict[str, OutputCheck] = {}
@@ -121,9 +131,15 @@ def validate_folder(model: torch.nn.Module, folder: Path, input_sets: list[tuple
     return Validation(list(worst.values()), rtol, atol)
 
 
-def validate_source(model: torch.nn.Module, source: str, weights: dict[str, mx.array],
-                    input_sets: list[tuple], rtol: float, atol: float,
-                    channels_last_io: bool = False) -> Validation:
+def validate_source(
+    model: torch.nn.Module,
+    source: str,
+    weights: dict[str, mx.array],
+    input_sets: list[tuple],
+    rtol: float,
+    atol: float,
+    channels_last_io: bool = False,
+) -> Validation:
     from .weights import save_weights
 
     with tempfile.TemporaryDirectory(prefix="fx2mlx-validate-") as tmp:

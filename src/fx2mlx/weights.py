@@ -81,21 +81,26 @@ def renamed_keys(captured: Captured, keys: list[str]) -> dict[str, str]:
 
 
 def _layers(captured: Captured) -> list[tuple[str, LayerCall]]:
-    return [(state_key(captured.model, n.meta[LAYER].path), n.meta[LAYER])
-            for n in captured.graph.nodes if n.op == "call_module"]
+    return [
+        (state_key(captured.model, n.meta[LAYER].path), n.meta[LAYER])
+        for n in captured.graph.nodes
+        if n.op == "call_module"
+    ]
 
 
 def _rule_condition(rule: str, param: str, layers: list[tuple[str, LayerCall]]) -> str:
     """When a key needs ``rule``: by MLX layer type if every such layer needs it, else by the
     layer's attribute name, else by listing the keys."""
-    hits = [(p, l) for p, l in layers if l.converter.weight_fix.get(param) == rule]
-    types = sorted({l.converter.mlx_type for _, l in hits})
-    same_type = [(p, l) for p, l in layers if l.converter.mlx_type in types]
+    hits = [(p, layer) for p, layer in layers if layer.converter.weight_fix.get(param) == rule]
+    types = sorted({layer.converter.mlx_type for _, layer in hits})
+    same_type = [(p, layer) for p, layer in layers if layer.converter.mlx_type in types]
     if len(hits) == len(same_type):
         isinst = types[0] if len(types) == 1 else f"({', '.join(types)})"
         return f"isinstance(layers.get(owner), {isinst}) and name == {param!r}"
     names = sorted({p.rpartition(".")[2] for p, _ in hits})
-    clash = [p for p, l in same_type if (p, l) not in hits and p.rpartition(".")[2] in names]
+    clash = [
+        p for p, layer in same_type if (p, layer) not in hits and p.rpartition(".")[2] in names
+    ]
     if not clash:
         return f"owner.rpartition('.')[2] in {set(names)!r} and name == {param!r}"
     keys = sorted(f"{p}.{param}" for p, _ in hits)
@@ -104,8 +109,9 @@ def _rule_condition(rule: str, param: str, layers: list[tuple[str, LayerCall]]) 
 
 def _rule_lines(captured: Captured) -> list[str]:
     layers = _layers(captured)
-    wanted = sorted({(rule, param) for _, l in layers
-                     for param, rule in l.converter.weight_fix.items()})
+    wanted = sorted(
+        {(rule, param) for _, layer in layers for param, rule in layer.converter.weight_fix.items()}
+    )
     lines: list[str] = []
     for rule, param in wanted:
         lines.append(f"    if {_rule_condition(rule, param, layers)}:")
@@ -114,8 +120,9 @@ def _rule_lines(captured: Captured) -> list[str]:
     return lines
 
 
-def sanitize_lines(captured: Captured, prefix: str = "",
-                   renames: dict[str, str] | None = None) -> list[str]:
+def sanitize_lines(
+    captured: Captured, prefix: str = "", renames: dict[str, str] | None = None
+) -> list[str]:
     """The body of the generated ``sanitize``: skip unknown keys, fix layouts by layer."""
     rules = _rule_lines(captured)
     uses_layers = any("layers.get" in line for line in rules)
@@ -125,10 +132,16 @@ def sanitize_lines(captured: Captured, prefix: str = "",
         *(["layers = dict(self.named_modules())"] if uses_layers else []),
         "sanitized = {}",
         "for key, value in weights.items():",
-        *([f"    key = {prefix!r} + key  # the top-level list is held as self.{prefix[:-1]}"]
-          if prefix else []),
-        *(["    key = renamed.get(key, key)  # attributes that MLX needs spelled differently"]
-          if renames else []),
+        *(
+            [f"    key = {prefix!r} + key  # the top-level list is held as self.{prefix[:-1]}"]
+            if prefix
+            else []
+        ),
+        *(
+            ["    key = renamed.get(key, key)  # attributes that MLX needs spelled differently"]
+            if renames
+            else []
+        ),
         "    if key not in params:",
         "        continue  # num_batches_tracked, or weights forward() never uses",
         *(['    owner, _, name = key.rpartition(".")'] if rules else []),
@@ -141,4 +154,3 @@ def sanitize_lines(captured: Captured, prefix: str = "",
 
 def save_weights(path: str, weights: dict[str, mx.array]) -> None:
     mx.save_safetensors(path, dict(sorted(weights.items())), metadata={"format": "mlx"})
-

@@ -73,8 +73,11 @@ def capture_export(
     batch_dynamic = _inputs_have_symbolic_batch(captured)
     if dynamic_batch and not batch_dynamic:
         ones = all(t.shape[0] == 1 for t in inputs if isinstance(t, torch.Tensor) and t.dim())
-        why = ("the example batch size is 1 (give 2 or more to keep it dynamic)" if ones
-               else "the model fixes it")
+        why = (
+            "the example batch size is 1 (give 2 or more to keep it dynamic)"
+            if ones
+            else "the model fixes it"
+        )
         notes.append(f"batch dimension is static: {why}; the generated code takes only this size")
     captured.dynamic_batch = batch_dynamic
     captured.warnings.extend(notes)

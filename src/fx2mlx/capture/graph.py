@@ -86,8 +86,9 @@ def from_exported(ep: Any, model: torch.nn.Module, frontend: str) -> Captured:
             new = graph.node_copy(node, lambda n: env[n])
         new.meta[SCOPE] = _scope_of(node)
         stack = node.meta.get("nn_module_stack")
-        if node.op == "call_function" and (not stack or any(
-                k.startswith("_empty_nn_module_stack") for k in stack)):
+        if node.op == "call_function" and (
+            not stack or any(k.startswith("_empty_nn_module_stack") for k in stack)
+        ):
             new.meta[UNSCOPED] = True
         env[node] = new
     return Captured(

@@ -8,7 +8,6 @@ from ..passes.collapse_layers import LIST_TYPES
 from .names import attr_identifier
 
 
-
 def segments(path: str) -> list[str]:
     return path.split(".") if path else []
 

@@ -150,15 +150,22 @@ def _name_batch(lines: list[str], pinned: set[str], table: NameTable) -> list[st
     return lines
 
 
-def _decide_inlining(stmts: list[Stmt], count: dict[str, int], forced: set[str],
-                     attrs: dict[str, Expr], params: list[tuple[fx.Node, str]]) -> dict[str, Expr]:
+def _decide_inlining(
+    stmts: list[Stmt],
+    count: dict[str, int],
+    forced: set[str],
+    attrs: dict[str, Expr],
+    params: list[tuple[fx.Node, str]],
+) -> dict[str, Expr]:
     """Which single-use values nest into their user (judged on their full nested text)."""
     approx: dict[str, Expr] = dict(attrs)
     for node, name in params:
         approx[node.name] = Expr(name)
     inlined: dict[str, Expr] = {}
     for s in stmts:
-        text = fill(s.expr.text, {**approx, **{k: Expr(k) for k in holes(s.expr.text) if k not in approx}})
+        text = fill(
+            s.expr.text, {**approx, **{k: Expr(k) for k in holes(s.expr.text) if k not in approx}}
+        )
         if _inlinable(s, text, count, forced):
             inlined[s.outs[0].name] = s.expr
             approx[s.outs[0].name] = Expr(text, s.expr.prec)
@@ -211,8 +218,11 @@ def _read_order(text: str, inlined: dict[str, Expr], values: dict[str, Expr]) ->
     data-flow input, whose name a chain reuses (``x = f(x)``)."""
     out: list[str] = []
     for name in holes(text):
-        found = (_read_order(inlined[name].text, inlined, values) if name in inlined
-                 else [values[name].text] if name in values else [])
+        found = (
+            _read_order(inlined[name].text, inlined, values)
+            if name in inlined
+            else [values[name].text] if name in values else []
+        )
         out.extend(v for v in found if v not in out)
     return out
 
@@ -229,8 +239,9 @@ def _inlinable(s: Stmt, text: str, count: dict[str, int], forced: set[str]) -> b
     )
 
 
-def _targets(s: Stmt, free: list[str], live: dict[str, str], table: NameTable,
-             pinned: set[str]) -> list[str]:
+def _targets(
+    s: Stmt, free: list[str], live: dict[str, str], table: NameTable, pinned: set[str]
+) -> list[str]:
     """Names for a statement's outputs: the source's own name, else a dying input's."""
     names: list[str] = []
     for _ in s.outs:

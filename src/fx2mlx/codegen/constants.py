@@ -43,8 +43,18 @@ def _arange(t: torch.Tensor) -> str | None:
 def constant_tree(t: torch.Tensor) -> Tree | None:
     """An expression that rebuilds ``t`` exactly, or None."""
     t = t.detach().cpu()
-    if t.dtype not in (torch.float32, torch.float64, torch.int64, torch.int32, torch.bool,
-                       torch.int16, torch.int8, torch.uint8, torch.float16, torch.bfloat16):
+    if t.dtype not in (
+        torch.float32,
+        torch.float64,
+        torch.int64,
+        torch.int32,
+        torch.bool,
+        torch.int16,
+        torch.int8,
+        torch.uint8,
+        torch.float16,
+        torch.bfloat16,
+    ):
         return None
     flat = t.flatten()
     if flat.numel() and bool((flat == flat[0]).all()):

@@ -43,7 +43,11 @@ class EmitCtx:
             return hole(value, prec)
         if isinstance(value, (list, tuple)):
             inner = ", ".join(self.x(v) for v in value)
-            return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+            return (
+                f"[{inner}]"
+                if isinstance(value, list)
+                else f"({inner}{',' if len(value) == 1 else ''})"
+            )
         if isinstance(value, torch.dtype):
             return dtype_expr(value)
         text = literal(value)

@@ -15,10 +15,10 @@ from torch import fx, nn
 
 from .body import Body
 from .draft import Drafter
-from .optional import NotAChain
 from .expr import literal
 from .init import NO_DEFAULT, CallNode, InitLine, Slot, Tree, render, shape_key, slots
 from .names import NameTable, class_name, identifier
+from .optional import NotAChain
 from .scopes import Scope
 
 _MISSING = object()
@@ -110,25 +110,31 @@ class ClassPlanner:
         for group in variants.values():
             self._finish(base, group, [drafts[s][0] for s in group], drafts[group[0]][1], [])
 
-    def _merge_optional(self, base: str, insts: list[Scope],
-                        drafts: dict[Scope, tuple[list[InitLine], Body]]) -> bool:
+    def _merge_optional(
+        self, base: str, insts: list[Scope], drafts: dict[Scope, tuple[list[InitLine], Body]]
+    ) -> bool:
         optional = _optional_attrs(insts)
         full = [s for s in insts if all(_present(s, a) for a in optional)]
         if not optional or not full:
             return False
         try:
-            reduced = {tuple(self.drafter.body(s, alias=optional & _attrs_of(s)).lines)
-                       for s in insts}
+            reduced = {
+                tuple(self.drafter.body(s, alias=optional & _attrs_of(s)).lines) for s in insts
+            }
             body = self.drafter.body(full[0], guard=optional)
         except NotAChain:
             return False
-        shapes = {tuple(shape_key(l.tree) for l in drafts[s][0] if _attr(l) not in optional)
-                  for s in insts}
+        shapes = {
+            tuple(shape_key(ln.tree) for ln in drafts[s][0] if _attr(ln) not in optional)
+            for s in insts
+        }
         if len(reduced) != 1 or len(shapes) != 1:
             return False
         ref = full[0]
-        template = [InitLine(l.target, l.tree, _attr(l) if _attr(l) in optional else None)
-                    for l in drafts[ref][0]]
+        template = [
+            InitLine(ln.target, ln.tree, _attr(ln) if _attr(ln) in optional else None)
+            for ln in drafts[ref][0]
+        ]
         aligned = [_align(template, drafts[s][0], optional) for s in insts]
         for lines in aligned:
             for t, line in zip(template, lines):
@@ -138,15 +144,27 @@ class ClassPlanner:
         self._finish(base, insts, aligned, body, flags)
         return True
 
-    def _finish(self, base: str, insts: list[Scope], inits: list[list[InitLine | None]],
-                body: Body, flags: list[tuple[str, list[bool]]]) -> None:
+    def _finish(
+        self,
+        base: str,
+        insts: list[Scope],
+        inits: list[list[InitLine | None]],
+        body: Body,
+        flags: list[tuple[str, list[bool]]],
+    ) -> None:
         name = self.names.fresh(base)
         cdef = self._make(name, insts, inits, body, flags)
         self.classes.append(cdef)
 
-    def _make(self, name: str, insts: list[Scope], inits: list[list[InitLine | None]],
-              body: Body, flags: list[tuple[str, list[bool]]]) -> ClassDef:
-        template = next(i for i in inits if all(l is not None for l in i))
+    def _make(
+        self,
+        name: str,
+        insts: list[Scope],
+        inits: list[list[InitLine | None]],
+        body: Body,
+        flags: list[tuple[str, list[bool]]],
+    ) -> ClassDef:
+        template = next(i for i in inits if all(ln is not None for ln in i))
         params, values = _lift(template, inits)  # type: ignore[arg-type]
         lines = _render_init(template, inits)  # type: ignore[arg-type]
         defaults = _defaults(params, values)
@@ -161,14 +179,25 @@ class ClassPlanner:
                 (p, Slot(p, _or(values[p][k], defaults[p]), default=defaults[p]))
                 for p, _ in keyword
             ]
-            kwargs += [(identifier(a), Slot(identifier(a), present[k], default=False))
-                       for a, present in flags]
+            kwargs += [
+                (identifier(a), Slot(identifier(a), present[k], default=False))
+                for a, present in flags
+            ]
             self.ctor[scope] = CallNode(name, args, kwargs)
         source = f"{type(insts[0].module).__module__}.{type(insts[0].module).__qualname__}"
         first = insts[0]
         types = [annotation(n.meta.get("val")) for n in first.inputs]
-        return ClassDef(name, source, sig, lines, body.params, body.lines, types,
-                        returns_annotation(first.outputs), len(insts))
+        return ClassDef(
+            name,
+            source,
+            sig,
+            lines,
+            body.params,
+            body.lines,
+            types,
+            returns_annotation(first.outputs),
+            len(insts),
+        )
 
 
 def _or(value: object, default: object) -> object:
@@ -194,7 +223,7 @@ def _uniform(drafts: list[tuple[list[InitLine], Body]]) -> bool:
 
 def _key(draft: tuple[list[InitLine], Body]) -> object:
     init, body = draft
-    return (tuple((l.target, shape_key(l.tree)) for l in init), tuple(body.lines))
+    return (tuple((ln.target, shape_key(ln.tree)) for ln in init), tuple(body.lines))
 
 
 def _attr(line: InitLine) -> str:
@@ -221,9 +250,11 @@ def _present(scope: Scope, attr: str) -> bool:
     return isinstance(getattr(scope.module, attr, None), nn.Module)
 
 
-def _align(template: list[InitLine], lines: list[InitLine], optional: set[str]) -> list[InitLine | None]:
+def _align(
+    template: list[InitLine], lines: list[InitLine], optional: set[str]
+) -> list[InitLine | None]:
     out: list[InitLine | None] = []
-    rest = iter(l for l in lines)
+    rest = iter(ln for ln in lines)
     pending = next(rest, None)
     for t in template:
         if pending is not None and pending.target == t.target:
@@ -234,8 +265,9 @@ def _align(template: list[InitLine], lines: list[InitLine], optional: set[str]) 
     return out
 
 
-def _lift(template: list[InitLine], inits: list[list[InitLine | None]]) -> tuple[
-        list[tuple[str, str]], dict[str, list[object]]]:
+def _lift(
+    template: list[InitLine], inits: list[list[InitLine | None]]
+) -> tuple[list[tuple[str, str]], dict[str, list[object]]]:
     """Group varying slots into parameters; mark template slots with their parameter."""
     columns: list[tuple[Slot, list[object]]] = []
     for j, line in enumerate(template):

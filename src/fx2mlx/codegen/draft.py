@@ -17,9 +17,9 @@ from .ctx import dtype_expr
 from .expr import ATOM, Expr, fill, hole, holes
 from .init import NO_DEFAULT, CallNode, DictNode, InitLine, ListNode, Raw, Slot, Tree
 from .loops import PASS_THROUGH, fold_loops
-from .scopes import Scope, walk
 from .optional import optional_call
 from .params import param_names
+from .scopes import Scope, walk
 from .statements import scope_statements
 
 
@@ -66,8 +66,9 @@ class Drafter:
         outs = [hole(o) for o in scope.outputs]
         return ", ".join(outs) if outs else "None"
 
-    def body(self, scope: Scope, guard: set[str] = frozenset(),
-             alias: set[str] = frozenset()) -> Body:
+    def body(
+        self, scope: Scope, guard: set[str] = frozenset(), alias: set[str] = frozenset()
+    ) -> Body:
         """Render ``scope``; calls into optional submodules are guarded or dropped.
 
         Raises:
@@ -108,7 +109,9 @@ class Drafter:
         self._emit_level(scope.module, "self", tree, lines)
         return lines
 
-    def _emit_level(self, module: nn.Module, prefix: str, tree: dict, lines: list[InitLine]) -> None:
+    def _emit_level(
+        self, module: nn.Module, prefix: str, tree: dict, lines: list[InitLine]
+    ) -> None:
         for seg in _ordered(module, tree):
             sub = getattr(module, "_modules", {}).get(seg)
             target = attr_text(module, seg, prefix)
@@ -121,8 +124,13 @@ class Drafter:
             for holder, holder_target, holder_tree in holders:
                 self._emit_level(holder, holder_target, holder_tree, lines)
 
-    def _tree_for(self, module: nn.Module | None, node: dict, target: str,
-                  holders: list[tuple[nn.Module, str, dict]]) -> Tree | None:
+    def _tree_for(
+        self,
+        module: nn.Module | None,
+        node: dict,
+        target: str,
+        holders: list[tuple[nn.Module, str, dict]],
+    ) -> Tree | None:
         """The constructor tree at ``node``; holders to fill afterwards go to ``holders``."""
         if "\x00payload" in node:
             return node["\x00payload"]

@@ -95,36 +95,47 @@ def emit(captured: Captured, doc: str, sanitize: list[str]) -> Emitted:
     root = build_scopes(captured)
     output = next(n for n in captured.graph.nodes if n.op == "output")
     leaves = list(output.args[0]) if isinstance(output.args[0], (list, tuple)) else [output.args[0]]
-    helpers: set[str] = {h for n in captured.graph.nodes if n.op == "call_module"
-                         for h in n.meta["fx2mlx.layer"].ctor.helpers}
+    helpers: set[str] = {
+        h
+        for n in captured.graph.nodes
+        if n.op == "call_module"
+        for h in n.meta["fx2mlx.layer"].ctor.helpers
+    }
     drafter = Drafter(captured, helpers, render_outputs(captured.out_spec, leaves))
     drafter.assign_params(root)
     classes = ClassPlanner(drafter, root, reserved=set(helpers)).plan()
     sources, std_imports = helper_sources.resolve(helpers)
     top = len(classes) - 1  # the planner lists the model's own class last
     views = [_view(c, i == top, captured, sanitize, leaves) for i, c in enumerate(classes)]
-    text = _env().get_template("model.py.j2").render(
-        doc=doc,
-        std_imports=std_imports,
-        helpers=sources,
-        classes=views,
-        top=classes[-1].name,
+    text = (
+        _env()
+        .get_template("model.py.j2")
+        .render(
+            doc=doc,
+            std_imports=std_imports,
+            helpers=sources,
+            classes=views,
+            top=classes[-1].name,
+        )
     )
     source = black.format_str(text, mode=BLACK_MODE)
     declared = [k for ks in drafter.declared.values() for k in ks if k not in drafter.embedded]
     return Emitted(source, declared, classes, classes[-1].name)
 
 
-def _view(cls: ClassDef, is_top: bool, captured: Captured, sanitize: list[str],
-          leaves: list[Any]) -> dict[str, Any]:
+def _view(
+    cls: ClassDef, is_top: bool, captured: Captured, sanitize: list[str], leaves: list[Any]
+) -> dict[str, Any]:
     return {
         "name": cls.name,
         "doc": "" if is_top else f"Generated from {cls.source}.",
         "params": [f"{n}: {a}" + (f" = {d}" if d else "") for n, a, d in cls.params],
         "call_params": [f"{p}: {t}" for p, t in zip(cls.call_params, cls.call_types)],
-        "returns": _returns(captured.out_spec, [l for l in leaves if isinstance(l, fx.Node)])
-        if is_top
-        else cls.returns,
+        "returns": (
+            _returns(captured.out_spec, [leaf for leaf in leaves if isinstance(leaf, fx.Node)])
+            if is_top
+            else cls.returns
+        ),
         "init": cls.init,
         "body": cls.body,
         "sanitize": sanitize if is_top else [],

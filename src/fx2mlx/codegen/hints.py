@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
 import functools
 import inspect
-import linecache
-import builtins
 import keyword
+import linecache
 import re
 
 from torch import fx, nn
@@ -17,7 +17,7 @@ _AVOID = set(dir(builtins)) | {"self", "mx", "nn", "layer"}
 _TUPLE = re.compile(r"^\s*([A-Za-z_]\w*)\s*,[\w\s,]*=(?!=)")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _source_span(cls: type) -> tuple[str, int, int] | None:
     """File and line range of a class definition."""
     try:

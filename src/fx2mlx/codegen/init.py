@@ -8,7 +8,7 @@ generated class whose varying slots are lifted into ``__init__`` parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from .expr import literal
 
@@ -28,19 +28,19 @@ class Slot:
 @dataclass
 class CallNode:
     fn: str
-    args: list["Tree"] = field(default_factory=list)
-    kwargs: list[tuple[str, "Tree"]] = field(default_factory=list)
+    args: list[Tree] = field(default_factory=list)
+    kwargs: list[tuple[str, Tree]] = field(default_factory=list)
 
 
 @dataclass
 class ListNode:
-    items: list["Tree"]
+    items: list[Tree]
     brackets: str = "[]"
 
 
 @dataclass
 class DictNode:
-    items: list[tuple[str, "Tree"]]
+    items: list[tuple[str, Tree]]
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Raw:
     text: str
 
 
-Tree = Union[Slot, CallNode, ListNode, DictNode, Raw]
+Tree = Slot | CallNode | ListNode | DictNode | Raw
 
 
 @dataclass
@@ -65,8 +65,12 @@ def shape_key(tree: Tree) -> Any:
     if isinstance(tree, Slot):
         return ("slot", tree.role)
     if isinstance(tree, CallNode):
-        return ("call", tree.fn, tuple(shape_key(a) for a in tree.args),
-                tuple((k, shape_key(v)) for k, v in tree.kwargs))
+        return (
+            "call",
+            tree.fn,
+            tuple(shape_key(a) for a in tree.args),
+            tuple((k, shape_key(v)) for k, v in tree.kwargs),
+        )
     if isinstance(tree, ListNode):
         return ("list", tree.brackets, tuple(shape_key(i) for i in tree.items))
     if isinstance(tree, DictNode):

@@ -20,7 +20,9 @@ def _list_item(stmt: Stmt, scope: Scope) -> tuple[str, int, str] | None:
     parent, index = stmt.path.rsplit(".", 1)
     if not index.isdigit() or (scope.path and not parent.startswith(scope.path)):
         return None
-    owner = scope.module.get_submodule(relative(scope.path, parent)) if parent != scope.path else None
+    owner = (
+        scope.module.get_submodule(relative(scope.path, parent)) if parent != scope.path else None
+    )
     if not isinstance(owner, LIST_TYPES):
         return None
     names = holes(stmt.expr.text)
@@ -39,8 +41,9 @@ def _covers(owner: nn.Module, indices: list[int]) -> bool:
     return indices == sorted(indices) and all(isinstance(owner[i], PASS_THROUGH) for i in skipped)
 
 
-def fold_loops(stmts: list[Stmt], scope: Scope, uses: dict[str, int],
-               by_name: dict[str, fx.Node]) -> list[Stmt]:
+def fold_loops(
+    stmts: list[Stmt], scope: Scope, uses: dict[str, int], by_name: dict[str, fx.Node]
+) -> list[Stmt]:
     """Replace each maximal chain that walks a whole list (2+ calls) by one loop statement."""
     out: list[Stmt] = []
     i = 0
@@ -71,10 +74,17 @@ def _folds(run: list[Stmt], scope: Scope, parent: str) -> bool:
     return _covers(owner, [int(s.path.rsplit(".", 1)[1]) for s in run])  # type: ignore[union-attr]
 
 
-def _loop(run: list[Stmt], scope: Scope, parent: str, rest: str,
-          by_name: dict[str, fx.Node]) -> Stmt:
+def _loop(
+    run: list[Stmt], scope: Scope, parent: str, rest: str, by_name: dict[str, fx.Node]
+) -> Stmt:
     """``rest`` holds the arguments every call shares (``, mask``)."""
     src = by_name[holes(run[0].expr.text)[0]]
     attr = attr_text(scope.module, relative(scope.path, parent))
-    return Stmt(list(run[-1].outs), Expr(f"layer({hole(src)}{rest})"), run[-1].anchor,
-                kind="loop", hint=run[-1].hint or run[0].hint, loop=(attr, src))
+    return Stmt(
+        list(run[-1].outs),
+        Expr(f"layer({hole(src)}{rest})"),
+        run[-1].anchor,
+        kind="loop",
+        hint=run[-1].hint or run[0].hint,
+        loop=(attr, src),
+    )

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 
-
 from .attrs import relative
-from .names import attr_identifier
 from .body import Stmt
 from .expr import TERNARY, Expr, hole, holes
+from .names import attr_identifier
 from .scopes import Scope
 
 
@@ -50,8 +49,14 @@ def optional_call(stmts: list[Stmt], scope: Scope, attr: str, guarded: bool) -> 
     if guarded:
         key = attr_identifier(attr)
         text = f"{inner[out.name]} if {key!r} in self else {hole(src, TERNARY + 1)}"
-        new = Stmt([out], Expr(text, TERNARY), group[-1].anchor, kind="call",
-                   hint=group[-1].hint, guard=attr)
+        new = Stmt(
+            [out],
+            Expr(text, TERNARY),
+            group[-1].anchor,
+            kind="call",
+            hint=group[-1].hint,
+            guard=attr,
+        )
     else:
         new = Stmt([out], Expr(hole(src)), group[-1].anchor, kind="alias")
     index = stmts.index(group[-1])

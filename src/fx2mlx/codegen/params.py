@@ -18,8 +18,9 @@ from .scopes import Scope
 from .sizes import is_size
 
 
-def param_names(scope: Scope, captured: Captured,
-                known: dict[fx.Node, str] | None = None) -> list[str]:
+def param_names(
+    scope: Scope, captured: Captured, known: dict[fx.Node, str] | None = None
+) -> list[str]:
     """``__call__`` parameter names: the forward's own names where its source shows them,
     else the name a child call already gave the same value (``known``)."""
     if scope.parent is None:
@@ -52,8 +53,9 @@ def _signature(module: nn.Module) -> list[str]:
     return [p for p in params if p not in ("args", "kwargs")]
 
 
-def _named_in_source(node: fx.Node, scope: Scope, inside: set[fx.Node], sig: list[str],
-                     taken: set[str]) -> str | None:
+def _named_in_source(
+    node: fx.Node, scope: Scope, inside: set[fx.Node], sig: list[str], taken: set[str]
+) -> str | None:
     """The forward parameter whose name appears on the source line that reads ``node``."""
     for user in node.users:
         if user not in inside:

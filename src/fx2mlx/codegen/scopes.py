@@ -25,8 +25,8 @@ class Scope:
 
     frame: Frame
     module: nn.Module
-    parent: "Scope | None" = None
-    children: list["Scope"] = field(default_factory=list)
+    parent: Scope | None = None
+    children: list[Scope] = field(default_factory=list)
     nodes: list[fx.Node] = field(default_factory=list)
     inputs: list[fx.Node] = field(default_factory=list)
     outputs: list[fx.Node] = field(default_factory=list)
@@ -160,7 +160,9 @@ def _transparent(scope: Scope) -> bool:
     module = scope.module
     if isinstance(module, nn.Sequential):
         return True
-    stateless = not any(True for _ in module.parameters()) and not any(True for _ in module.buffers())
+    stateless = not any(True for _ in module.parameters()) and not any(
+        True for _ in module.buffers()
+    )
     if not stateless:
         return False
     builtin = type(module).__module__.startswith("torch.nn.")
@@ -228,11 +230,13 @@ def _needed(scope: Scope, nodes: list[fx.Node], order: dict[fx.Node, int]) -> li
     return sorted(first, key=lambda a: (first[a], order.get(a, -1)))
 
 
-def _external(scope: Scope, needed: list[fx.Node], direct: set[fx.Node],
-              inside: set[fx.Node]) -> list[fx.Node]:
+def _external(
+    scope: Scope, needed: list[fx.Node], direct: set[fx.Node], inside: set[fx.Node]
+) -> list[fx.Node]:
     """Values a scope must receive: sizes are never passed out of a child, so they count."""
     return [
-        a for a in needed
+        a
+        for a in needed
         if a not in direct
         and (a not in inside or is_size(a))
         and not (a.op == "get_attr" and _resolvable(scope, str(a.target)))

@@ -43,8 +43,14 @@ def op_stmt(node: fx.Node, scope: Scope, order: int, helpers: set[str]) -> Stmt:
         comments.append(node.meta["fx2mlx.comment"])
     if node.meta.get("fx2mlx.baked"):
         comments.append(node.meta["fx2mlx.baked"])
-    return Stmt([node], expr, order, kind=kind, hint=source_hint(node, scope.module),
-                comment="; ".join(comments))
+    return Stmt(
+        [node],
+        expr,
+        order,
+        kind=kind,
+        hint=source_hint(node, scope.module),
+        comment="; ".join(comments),
+    )
 
 
 def layer_stmt(node: fx.Node, scope: Scope, order: int) -> Stmt:
@@ -53,8 +59,14 @@ def layer_stmt(node: fx.Node, scope: Scope, order: int) -> Stmt:
     arg = hole(node.args[0])
     if layer.ctor.pre:
         arg = layer.ctor.pre.replace("{x}", arg)
-    return Stmt([node], Expr(f"{target}({arg})"), order, hint=source_hint(node, scope.module),
-                comment=layer.ctor.comment, path=layer.path)
+    return Stmt(
+        [node],
+        Expr(f"{target}({arg})"),
+        order,
+        hint=source_hint(node, scope.module),
+        comment=layer.ctor.comment,
+        path=layer.path,
+    )
 
 
 def child_stmt(child: Scope, scope: Scope, order: int) -> Stmt:
@@ -102,6 +114,9 @@ def topo_sort(stmts: list[Stmt]) -> list[Stmt]:
             done.add(id(s))
             stack.append((s, True))
             deps = [producer.get(n) for n in holes(s.expr.text)]
-            stack.extend((d, False) for d in reversed(deps) if d is not None and d is not s
-                         and id(d) not in done)
+            stack.extend(
+                (d, False)
+                for d in reversed(deps)
+                if d is not None and d is not s and id(d) not in done
+            )
     return out

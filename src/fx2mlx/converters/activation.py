@@ -76,8 +76,11 @@ def softplus(node: fx.Node, ctx: EmitCtx) -> Expr:
     if threshold >= 15:
         # torch switches to the identity above `threshold`; there they differ by < 3e-7 * x.
         return soft
-    linear = f"{ctx.x(beta)} * {ctx.a(0, MUL + 1)} > {ctx.x(threshold)}" if beta != 1.0 \
+    linear = (
+        f"{ctx.x(beta)} * {ctx.a(0, MUL + 1)} > {ctx.x(threshold)}"
+        if beta != 1.0
         else f"{ctx.a(0, MUL + 1)} > {ctx.x(threshold)}"
+    )
     return call("mx.where", linear, ctx.a(0), soft.text)
 
 

@@ -103,8 +103,14 @@ def _functional_pads(ctx: EmitCtx, n: int) -> list[tuple[int, int]]:
     return [(p, p) for p in _int_list(padding, n)]
 
 
-@register_op(aten.conv1d.default, aten.conv2d.default, aten.conv1d.padding,
-             aten.conv2d.padding, layout=spatial_layout, check=_check_conv)
+@register_op(
+    aten.conv1d.default,
+    aten.conv2d.default,
+    aten.conv1d.padding,
+    aten.conv2d.padding,
+    layout=spatial_layout,
+    check=_check_conv,
+)
 def conv(node: fx.Node, ctx: EmitCtx) -> Expr:
     """``F.conv2d(x, w, b, ...)`` with a weight that is not a layer's: move axes at run time."""
     n = spatial_dims(node)
@@ -119,8 +125,11 @@ def conv(node: fx.Node, ctx: EmitCtx) -> Expr:
     axes = (0, *range(2, n + 2), 1)
     w = f"{ctx.x(weight, ATOM)}.transpose{axes!r}"
     args = [x, w]
-    for name, value in (("stride", ctx.arg("stride", 1)), ("padding", padding),
-                        ("dilation", ctx.arg("dilation", 1))):
+    for name, value in (
+        ("stride", ctx.arg("stride", 1)),
+        ("padding", padding),
+        ("dilation", ctx.arg("dilation", 1)),
+    ):
         vals = _int_list(value, n)
         if any(v != (0 if name == "padding" else 1) for v in vals):
             args.append(f"{name}={ctx.x(_one(tuple(vals)))}")

@@ -32,15 +32,23 @@ def arange(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("mx.arange", *args, **_dtype_kw(ctx))
 
 
-_FILL = {aten.zeros.default: "mx.zeros", aten.ones.default: "mx.ones",
-         aten.empty.memory_format: "mx.zeros", aten.new_zeros.default: "mx.zeros",
-         aten.new_ones.default: "mx.ones", aten.new_empty.default: "mx.zeros"}
+_FILL = {
+    aten.zeros.default: "mx.zeros",
+    aten.ones.default: "mx.ones",
+    aten.empty.memory_format: "mx.zeros",
+    aten.new_zeros.default: "mx.zeros",
+    aten.new_ones.default: "mx.ones",
+    aten.new_empty.default: "mx.zeros",
+}
 
 
 @register_op(*_FILL)
 def fill(node: fx.Node, ctx: EmitCtx) -> Expr:
-    sizes = ctx.arg(1) if node.target in (aten.new_zeros.default, aten.new_ones.default,
-                                          aten.new_empty.default) else ctx.arg(0)
+    sizes = (
+        ctx.arg(1)
+        if node.target in (aten.new_zeros.default, aten.new_ones.default, aten.new_empty.default)
+        else ctx.arg(0)
+    )
     return call(_FILL[node.target], _shape(ctx, sizes), **_dtype_kw(ctx))
 
 

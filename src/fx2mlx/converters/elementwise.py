@@ -198,8 +198,13 @@ def clamp_max(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("mx.minimum", ctx.a(0), ctx.a(1))
 
 
-@register_op(aten.where.self, aten.where.ScalarOther, aten.where.ScalarSelf, aten.where.Scalar,
-             layout=elementwise)
+@register_op(
+    aten.where.self,
+    aten.where.ScalarOther,
+    aten.where.ScalarSelf,
+    aten.where.Scalar,
+    layout=elementwise,
+)
 def where(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("mx.where", ctx.a(0), ctx.a(1), ctx.a(2))
 
@@ -213,8 +218,14 @@ def _cast(node: fx.Node, ctx: EmitCtx) -> Expr:
     return Expr(f"{ctx.a(0, ATOM)}.astype({dtype_expr(ctx.dtype())})")
 
 
-register_op(aten.to.dtype, aten._to_copy.default, aten.to.dtype_layout, aten.type_as.default,
-            aten.to.device, layout=keep)(_cast)
+register_op(
+    aten.to.dtype,
+    aten._to_copy.default,
+    aten.to.dtype_layout,
+    aten.type_as.default,
+    aten.to.device,
+    layout=keep,
+)(_cast)
 
 
 _SCALAR_OPS = {

@@ -18,8 +18,9 @@ aten = torch.ops.aten
 def build_embedding(emb: nn.Embedding) -> Ctor | None:
     if emb.max_norm is not None:
         return None  # max_norm renormalizes rows in place at lookup time
-    return Ctor("nn.Embedding", [("num_embeddings", emb.num_embeddings),
-                                 ("dims", emb.embedding_dim)])
+    return Ctor(
+        "nn.Embedding", [("num_embeddings", emb.num_embeddings), ("dims", emb.embedding_dim)]
+    )
 
 
 @register_op(aten.embedding.default)

@@ -1,7 +1,7 @@
-'''Module-level helper functions a generated file may need (emitted only when used).
+"""Module-level helper functions a generated file may need (emitted only when used).
 
 Each is exact with respect to PyTorch; tests compare them against torch on random inputs.
-'''
+"""
 
 from __future__ import annotations
 

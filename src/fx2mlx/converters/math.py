@@ -26,8 +26,11 @@ def diff(node: fx.Node, ctx: EmitCtx) -> Expr:
     x = node.args[0]
     axis = ctx.axis(x, ctx.arg("dim", -1))
     parts = [p for p in (ctx.arg("prepend", None), x, ctx.arg("append", None)) if p is not None]
-    data = ctx.x(x) if len(parts) == 1 else call(
-        "mx.concatenate", ctx.x(list(parts)), axis=str(axis)).text
+    data = (
+        ctx.x(x)
+        if len(parts) == 1
+        else call("mx.concatenate", ctx.x(list(parts)), axis=str(axis)).text
+    )
     n = ctx.arg("n", 1)
     kwargs = {"axis": str(axis)} if n == 1 else {"n": ctx.x(n), "axis": str(axis)}
     return call("mx.diff", data, **kwargs)

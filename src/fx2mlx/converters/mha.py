@@ -54,6 +54,11 @@ def build_mha(mha: nn.MultiheadAttention) -> Ctor | None:
     if has_bias != (mha.out_proj.bias is not None):
         return None
     kwargs = [("bias", has_bias), ("batch_first", mha.batch_first)]
-    return Ctor("MultiheadAttention", [("dims", mha.embed_dim), ("num_heads", mha.num_heads)],
-                kwargs, {"bias": True, "batch_first": False}, helpers=("MultiheadAttention",),
-                input_ranks=(3,))
+    return Ctor(
+        "MultiheadAttention",
+        [("dims", mha.embed_dim), ("num_heads", mha.num_heads)],
+        kwargs,
+        {"bias": True, "batch_first": False},
+        helpers=("MultiheadAttention",),
+        input_ranks=(3,),
+    )

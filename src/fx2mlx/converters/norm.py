@@ -16,8 +16,12 @@ aten = torch.ops.aten
 def build_batch_norm(bn: nn.Module) -> Ctor | None:
     if bn.affine and bn.bias is None:
         return None  # MLX's affine BatchNorm always has a bias
-    kwargs = [("eps", bn.eps), ("momentum", 0.1 if bn.momentum is None else bn.momentum),
-              ("affine", bn.affine), ("track_running_stats", bn.track_running_stats)]
+    kwargs = [
+        ("eps", bn.eps),
+        ("momentum", 0.1 if bn.momentum is None else bn.momentum),
+        ("affine", bn.affine),
+        ("track_running_stats", bn.track_running_stats),
+    ]
     defaults = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}
     return Ctor("nn.BatchNorm", [("num_features", bn.num_features)], kwargs, defaults)
 
@@ -30,8 +34,11 @@ for _bn in (nn.BatchNorm1d, nn.BatchNorm2d):
 def build_layer_norm(ln: nn.LayerNorm) -> Ctor | None:
     if len(ln.normalized_shape) != 1:
         return None  # MLX's LayerNorm normalizes the last axis only
-    kwargs = [("eps", ln.eps), ("affine", ln.elementwise_affine),
-              ("bias", ln.elementwise_affine and ln.bias is not None)]
+    kwargs = [
+        ("eps", ln.eps),
+        ("affine", ln.elementwise_affine),
+        ("bias", ln.elementwise_affine and ln.bias is not None),
+    ]
     defaults = {"eps": 1e-5, "affine": True, "bias": True}
     if not ln.elementwise_affine:
         kwargs, defaults["bias"] = kwargs[:2], True
@@ -48,8 +55,11 @@ def build_group_norm(gn: nn.GroupNorm) -> Ctor | None:
     return Ctor("nn.GroupNorm", args, kwargs, defaults)
 
 
-@register_op(aten.batch_norm.default, aten._native_batch_norm_legit_no_training.default,
-             layout=to_channels_last)
+@register_op(
+    aten.batch_norm.default,
+    aten._native_batch_norm_legit_no_training.default,
+    layout=to_channels_last,
+)
 def batch_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
     """Eval-mode batch norm with running statistics, channels last."""
     x, w, b, mean, var = (ctx.arg(i) for i in range(5))

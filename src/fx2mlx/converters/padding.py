@@ -49,8 +49,9 @@ def _widths(ctx: EmitCtx, src: fx.Node, pad: list[int]) -> list[tuple[int, int]]
     return widths
 
 
-@register_op(aten.pad.default, aten.constant_pad_nd.default, *_MODE_OPS, layout=keep,
-             check=_check_pad)
+@register_op(
+    aten.pad.default, aten.constant_pad_nd.default, *_MODE_OPS, layout=keep, check=_check_pad
+)
 def pad(node: fx.Node, ctx: EmitCtx) -> Expr:
     src = ctx.arg(0)
     widths = _widths(ctx, src, list(ctx.arg(1)))

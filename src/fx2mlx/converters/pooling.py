@@ -57,8 +57,12 @@ def _pool_ctor(fn: str, kernel: tuple, stride: tuple, padding: tuple) -> Ctor:
 
 
 # MLX has pooling layers but no functional pooling: use the layer wherever it matches torch.
-for _cls, _build in ((nn.MaxPool1d, _max_pool_layer), (nn.MaxPool2d, _max_pool_layer),
-                     (nn.AvgPool1d, _avg_pool_layer), (nn.AvgPool2d, _avg_pool_layer)):
+for _cls, _build in (
+    (nn.MaxPool1d, _max_pool_layer),
+    (nn.MaxPool2d, _max_pool_layer),
+    (nn.AvgPool1d, _avg_pool_layer),
+    (nn.AvgPool2d, _avg_pool_layer),
+):
     register_layer(_cls, f"nn.{_cls.__name__}", layout=to_channels_last, always=True)(_build)
 
 
@@ -86,8 +90,11 @@ def _indices_used(node: fx.Node) -> bool:
     return any(u.args[1] == 1 for u in node.users)
 
 
-@register_op(aten.max_pool2d_with_indices.default, aten.max_pool1d_with_indices.default,
-             layout=spatial_layout)
+@register_op(
+    aten.max_pool2d_with_indices.default,
+    aten.max_pool1d_with_indices.default,
+    layout=spatial_layout,
+)
 def max_pool_with_indices(node: fx.Node, ctx: EmitCtx) -> Expr:
     if not _indices_used(node):
         return Expr(f"({max_pool(node, ctx).text},)")
@@ -120,16 +127,21 @@ def avg_pool(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 
 def _check_adaptive(node: fx.Node) -> str | None:
-    shape = node.args[0].meta["val"].shape[-spatial_dims(node):]
+    shape = node.args[0].meta["val"].shape[-spatial_dims(node) :]
     if not all(isinstance(s, int) for s in shape):
         return "adaptive pooling over a dynamic spatial size"
     return None
 
 
-@register_op(aten.adaptive_avg_pool1d.default, aten.adaptive_avg_pool2d.default,
-             aten._adaptive_avg_pool2d.default, layout=spatial_layout, check=_check_adaptive)
+@register_op(
+    aten.adaptive_avg_pool1d.default,
+    aten.adaptive_avg_pool2d.default,
+    aten._adaptive_avg_pool2d.default,
+    layout=spatial_layout,
+    check=_check_adaptive,
+)
 def adaptive_avg_pool(node: fx.Node, ctx: EmitCtx) -> Expr:
-    spatial = ctx.shape(ctx.arg(0))[-spatial_dims(node):]
+    spatial = ctx.shape(ctx.arg(0))[-spatial_dims(node) :]
     out = [s if o is None else o for o, s in zip(_tuple(ctx.arg(1), len(spatial)), spatial)]
     axes = tuple(range(1, len(spatial) + 1))
     x = batched_input(node, ctx)

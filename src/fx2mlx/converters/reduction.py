@@ -97,8 +97,14 @@ def _dtype(ctx: EmitCtx) -> str:
     return dtype_expr(ctx.dtype())
 
 
-_VARS = {aten.var.correction: "mx.var", aten.var.dim: "mx.var", aten.var.default: "mx.var",
-         aten.std.correction: "mx.std", aten.std.dim: "mx.std", aten.std.default: "mx.std"}
+_VARS = {
+    aten.var.correction: "mx.var",
+    aten.var.dim: "mx.var",
+    aten.var.default: "mx.var",
+    aten.std.correction: "mx.std",
+    aten.std.dim: "mx.std",
+    aten.std.default: "mx.std",
+}
 
 
 @register_op(*_VARS, layout=reduce_layout)

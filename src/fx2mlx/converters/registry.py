@@ -22,8 +22,8 @@ class OpConverter:
     """Turns one graph node into an MLX expression."""
 
     target: object
-    emit: Callable[[fx.Node, "EmitCtx"], "Expr"]
-    layout: "LayoutRule"
+    emit: Callable[[fx.Node, EmitCtx], Expr]
+    layout: LayoutRule
     check: Check | None = None
     family: str = ""
 
@@ -53,7 +53,7 @@ class LayerConverter:
     module_type: type | str
     build: Callable[[torch.nn.Module], Ctor | None]
     mlx_type: str
-    layout: "LayoutRule"
+    layout: LayoutRule
     weight_fix: dict[str, str] = field(default_factory=dict)
     family: str = ""
     always: bool = False
@@ -67,7 +67,7 @@ LAYERS: dict[type | str, LayerConverter] = {}
 
 def register_op(
     *targets: object,
-    layout: "LayoutRule | None" = None,
+    layout: LayoutRule | None = None,
     check: Check | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``fn(node, ctx) -> Expr`` for each target; duplicates are an error."""
@@ -87,7 +87,7 @@ def register_op(
 def register_layer(
     module_type: type | str,
     mlx_type: str,
-    layout: "LayoutRule",
+    layout: LayoutRule,
     weight_fix: dict[str, str] | None = None,
     always: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -33,8 +33,9 @@ def _reshape_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
     return Decision({src: p}, identity(out))
 
 
-@register_op(aten.view.default, aten.reshape.default, aten._unsafe_view.default,
-             layout=_reshape_layout)
+@register_op(
+    aten.view.default, aten.reshape.default, aten._unsafe_view.default, layout=_reshape_layout
+)
 def reshape(node: fx.Node, ctx: EmitCtx) -> Expr:
     return Expr(f"{ctx.a(0, ATOM)}.reshape({', '.join(ctx.x(s) for s in ctx.arg(1))})")
 
@@ -84,8 +85,13 @@ def _permutation(node: fx.Node, r: int) -> list[int]:
     return dims
 
 
-@register_op(aten.permute.default, aten.transpose.int, aten.t.default, aten.numpy_T.default,
-             layout=_permute_layout)
+@register_op(
+    aten.permute.default,
+    aten.transpose.int,
+    aten.t.default,
+    aten.numpy_T.default,
+    layout=_permute_layout,
+)
 def permute(node: fx.Node, ctx: EmitCtx) -> Expr:
     # No data moves: the layout pass records the new axis order instead.
     return Expr(ctx.a(0))
@@ -180,8 +186,13 @@ def _check_split(node: fx.Node) -> str | None:
     return None if isinstance(size, int) else "split along a dynamic dimension"
 
 
-@register_op(aten.split.Tensor, aten.split_with_sizes.default, aten.chunk.default,
-             layout=keep, check=_check_split)
+@register_op(
+    aten.split.Tensor,
+    aten.split_with_sizes.default,
+    aten.chunk.default,
+    layout=keep,
+    check=_check_split,
+)
 def split(node: fx.Node, ctx: EmitCtx) -> Expr:
     axis = ctx.axis(ctx.arg(0), ctx.arg("dim", 0))
     points = _split_points(node, ctx)
@@ -239,7 +250,9 @@ def expand(node: fx.Node, ctx: EmitCtx) -> Expr:
         f"{ctx.x(src, ATOM)}.shape[{i - offset}]" if isinstance(s, int) and s == -1 else ctx.x(s)
         for i, s in enumerate(sizes)
     ]
-    return call("mx.broadcast_to", ctx.a(0), f"({', '.join(texts)}{',' if len(texts) == 1 else ''})")
+    return call(
+        "mx.broadcast_to", ctx.a(0), f"({', '.join(texts)}{',' if len(texts) == 1 else ''})"
+    )
 
 
 @register_op(aten.repeat.default)

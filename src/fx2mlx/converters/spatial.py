@@ -11,7 +11,14 @@ from torch import fx
 from ..codegen.ctx import EmitCtx
 from ..codegen.expr import ATOM, Expr
 from ..passes.assign_layout import (
-    Decision, Perm, first_input, identity, out_rank, rank_of, tensor_args, to_channels_last,
+    Decision,
+    Perm,
+    first_input,
+    identity,
+    out_rank,
+    rank_of,
+    tensor_args,
+    to_channels_last,
 )
 
 

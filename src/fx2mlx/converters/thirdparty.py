@@ -11,8 +11,12 @@ from ..passes.assign_layout import last_axis
 from .registry import Ctor, register_layer
 
 
-@register_layer("transformers.pytorch_utils.Conv1D", "nn.Linear", layout=last_axis,
-                weight_fix={"weight": "transpose"})
+@register_layer(
+    "transformers.pytorch_utils.Conv1D",
+    "nn.Linear",
+    layout=last_axis,
+    weight_fix={"weight": "transpose"},
+)
 def build_hf_conv1d(conv: nn.Module) -> Ctor:
     args = [("input_dims", int(conv.nx)), ("output_dims", int(conv.nf))]
     return Ctor("nn.Linear", args, [("bias", conv.bias is not None)], {"bias": True})

@@ -23,9 +23,15 @@ def make_bert_tiny() -> tuple[torch.nn.Module, tuple[torch.Tensor, ...]]:
     """BertModel (2 layers, hidden 32) on token ids and an attention mask."""
     tf = _transformers()
     torch.manual_seed(0)
-    config = tf.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2,
-                           num_attention_heads=4, intermediate_size=37,
-                           max_position_embeddings=64, attn_implementation="sdpa")
+    config = tf.BertConfig(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        attn_implementation="sdpa",
+    )
     ids = torch.randint(0, 99, (2, 10))
     mask = torch.ones(2, 10, dtype=torch.long)
     mask[0, 7:] = 0
@@ -36,6 +42,13 @@ def make_gpt2_tiny() -> tuple[torch.nn.Module, tuple[torch.Tensor, ...]]:
     """GPT2LMHeadModel (2 layers, width 32, tied embeddings) on token ids."""
     tf = _transformers()
     torch.manual_seed(0)
-    config = tf.GPT2Config(vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64,
-                           use_cache=False, attn_implementation="sdpa")
+    config = tf.GPT2Config(
+        vocab_size=99,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        n_positions=64,
+        use_cache=False,
+        attn_implementation="sdpa",
+    )
     return tf.GPT2LMHeadModel(config).eval(), (torch.randint(0, 99, (2, 10)),)

@@ -14,8 +14,23 @@ from torch import fx
 from ..capture import Captured
 
 BAKED = "fx2mlx.baked"
-_SHAPE_OPS = {"view", "reshape", "_unsafe_view", "expand", "full", "zeros", "ones", "new_zeros",
-              "new_ones", "new_full", "arange", "repeat", "unflatten", "slice", "narrow"}
+_SHAPE_OPS = {
+    "view",
+    "reshape",
+    "_unsafe_view",
+    "expand",
+    "full",
+    "zeros",
+    "ones",
+    "new_zeros",
+    "new_ones",
+    "new_full",
+    "arange",
+    "repeat",
+    "unflatten",
+    "slice",
+    "narrow",
+}
 
 
 def _op_name(node: fx.Node) -> str:

@@ -142,8 +142,9 @@ def _axes(src: Perm, dst: Perm) -> tuple[int, ...]:
     return tuple(src.index(d) for d in dst)
 
 
-def _insert_transpose(graph: fx.Graph, value: fx.Node, user: fx.Node, src: Perm, dst: Perm,
-                      perms: dict[fx.Node, Perm]) -> fx.Node:
+def _insert_transpose(
+    graph: fx.Graph, value: fx.Node, user: fx.Node, src: Perm, dst: Perm, perms: dict[fx.Node, Perm]
+) -> fx.Node:
     with graph.inserting_before(user):
         node = graph.call_function(relayout, (value, _axes(src, dst)))
     node.meta["val"] = value.meta.get("val")

@@ -58,8 +58,9 @@ def _members(graph: fx.Graph, frame: tuple[str, str]) -> list[fx.Node]:
     return [n for n in inside if not (_is_size(n) and any(u not in members for u in n.users))]
 
 
-def _boundary(members: list[fx.Node], path: str,
-              aliases: dict[str, list[str]]) -> tuple[list[fx.Node], list[fx.Node]] | None:
+def _boundary(
+    members: list[fx.Node], path: str, aliases: dict[str, list[str]]
+) -> tuple[list[fx.Node], list[fx.Node]] | None:
     inside = set(members)
     inputs: list[fx.Node] = []
     for node in members:
@@ -105,8 +106,14 @@ def collapse_layers(captured: Captured) -> list[str]:
     return done
 
 
-def _replace(graph: fx.Graph, members: list[fx.Node], src: fx.Node, out: fx.Node,
-             frame: tuple[str, str], layer: LayerCall) -> None:
+def _replace(
+    graph: fx.Graph,
+    members: list[fx.Node],
+    src: fx.Node,
+    out: fx.Node,
+    frame: tuple[str, str],
+    layer: LayerCall,
+) -> None:
     with graph.inserting_after(out):
         node = graph.call_module(layer.path, (src,))
     scope = out.meta[SCOPE]

@@ -39,10 +39,16 @@ def _problem(node: fx.Node) -> tuple[str, str] | None:
     if conv.check is not None:
         reason = conv.check(node)
         if reason:
-            return reason, "this configuration has no exact MLX equivalent yet; change it or file an issue"
+            return (
+                reason,
+                "this configuration has no exact MLX equivalent yet; change it or file an issue",
+            )
     for value in (node.meta.get("val"),):
         if isinstance(value, torch.Tensor) and value.is_complex():
-            return "complex tensors", "MLX has limited complex support; keep complex math outside the model"
+            return (
+                "complex tensors",
+                "MLX has limited complex support; keep complex math outside the model",
+            )
     return None
 
 

@@ -13,10 +13,17 @@ from ..capture import Captured
 
 aten = torch.ops.aten
 COMMENT = "fx2mlx.comment"
-_POOLS = {aten.adaptive_avg_pool1d.default: 1, aten.adaptive_avg_pool2d.default: 2,
-          aten._adaptive_avg_pool2d.default: 2}
-_FLATTENS = {aten.flatten.using_ints, aten.view.default, aten.reshape.default,
-             aten._unsafe_view.default}
+_POOLS = {
+    aten.adaptive_avg_pool1d.default: 1,
+    aten.adaptive_avg_pool2d.default: 2,
+    aten._adaptive_avg_pool2d.default: 2,
+}
+_FLATTENS = {
+    aten.flatten.using_ints,
+    aten.view.default,
+    aten.reshape.default,
+    aten._unsafe_view.default,
+}
 
 
 def _global(node: fx.Node) -> bool:

@@ -27,7 +27,13 @@ _IDENTITY = {
     aten.contiguous.default,
     aten.lift_fresh_copy.default,
 }
-_CAST = {aten.to.dtype, aten._to_copy.default, aten.to.dtype_layout, aten.to.device, aten.type_as.default}
+_CAST = {
+    aten.to.dtype,
+    aten._to_copy.default,
+    aten.to.dtype_layout,
+    aten.to.device,
+    aten.type_as.default,
+}
 
 
 def _is_assert(target: object) -> bool:

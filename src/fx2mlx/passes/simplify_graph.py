@@ -40,8 +40,11 @@ def _full_slice(node: fx.Node) -> bool:
 
 def _true_scalar(value: object) -> bool:
     """A 0-d boolean ``True`` built by ``ones``/``full`` in the graph."""
-    if not isinstance(value, fx.Node) or value.target not in (aten.ones.default, aten.full.default,
-                                                              aten.new_ones.default):
+    if not isinstance(value, fx.Node) or value.target not in (
+        aten.ones.default,
+        aten.full.default,
+        aten.new_ones.default,
+    ):
         return False
     val = _val(value)
     fill = value.args[1] if value.target is aten.full.default else True
