@@ -30,7 +30,10 @@ class BasicBlock(nn.Module):
 
     def __call__(self, x: mx.array) -> mx.array:
         out = nn.relu(self.bn1(self.conv1(x)))
-        identity = self.downsample[1](self.downsample[0](x)) if "downsample" in self else x
+        identity = x
+        if "downsample" in self:
+            for layer in self.downsample:
+                identity = layer(identity)
         out = nn.relu(self.bn2(self.conv2(out)) + identity)
         return out
 

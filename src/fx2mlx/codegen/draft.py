@@ -12,26 +12,26 @@ from ..converters.registry import Ctor, layer_for
 from ..passes.collapse_layers import LAYER
 from .attrs import LIST_TYPES, attr_text, relative, segments
 from .body import Body, render_body
+from .collect import scope_statements
 from .constants import constant_tree
 from .ctx import dtype_expr
-from .expr import ATOM, Expr, fill, hole, holes
+from .expr import ATOM, Expr, hole
 from .init import NO_DEFAULT, CallNode, DictNode, InitLine, ListNode, Raw, Slot, Tree
 from .loops import PASS_THROUGH, fold_loops
 from .optional import optional_call
 from .params import param_names
 from .scopes import Scope, walk
-from .statements import scope_statements
+from .statements import returns
 
 
 class Drafter:
     """Renders bodies and builds ``__init__`` trees for scopes of one captured graph."""
 
-    def __init__(self, captured: Captured, helpers: set[str], ret_root: str) -> None:
+    def __init__(self, captured: Captured, helpers: set[str], ret_root: Expr) -> None:
         self.captured = captured
         self.helpers = helpers
         self.ret_root = ret_root
         self.order = {n: i for i, n in enumerate(captured.graph.nodes)}
-        self.by_name = {n.name: n for n in captured.graph.nodes}
         self.attrs = [n for n in captured.graph.nodes if n.op == "get_attr"]
         self.embedded = _embedded(captured)
         self.names: dict[Scope, dict[fx.Node, str]] = {}  # parameter names chosen so far
@@ -60,11 +60,11 @@ class Drafter:
             rel = f"{head}._{last}" if head else f"_{last}"
         return rel
 
-    def ret_text(self, scope: Scope) -> str:
+    def ret_expr(self, scope: Scope) -> Expr:
         if scope.parent is None:
             return self.ret_root
         outs = [hole(o) for o in scope.outputs]
-        return ", ".join(outs) if outs else "None"
+        return Expr(", ".join(outs) if outs else "None")
 
     def body(
         self, scope: Scope, guard: set[str] = frozenset(), alias: set[str] = frozenset()
@@ -77,24 +77,17 @@ class Drafter:
         stmts = scope_statements(scope, self.order, self.helpers)
         for attr in sorted(set(guard) | set(alias)):
             stmts = optional_call(stmts, scope, attr, guarded=attr in guard)
-        ret = self.ret_text(scope)
-        uses: dict[str, int] = {}
-        for s in stmts:
-            for name in holes(s.expr.text):
-                uses[name] = uses.get(name, 0) + 1
-        for name in holes(ret):
-            uses[name] = uses.get(name, 0) + 1
-        stmts = fold_loops(stmts, scope, uses, self.by_name)
+        stmts = fold_loops([*stmts, returns(self.ret_expr(scope))], scope)
         known = {n: p for c in scope.children for n, p in self.names.get(c, {}).items()}
         params = list(zip(scope.inputs, param_names(scope, self.captured, known)))
         self.names[scope] = dict(params)
         values = self.attr_values(scope)
-        names = {n.name: Expr(p) for n, p in params}
-        pinned: set[str] = set()
-        for node, expr in scope.sizes.items():
-            pinned |= {names[h].text for h in holes(expr.text)}
-            values[node.name] = Expr(fill(expr.text, names), expr.prec)
-        return render_body(stmts, params, values, ret, pinned)
+        names = {n: p for n, p in params}
+        dims = {key: (names[t], axis) for key, (t, axis) in scope.dims.items()}
+        for key, (name, axis) in dims.items():
+            values[key] = Expr(f"{name}.shape[{axis}]")
+        sizes = {node.name: expr for node, expr in scope.sizes.items()}
+        return render_body(stmts, params, values, sizes, dims)
 
     # -- __init__ -----------------------------------------------------------------------
     def init_lines(self, scope: Scope, payloads: dict[str, Tree]) -> list[InitLine]:

@@ -17,7 +17,7 @@ from ..capture import Captured
 from ..converters import helpers as helper_sources
 from .dedup import ClassDef, ClassPlanner, returns_annotation
 from .draft import Drafter
-from .expr import hole, literal
+from .expr import Expr, hole, literal
 from .scopes import build_scopes
 
 BLACK_MODE = black.Mode(line_length=100)
@@ -101,7 +101,7 @@ def emit(captured: Captured, doc: str, sanitize: list[str]) -> Emitted:
         if n.op == "call_module"
         for h in n.meta["fx2mlx.layer"].ctor.helpers
     }
-    drafter = Drafter(captured, helpers, render_outputs(captured.out_spec, leaves))
+    drafter = Drafter(captured, helpers, Expr(render_outputs(captured.out_spec, leaves)))
     drafter.assign_params(root)
     classes = ClassPlanner(drafter, root, reserved=set(helpers)).plan()
     sources, std_imports = helper_sources.resolve(helpers)

@@ -2,7 +2,8 @@
 
 Export records sizes as SymInt-valued nodes and shares them across the whole graph. Passing
 them between generated classes would add odd parameters, so each scope re-derives them from
-its own tensor inputs: ``4 * x.shape[0]``.
+its own tensor inputs: ``4 * x.shape[0]``. Each dimension read is a value of its own (a
+:data:`Dims` key), so the body can name one it reads often (``B = x.shape[0]``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from .expr import ADD, ATOM, MUL, Expr, hole
 
 _SYMBOL = re.compile(r"\b([su]\d+)\b")
 
+Dims = dict[str, tuple[fx.Node, int]]
+"""Dimensions sizes read: key -> (tensor, stored axis)."""
+
 
 def is_size(node: fx.Node) -> bool:
     return isinstance(node.meta.get("val"), torch.SymInt)
@@ -32,7 +36,7 @@ def _simple(expr: sympy.Expr) -> bool:
     return False
 
 
-def _find(symbol: sympy.Symbol, tensors: list[fx.Node]) -> str | None:
+def _find(symbol: sympy.Symbol, tensors: list[fx.Node]) -> tuple[fx.Node, int] | None:
     for t in tensors:
         val = t.meta.get("val")
         if not isinstance(val, torch.Tensor):
@@ -40,21 +44,27 @@ def _find(symbol: sympy.Symbol, tensors: list[fx.Node]) -> str | None:
         for d, size in enumerate(val.shape):
             if isinstance(size, torch.SymInt) and size.node.expr == symbol:
                 perm = t.meta.get(LAYOUT) or tuple(range(val.dim()))
-                return f"{hole(t, ATOM)}.shape[{perm.index(d)}]"
+                return t, perm.index(d)
     return None
 
 
-def size_expr(node: fx.Node, tensors: list[fx.Node]) -> Expr | None:
-    """``node``'s value in terms of ``tensors``' shapes, or None when it can't be."""
+def dim_key(tensor: fx.Node, axis: int) -> str:
+    return f"{tensor.name}.shape[{axis}]"
+
+
+def size_expr(node: fx.Node, tensors: list[fx.Node]) -> tuple[Expr, Dims] | None:
+    """``node``'s value in terms of ``tensors``' dimensions, or None when it can't be."""
     expr = node.meta["val"].node.expr
     if not _simple(expr):
         return None
-    parts: dict[str, str] = {}
+    dims: Dims = {}
     for symbol in expr.free_symbols:
         found = _find(symbol, tensors)
         if found is None:
             return None
-        parts[str(symbol)] = found
-    text = _SYMBOL.sub(lambda m: parts[m.group(1)], str(expr).replace("*", " * "))
+        dims[str(symbol)] = found
+    text = _SYMBOL.sub(
+        lambda m: hole(dim_key(*dims[m.group(1)]), ATOM), str(expr).replace("*", " * ")
+    )
     prec = ADD if isinstance(expr, sympy.Add) else MUL if isinstance(expr, sympy.Mul) else ATOM
-    return Expr(text, prec)
+    return Expr(text, prec), {dim_key(*d): d for d in dims.values()}

@@ -6,7 +6,7 @@ import torch
 from torch import fx
 
 from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ADD, ATOM, MUL, Expr, call
+from ..codegen.expr import ATOM, Expr, binary, call
 from ..passes.assign_layout import keep
 from .registry import Ctor, register_layer, register_op
 
@@ -44,7 +44,7 @@ def gelu(node: fx.Node, ctx: EmitCtx) -> Expr:
 @register_op(aten.hardsigmoid.default, layout=keep)
 def hardsigmoid(node: fx.Node, ctx: EmitCtx) -> Expr:
     # MLX has no hard_sigmoid; this is torch's definition.
-    return Expr(f"nn.relu6({ctx.a(0, ADD)} + 3.0) / 6.0", MUL)
+    return binary("/", call("nn.relu6", binary("+", ctx.arg(0), 3.0)), 6.0)
 
 
 @register_op(aten.hardtanh.default, layout=keep)
@@ -68,20 +68,14 @@ def elu(node: fx.Node, ctx: EmitCtx) -> Expr:
 @register_op(aten.softplus.default, layout=keep)
 def softplus(node: fx.Node, ctx: EmitCtx) -> Expr:
     beta, threshold = ctx.arg("beta", 1.0), ctx.arg("threshold", 20.0)
-    if beta == 1.0:
-        soft = call("nn.softplus", ctx.a(0))
-    else:
-        scaled = f"nn.softplus({ctx.x(beta)} * {ctx.a(0, MUL + 1)})"
-        soft = Expr(f"{scaled} / {ctx.x(beta, MUL + 1)}", MUL)
+    scaled = ctx.arg(0) if beta == 1.0 else binary("*", beta, ctx.arg(0))
+    soft = call("nn.softplus", scaled)
+    if beta != 1.0:
+        soft = binary("/", soft, beta)
     if threshold >= 15:
         # torch switches to the identity above `threshold`; there they differ by < 3e-7 * x.
         return soft
-    linear = (
-        f"{ctx.x(beta)} * {ctx.a(0, MUL + 1)} > {ctx.x(threshold)}"
-        if beta != 1.0
-        else f"{ctx.a(0, MUL + 1)} > {ctx.x(threshold)}"
-    )
-    return call("mx.where", linear, ctx.a(0), soft.text)
+    return call("mx.where", binary(">", scaled, threshold), ctx.a(0), soft)
 
 
 @register_op(aten.celu.default, layout=keep)
@@ -97,7 +91,7 @@ def shrink(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 @register_op(aten.threshold.default, layout=keep)
 def threshold(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return call("mx.where", f"{ctx.a(0, MUL + 1)} > {ctx.a(1, MUL + 1)}", ctx.a(0), ctx.a(2))
+    return call("mx.where", binary(">", ctx.arg(0), ctx.arg(1)), ctx.a(0), ctx.a(2))
 
 
 @register_op(aten.glu.default, layout=keep)

@@ -6,7 +6,7 @@ import torch
 from torch import fx, nn
 
 from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ADD, ATOM, Expr
+from ..codegen.expr import ATOM, Expr, binary
 from ..passes.assign_layout import to_channels_last
 from .registry import Ctor, register_layer, register_op
 from .spatial import batched_input, spatial_dims, spatial_layout, unbatch
@@ -138,4 +138,4 @@ def conv(node: fx.Node, ctx: EmitCtx) -> Expr:
     text = f"mx.conv{n}d({', '.join(args)})"
     if bias is None:
         return unbatch(node, ctx, Expr(text))
-    return unbatch(node, ctx, Expr(f"{text} + {ctx.x(bias, ADD + 1)}", ADD))
+    return unbatch(node, ctx, binary("+", Expr(text), bias))

@@ -8,41 +8,42 @@ import torch
 from torch import fx
 
 from ..codegen.ctx import EmitCtx, dtype_expr
-from ..codegen.expr import ADD, ATOM, COMPARE, MUL, POWER, UNARY, Expr, call
+from ..codegen.expr import ATOM, Expr, call
+from ..codegen.expr import binary as infix
+from ..codegen.expr import unary as prefix
 from ..passes.assign_layout import elementwise, keep
-from .bitwise import AND, OR
 from .registry import register_op
 
 aten = torch.ops.aten
 
 _BINARY = {
-    aten.add.Tensor: ("+", ADD),
-    aten.add.Scalar: ("+", ADD),
-    aten.sub.Tensor: ("-", ADD),
-    aten.sub.Scalar: ("-", ADD),
-    aten.rsub.Scalar: ("-", ADD),
-    aten.rsub.Tensor: ("-", ADD),
-    aten.mul.Tensor: ("*", MUL),
-    aten.mul.Scalar: ("*", MUL),
-    aten.div.Tensor: ("/", MUL),
-    aten.div.Scalar: ("/", MUL),
-    aten.pow.Tensor_Scalar: ("**", POWER),
-    aten.pow.Tensor_Tensor: ("**", POWER),
-    aten.pow.Scalar: ("**", POWER),
-    aten.eq.Tensor: ("==", COMPARE),
-    aten.eq.Scalar: ("==", COMPARE),
-    aten.ne.Tensor: ("!=", COMPARE),
-    aten.ne.Scalar: ("!=", COMPARE),
-    aten.lt.Tensor: ("<", COMPARE),
-    aten.lt.Scalar: ("<", COMPARE),
-    aten.le.Tensor: ("<=", COMPARE),
-    aten.le.Scalar: ("<=", COMPARE),
-    aten.gt.Tensor: (">", COMPARE),
-    aten.gt.Scalar: (">", COMPARE),
-    aten.ge.Tensor: (">=", COMPARE),
-    aten.ge.Scalar: (">=", COMPARE),
-    aten.bitwise_and.Tensor: ("&", AND),
-    aten.bitwise_or.Tensor: ("|", OR),
+    aten.add.Tensor: "+",
+    aten.add.Scalar: "+",
+    aten.sub.Tensor: "-",
+    aten.sub.Scalar: "-",
+    aten.rsub.Scalar: "-",
+    aten.rsub.Tensor: "-",
+    aten.mul.Tensor: "*",
+    aten.mul.Scalar: "*",
+    aten.div.Tensor: "/",
+    aten.div.Scalar: "/",
+    aten.pow.Tensor_Scalar: "**",
+    aten.pow.Tensor_Tensor: "**",
+    aten.pow.Scalar: "**",
+    aten.eq.Tensor: "==",
+    aten.eq.Scalar: "==",
+    aten.ne.Tensor: "!=",
+    aten.ne.Scalar: "!=",
+    aten.lt.Tensor: "<",
+    aten.lt.Scalar: "<",
+    aten.le.Tensor: "<=",
+    aten.le.Scalar: "<=",
+    aten.gt.Tensor: ">",
+    aten.gt.Scalar: ">",
+    aten.ge.Tensor: ">=",
+    aten.ge.Scalar: ">=",
+    aten.bitwise_and.Tensor: "&",
+    aten.bitwise_or.Tensor: "|",
 }
 
 
@@ -52,20 +53,16 @@ def _is_tensor(value: object) -> bool:
 
 @register_op(*_BINARY, layout=elementwise)
 def binary(node: fx.Node, ctx: EmitCtx) -> Expr:
-    op, prec = _BINARY[node.target]
+    op = _BINARY[node.target]
     a, b = ctx.arg(0), ctx.arg(1)
     if node.target in (aten.rsub.Scalar, aten.rsub.Tensor):
         a, b = b, a
-    # `**` binds right-to-left; every other operator left-to-right.
-    left, right = (prec + 1, prec) if op == "**" else (prec, prec + 1)
     alpha = ctx.arg("alpha", 1)
-    b_text = ctx.x(b, right)
     if alpha != 1:
-        b_text = f"({ctx.x(b, MUL)} * {ctx.x(alpha, MUL + 1)})"
-    a_text = ctx.x(a, left)
+        b = infix("*", b, alpha)
     if not _is_tensor(a) and op == "**":
-        a_text = call("mx.array", ctx.x(a)).text  # a Python float ** array needs an array base
-    return Expr(f"{a_text} {op} {b_text}", prec)
+        a = call("mx.array", ctx.x(a))  # a Python float ** array needs an array base
+    return infix(op, a, b)
 
 
 @register_op(aten.logical_and.default, aten.logical_or.default, layout=elementwise)
@@ -78,14 +75,14 @@ def logical(node: fx.Node, ctx: EmitCtx) -> Expr:
 @register_op(aten.div.Tensor_mode, aten.div.Scalar_mode, layout=elementwise)
 def div_mode(node: fx.Node, ctx: EmitCtx) -> Expr:
     mode = ctx.arg("rounding_mode", None)
-    a, b = ctx.a(0, MUL), ctx.a(1, MUL + 1)
     if mode == "floor":
         return call("mx.floor_divide", ctx.a(0), ctx.a(1))
+    quotient = infix("/", ctx.arg(0), ctx.arg(1))
     if mode == "trunc":
         # MLX has no truncating division; round the true quotient toward zero.
-        quotient = f"{a} / {b}"
-        return call("mx.where", f"{quotient} < 0", f"mx.ceil({quotient})", f"mx.floor({quotient})")
-    return Expr(f"{a} / {b}", MUL)
+        floor, ceil = call("mx.floor", quotient), call("mx.ceil", quotient)
+        return call("mx.where", infix("<", quotient, 0), ceil, floor)
+    return quotient
 
 
 _UNARY = {
@@ -125,13 +122,13 @@ _UNARY = {
 def unary(node: fx.Node, ctx: EmitCtx) -> Expr:
     fn = _UNARY[node.target]
     if fn is None:
-        return Expr(f"-{ctx.a(0, UNARY)}", UNARY)
+        return prefix("-", ctx.arg(0))
     return call(fn, ctx.a(0))
 
 
 @register_op(aten.frac.default, layout=keep)
 def frac(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return Expr(f"{ctx.a(0, ADD)} - mx.trunc({ctx.a(0)})", ADD)
+    return infix("-", ctx.arg(0), call("mx.trunc", ctx.a(0)))
 
 
 _FUNCTIONS = {
@@ -154,26 +151,25 @@ def function2(node: fx.Node, ctx: EmitCtx) -> Expr:
 @register_op(aten.fmod.Scalar, aten.fmod.Tensor, layout=elementwise)
 def fmod(node: fx.Node, ctx: EmitCtx) -> Expr:
     # C fmod takes the dividend's sign; MLX only has remainder (the divisor's): shift back.
-    a, b = ctx.a(0), ctx.a(1)
-    r = f"mx.remainder({a}, {b})"
-    flip = f"({r} != 0) & (({r} < 0) != ({a} < 0))"
-    return call("mx.where", flip, f"{r} - {ctx.a(1, ADD + 1)}", r)
+    r = call("mx.remainder", ctx.a(0), ctx.a(1))
+    flip = infix("&", infix("!=", r, 0), infix("!=", infix("<", r, 0), infix("<", ctx.arg(0), 0)))
+    return call("mx.where", flip, infix("-", r, ctx.arg(1)), r)
 
 
 @register_op(aten.lerp.Scalar, aten.lerp.Tensor, layout=elementwise)
 def lerp(node: fx.Node, ctx: EmitCtx) -> Expr:
-    start, end, weight = ctx.a(0, ADD), ctx.a(1, ADD + 1), ctx.a(2, MUL)
-    return Expr(f"{start} + {weight} * ({end} - {ctx.a(0, ADD + 1)})", ADD)
+    start, end, weight = ctx.arg(0), ctx.arg(1), ctx.arg(2)
+    return infix("+", start, infix("*", weight, infix("-", end, start)))
 
 
 @register_op(aten.addcmul.default, aten.addcdiv.default, layout=elementwise)
 def addc(node: fx.Node, ctx: EmitCtx) -> Expr:
     op = "*" if node.target is aten.addcmul.default else "/"
-    term = f"{ctx.a(1, MUL)} {op} {ctx.a(2, MUL + 1)}"
+    term = infix(op, ctx.arg(1), ctx.arg(2))
     value = ctx.arg("value", 1)
     if value != 1:
-        term = f"{ctx.x(value, MUL)} * {term}"
-    return Expr(f"{ctx.a(0, ADD)} + {term}", ADD)
+        term = infix("*", value, term)
+    return infix("+", ctx.arg(0), term)
 
 
 @register_op(aten.maximum.default, aten.minimum.default, layout=elementwise)
@@ -229,17 +225,16 @@ register_op(
 
 
 _SCALAR_OPS = {
-    operator.add: ("+", ADD),
-    operator.sub: ("-", ADD),
-    operator.mul: ("*", MUL),
-    operator.floordiv: ("//", MUL),
-    operator.truediv: ("/", MUL),
-    operator.mod: ("%", MUL),
+    operator.add: "+",
+    operator.sub: "-",
+    operator.mul: "*",
+    operator.floordiv: "//",
+    operator.truediv: "/",
+    operator.mod: "%",
 }
 
 
 @register_op(*_SCALAR_OPS)
 def scalar_op(node: fx.Node, ctx: EmitCtx) -> Expr:
     """Arithmetic on symbolic sizes (``x.shape[0] * 2``)."""
-    op, prec = _SCALAR_OPS[node.target]
-    return Expr(f"{ctx.x(node.args[0], prec)} {op} {ctx.x(node.args[1], prec + 1)}", prec)
+    return infix(_SCALAR_OPS[node.target], node.args[0], node.args[1])

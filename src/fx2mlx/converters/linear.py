@@ -6,7 +6,7 @@ import torch
 from torch import fx, nn
 
 from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ADD, ATOM, MUL, Expr
+from ..codegen.expr import ATOM, Expr, binary
 from ..passes.assign_layout import last_axis
 from .registry import Ctor, register_layer, register_op
 
@@ -22,24 +22,20 @@ def build_linear(linear: nn.Linear) -> Ctor:
 @register_op(aten.linear.default, layout=last_axis)
 def linear(node: fx.Node, ctx: EmitCtx) -> Expr:
     weight, bias = ctx.arg(1), ctx.arg("bias", None)
-    w = f"{ctx.x(weight, ATOM)}.T"
-    if bias is None:
-        return Expr(f"{ctx.a(0, MUL)} @ {w}", MUL)
-    return Expr(f"{ctx.a(0, MUL)} @ {w} + {ctx.x(bias, ADD + 1)}", ADD)
+    product = binary("@", ctx.arg(0), Expr(f"{ctx.x(weight, ATOM)}.T"))
+    return product if bias is None else binary("+", product, bias)
 
 
 @register_op(aten.matmul.default, aten.mm.default, aten.bmm.default)
 def matmul(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return Expr(f"{ctx.a(0, MUL)} @ {ctx.a(1, MUL + 1)}", MUL)
+    return binary("@", ctx.arg(0), ctx.arg(1))
 
 
 @register_op(aten.addmm.default, aten.baddbmm.default)
 def addmm(node: fx.Node, ctx: EmitCtx) -> Expr:
     beta, alpha = ctx.arg("beta", 1), ctx.arg("alpha", 1)
-    product = f"{ctx.a(1, MUL)} @ {ctx.a(2, MUL + 1)}"
+    product = binary("@", ctx.arg(1), ctx.arg(2))
     if alpha != 1:
-        product = f"{ctx.x(alpha, MUL)} * ({product})"
-    base = ctx.a(0, ADD)
-    if beta != 1:
-        base = f"{ctx.x(beta, MUL)} * {ctx.a(0, MUL + 1)}"
-    return Expr(f"{base} + {product}", ADD)
+        product = binary("*", alpha, product)
+    base = ctx.arg(0) if beta == 1 else binary("*", beta, ctx.arg(0))
+    return binary("+", base, product)

@@ -6,7 +6,7 @@ import torch
 from torch import fx, nn
 
 from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ADD, ATOM, MUL, Expr, call
+from ..codegen.expr import ATOM, Expr, binary, call
 from ..passes.assign_layout import last_axis, to_channels_last
 from .registry import Ctor, register_layer, register_op
 
@@ -66,12 +66,10 @@ def batch_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
     eps = ctx.arg("eps", 1e-5) if node.target is aten.batch_norm.default else ctx.arg(6)
     if mean is None:
         raise AssertionError("checked: batch statistics need training mode")
-    text = f"({ctx.x(x, ADD)} - {ctx.x(mean, ADD + 1)}) * mx.rsqrt({ctx.x(var, ADD)} + {eps!r})"
+    out = binary("*", binary("-", x, mean), call("mx.rsqrt", binary("+", var, eps)))
     if w is not None:
-        text = f"{text} * {ctx.x(w, MUL + 1)}"
-    if b is not None:
-        return Expr(f"{text} + {ctx.x(b, ADD + 1)}", ADD)
-    return Expr(text, MUL)
+        out = binary("*", out, w)
+    return out if b is None else binary("+", out, b)
 
 
 @register_op(aten.layer_norm.default, layout=last_axis)
@@ -84,12 +82,12 @@ def layer_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
     # normalize over several trailing axes: flatten them, normalize, restore
     k = len(shape)
     flat = f"{ctx.a(0, ATOM)}.reshape(*{ctx.a(0, ATOM)}.shape[:-{k}], -1)"
-    normed = f"mx.fast.layer_norm({flat}, None, None, {eps!r}).reshape({ctx.a(0, ATOM)}.shape)"
+    normed = Expr(
+        f"mx.fast.layer_norm({flat}, None, None, {eps!r}).reshape({ctx.a(0, ATOM)}.shape)"
+    )
     if w is not None:
-        normed = f"{normed} * {ctx.x(w, MUL + 1)}"
-    if b is not None:
-        return Expr(f"{normed} + {ctx.x(b, ADD + 1)}", ADD)
-    return Expr(normed, MUL if w is not None else ATOM)
+        normed = binary("*", normed, w)
+    return normed if b is None else binary("+", normed, b)
 
 
 @register_op(aten.group_norm.default, layout=to_channels_last)

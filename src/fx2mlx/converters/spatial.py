@@ -9,7 +9,7 @@ from __future__ import annotations
 from torch import fx
 
 from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ATOM, Expr
+from ..codegen.expr import ATOM, Expr, operand
 from ..passes.assign_layout import (
     Decision,
     Perm,
@@ -60,5 +60,5 @@ def unbatch(node: fx.Node, ctx: EmitCtx, expr: Expr) -> Expr:
     """Drop the batch axis :func:`batched_input` added."""
     if not is_unbatched(node, ctx):
         return expr
-    text = expr.text if expr.prec >= ATOM else f"({expr.text})"
+    text = operand(expr, ATOM)
     return Expr(f"{text}[0]")
