@@ -30,12 +30,12 @@ class BasicBlock(nn.Module):
 
     def __call__(self, x: mx.array) -> mx.array:
         out = nn.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
         identity = x
         if "downsample" in self:
             for layer in self.downsample:
                 identity = layer(identity)
-        out = nn.relu(self.bn2(self.conv2(out)) + identity)
-        return out
+        return nn.relu(out + identity)
 
 
 class ResNet(nn.Module):
@@ -62,8 +62,7 @@ class ResNet(nn.Module):
             x = layer(x)
         for layer in self.layer4:
             x = layer(x)
-        x = mx.mean(x, axis=(1, 2))  # AdaptiveAvgPool2d(1) + flatten
-        return self.fc(x)
+        return self.fc(mx.mean(x, axis=(1, 2)))  # AdaptiveAvgPool2d(1) + flatten
 
     def sanitize(self, weights: dict[str, mx.array]) -> dict[str, mx.array]:
         """Map a PyTorch state_dict (as MLX arrays) to this model's names and layouts."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 from torch import fx
 
 from .expr import Expr
-from .inline import Nested, decide_nesting, expand, leaf_reads
+from .inline import Nested, expand, leaf_reads, tree_comments
 from .names import NameTable
+from .naming import Names
+from .nesting import decide_nesting
 from .render import statement_lines
 from .statements import Kind, Stmt
 
@@ -43,21 +44,6 @@ def _resolve_aliases(stmts: list[Stmt]) -> list[Stmt]:
     return [s.renamed(alias) for s in kept] if alias else kept
 
 
-@dataclass
-class _Scope:
-    """What the naming walk knows: each value's text, and which variable holds what."""
-
-    values: dict[str, Expr]
-    nested: Nested
-    table: NameTable
-    pinned: set[str]
-    live: dict[str, str] = field(default_factory=dict)  # variable -> the value it holds
-    by_var: dict[str, fx.Node] = field(default_factory=dict)
-
-    def text(self, expr: Expr) -> str:
-        return expand(expr, self.nested, self.values).text
-
-
 def render_body(
     stmts: list[Stmt],
     params: list[tuple[fx.Node, str]],
@@ -79,13 +65,16 @@ def render_body(
     emitted = [s for s in stmts if not _is_nested(s, nested)]
     pinned = {p for p, _ in dims.values()}
     table = NameTable({name for _, name in params} | {"self", "layer"} | pinned)
-    scope = _Scope(values, nested, table, pinned)
+    producers = {o.name: s for s in stmts for o in s.outs}
+    scope = Names(values, nested, producers, table, pinned)
+    for s in stmts:
+        for name in s.reads():
+            scope.readers.setdefault(name, []).append(s)
     lines = _batch(emitted, scope, dims)
     for node, name in params:
-        scope.live[name] = node.name
-        scope.by_var[name] = node
+        scope.hold(name, node)
     last = _last_reads(emitted, nested)
-    notes = _notes([s.comment for s in emitted])
+    notes = _notes(["; ".join(tree_comments(s, nested, producers)) for s in emitted])
     for i, s in enumerate(emitted):
         lines.extend(_emit(s, i, last, scope, lines, notes[i]))
     return Body(lines, [name for _, name in params])
@@ -108,28 +97,22 @@ def _is_nested(s: Stmt, nested: Nested) -> bool:
 
 
 def _emit(
-    s: Stmt, i: int, last: dict[str, int], scope: _Scope, done: list[str], note: tuple[str, bool]
+    s: Stmt, i: int, last: dict[str, int], scope: Names, done: list[str], note: tuple[str, bool]
 ) -> list[str]:
     """Name ``s``'s outputs and render it; ``done`` holds the lines so far."""
     dying = [v for v, n in scope.live.items() if last.get(n, -1) <= i and v not in scope.pinned]
     for v in dying:
         del scope.live[v]
-    targets: list[str] = []
-    if s.outs:
-        reads = _read_order(s, scope)
-        free = [v for v in reads if v in dying and _alike(scope.by_var.get(v), s.outs[0])]
-        targets = _targets(s, free[:1], scope)
+    targets = scope.targets(s, dying) if s.outs else []
     new = statement_lines(s, targets, scope.text, *note)
     for out, name in zip(s.outs, targets):
-        scope.values[out.name] = Expr(name)
-        scope.live[name] = out.name
-        scope.by_var[name] = out
+        scope.hold(name, out)
     if new[0].startswith("# ") and new[0] in done[-4:]:
         new = new[1:]  # the same note as just above: once is enough
     return new
 
 
-def _batch(emitted: list[Stmt], scope: _Scope, dims: Dims) -> list[str]:
+def _batch(emitted: list[Stmt], scope: Names, dims: Dims) -> list[str]:
     """``B = x.shape[0]`` up front when the batch size is read several times (the MLX idiom).
     Only parameters that are never reassigned (pinned) qualify."""
     if "B" in scope.table.taken:
@@ -152,37 +135,3 @@ def _last_reads(emitted: list[Stmt], nested: Nested) -> dict[str, int]:
         for name in leaf_reads(s.reads(), nested):
             last[name] = i
     return last
-
-
-def _alike(a: fx.Node | None, b: fx.Node) -> bool:
-    """Same kind of value (floats stay floats, token ids stay ids): only then may one reuse
-    the other's name, so ``tokens`` never ends up naming hidden states."""
-    va, vb = (a.meta.get("val") if a is not None else None), b.meta.get("val")
-    if not isinstance(va, torch.Tensor) or not isinstance(vb, torch.Tensor):
-        return type(va) is type(vb)
-    return va.dtype.is_floating_point == vb.dtype.is_floating_point
-
-
-def _read_order(s: Stmt, scope: _Scope) -> list[str]:
-    """Variables a statement reads, in reading order through nested values; the first is its
-    data-flow input, whose name a chain reuses (``x = f(x)``)."""
-    names = [scope.values[n].text for n in leaf_reads(s.reads(), scope.nested) if n in scope.values]
-    return list(dict.fromkeys(names))
-
-
-def _targets(s: Stmt, free: list[str], scope: _Scope) -> list[str]:
-    """Names for a statement's outputs: the source's own name, else a dying input's."""
-    names: list[str] = []
-    for _ in s.outs:
-        hint = s.hint if len(s.outs) == 1 else None
-        if hint and hint not in scope.live and hint not in names and hint not in scope.pinned:
-            name = hint
-            scope.table.taken.add(hint)
-            if hint in free:
-                free.remove(hint)
-        elif free:
-            name = free.pop(0)
-        else:
-            name = scope.table.fresh(hint or ("out" if len(s.outs) > 1 else "y"))
-        names.append(name)
-    return names

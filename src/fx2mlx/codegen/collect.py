@@ -10,7 +10,7 @@ from ..passes.collapse_layers import LAYER
 from .attrs import attr_text, relative
 from .ctx import EmitCtx
 from .expr import ATOM, Expr, hole, ref
-from .hints import source_hint
+from .hints import source_hint, source_location
 from .scopes import Scope
 from .statements import Kind, Stmt, alias, op
 
@@ -30,7 +30,7 @@ def relayout_stmt(node: fx.Node, order: int) -> Stmt:
     names = (_LAYOUT_NAMES.get(src), _LAYOUT_NAMES.get(dst))
     comment = f"{names[0]} -> {names[1]}" if all(names) and names[0] != names[1] else ""
     expr = Expr(f"{hole(node.args[0], ATOM)}.transpose({', '.join(map(str, axes))})")
-    return op(node, expr, order, comment=comment)
+    return op(node, expr, order, comment=comment, own_line=bool(comment))
 
 
 def op_stmt(node: fx.Node, scope: Scope, order: int, helpers: set[str]) -> Stmt:
@@ -44,8 +44,8 @@ def op_stmt(node: fx.Node, scope: Scope, order: int, helpers: set[str]) -> Stmt:
         comments.append(node.meta["fx2mlx.comment"])
     if node.meta.get("fx2mlx.baked"):
         comments.append(node.meta["fx2mlx.baked"])
-    hint = source_hint(node, scope.module)
-    return op(node, expr, order, hint=hint, comment="; ".join(comments))
+    hint, line = source_hint(node, scope.module), source_location(node, scope.module)
+    return op(node, expr, order, hint=hint, line=line, comment="; ".join(comments))
 
 
 def layer_stmt(node: fx.Node, scope: Scope, order: int) -> Stmt:
@@ -60,20 +60,22 @@ def layer_stmt(node: fx.Node, scope: Scope, order: int) -> Stmt:
         callee=attr_text(scope.module, relative(scope.path, layer.path)),
         args=[arg],
         hint=source_hint(node, scope.module),
+        line=source_location(node, scope.module),
         comment=layer.ctor.comment,
         path=layer.path,
     )
 
 
 def child_stmt(child: Scope, scope: Scope, order: int) -> Stmt:
-    hint = source_hint(child.outputs[-1], scope.module) if child.outputs else None
+    last = child.outputs[-1]
     return Stmt(
         Kind.CALL,
         list(child.outputs),
         order,
         callee=attr_text(scope.module, relative(scope.path, child.path)),
         args=[ref(i) for i in child.inputs],
-        hint=hint,
+        hint=source_hint(last, scope.module),
+        line=source_location(last, scope.module),
         path=child.path,
     )
 

@@ -1,11 +1,11 @@
-"""Which values nest into their one reader (``nn.relu(self.bn1(self.conv1(x)))``) and which
-get a name of their own; and reading statements through the values nested into them.
+"""Reading statements through the values nested into them (``nn.relu(self.bn1(self.conv1(x)))``):
+their full text, what they read, the comments they carry. :mod:`.nesting` decides what nests.
 """
 
 from __future__ import annotations
 
 from .expr import Expr
-from .statements import Kind, Stmt
+from .statements import Stmt
 
 INLINE_LIMIT = 60  # characters: longer single-use expressions get a name of their own
 NEST_LIMIT = 2  # calls nested in a value that is nested into another call
@@ -55,37 +55,10 @@ def counts(stmts: list[Stmt]) -> dict[str, int]:
     return out
 
 
-def decide_nesting(stmts: list[Stmt], leaves: dict[str, Expr]) -> Nested:
-    """Single-use values nest into their reader when the result stays short and shallow
-    (judged on the full nested text). ``leaves``: texts of the values that are given."""
-    count = counts(stmts)
-    forced = {s.args[0].value() for s in stmts if s.kind in (Kind.LOOP, Kind.GUARD)}
-    approx: dict[str, Expr] = dict(leaves)
-    nested: Nested = {}
-    for s in stmts:
-        if s.kind not in (Kind.OP, Kind.CALL):
-            for out in s.outs:
-                approx[out.name] = Expr("v" * min(len(out.name), 3))
-            continue
-        rhs = s.rhs()
-        text = rhs.filled({**{k: Expr(k) for k in rhs.reads()}, **approx})
-        name = s.outs[0].name
-        if _nestable(s, text.text, count, forced):
-            nested[name] = rhs
-            approx[name] = Expr(text.text, rhs.prec)
-        else:
-            for out in s.outs:
-                approx[out.name] = Expr("v" * min(len(out.name), 3))
-    return nested
-
-
-def _nestable(s: Stmt, text: str, count: dict[str, int], forced: set[str | None]) -> bool:
-    if len(s.outs) != 1 or s.comment:
-        return False
-    name = s.outs[0].name
-    return (
-        count.get(name, 0) == 1
-        and name not in forced
-        and len(text) <= INLINE_LIMIT
-        and call_depth(text) <= NEST_LIMIT
-    )
+def tree_comments(s: Stmt, nested: Nested, producers: dict[str, Stmt]) -> list[str]:
+    """The comments of ``s`` and of the values nested into it, in reading order."""
+    out = [s.comment] if s.comment else []
+    for name in s.reads():
+        if name in nested and name in producers:
+            out += tree_comments(producers[name], nested, producers)
+    return list(dict.fromkeys(out))

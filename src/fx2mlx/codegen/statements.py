@@ -38,13 +38,18 @@ class Stmt:
     guard: str = ""  # GUARD: the optional attribute
     comment: str = ""
     hint: str | None = None  # a name for the output, from the user's source
+    line: tuple[str, int, str] | None = None  # the source line: file, number, function
     path: str | None = None  # module path of a layer or child call
+    own_line: bool = False  # never nested into its reader (a layout change, said as such)
 
     def rhs(self) -> Expr:
-        """What an OP, CALL or ALIAS computes, as one expression."""
+        """What it computes, as one expression (a LOOP: one iteration's call; a GUARD: its
+        input)."""
         if self.kind is Kind.CALL:
             return call(self.callee, *self.args)
-        if self.kind is Kind.ALIAS:
+        if self.kind is Kind.LOOP:
+            return call("layer", *self.args)
+        if self.kind in (Kind.ALIAS, Kind.GUARD):
             return self.args[0]
         assert self.expr is not None, self.kind
         return self.expr
