@@ -73,10 +73,10 @@ class TextClassifier(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.embed = nn.Embedding(1000, 64)
+        self.pos = mx.zeros((1, 128, 64))
         self.encoder = TransformerEncoder()
         self.norm = nn.LayerNorm(64)
         self.head = nn.Linear(64, 3)
-        self.pos = mx.zeros((1, 128, 64))
 
     def __call__(self, tokens: mx.array) -> mx.array:
         x = self.embed(tokens) + self.pos[:, :12]  # 12 = tokens.shape[1] when traced

@@ -11,24 +11,14 @@ from .attrs import attr_text, relative
 from .ctx import EmitCtx
 from .expr import ATOM, Expr, hole, ref
 from .hints import source_hint, source_location
+from .layout_notes import layout_note
 from .scopes import Scope
 from .statements import Kind, Stmt, alias, op
-
-_LAYOUT_NAMES = {
-    (0, 2, 3, 1): "NHWC",
-    (0, 1, 2, 3): "NCHW",
-    (0, 2, 1): "NLC",
-    (0, 1, 2): "NCL",
-    (0, 2, 3, 4, 1): "NDHWC",
-    (0, 1, 2, 3, 4): "NCDHW",
-}
 
 
 def relayout_stmt(node: fx.Node, order: int) -> Stmt:
     axes = node.args[1]
-    src, dst = node.meta.get("fx2mlx.layout_from"), node.meta.get("fx2mlx.layout")
-    names = (_LAYOUT_NAMES.get(src), _LAYOUT_NAMES.get(dst))
-    comment = f"{names[0]} -> {names[1]}" if all(names) and names[0] != names[1] else ""
+    comment = layout_note(node)
     expr = Expr(f"{hole(node.args[0], ATOM)}.transpose({', '.join(map(str, axes))})")
     return op(node, expr, order, comment=comment, own_line=bool(comment))
 

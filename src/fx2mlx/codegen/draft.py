@@ -19,6 +19,7 @@ from .expr import ATOM, Expr, hole
 from .init import NO_DEFAULT, CallNode, DictNode, InitLine, ListNode, Raw, Slot, Tree
 from .loops import PASS_THROUGH, fold_loops
 from .optional import optional_call
+from .order import init_order
 from .params import param_names
 from .scopes import Scope, walk
 from .statements import returns
@@ -221,20 +222,31 @@ def _deepest(scope: Scope, key: str) -> Scope:
 
 
 def _ordered(module: nn.Module | None, tree: dict) -> list[str]:
+    """Attributes in torch's order: as ``__init__`` assigns them, else submodules, then
+    parameters, then buffers."""
     keys = [k for k in tree if k != "\x00payload"]
     if module is None:
         return keys
     known = list(getattr(module, "_modules", {})) + list(getattr(module, "_parameters", {}))
     known += list(getattr(module, "_buffers", {}))
     rank = {k: i for i, k in enumerate(known)}
-    return sorted(keys, key=lambda k: (rank.get(k, len(rank)), keys.index(k)))
+    source = init_order(type(module))
+    return sorted(
+        keys, key=lambda k: (source.get(k, len(source)), rank.get(k, len(rank)), keys.index(k))
+    )
+
+
+# Arguments a bare number leaves unclear (``nn.Conv2d(64, 64, 3)``): passed by keyword, as
+# MLX's own examples do (``kernel_size=3``); sizes (channels, dims) stay positional.
+KEYWORD_ROLES = {"kernel_size", "negative_slope"}
 
 
 def layer_tree(ctor: Ctor) -> Tree:
-    args: list[Tree] = [Slot(role, value) for role, value in ctor.args]
-    kwargs: list[tuple[str, Tree]] = [
-        (k, Slot(k, v, ctor.defaults.get(k, NO_DEFAULT))) for k, v in ctor.kwargs
-    ]
+    roles = [role for role, _ in ctor.args]
+    cut = next((i for i, role in enumerate(roles) if role in KEYWORD_ROLES), len(roles))
+    args: list[Tree] = [Slot(role, value) for role, value in ctor.args[:cut]]
+    kwargs: list[tuple[str, Tree]] = [(role, Slot(role, value)) for role, value in ctor.args[cut:]]
+    kwargs += [(k, Slot(k, v, ctor.defaults.get(k, NO_DEFAULT))) for k, v in ctor.kwargs]
     return CallNode(ctor.fn, args, kwargs)
 
 
