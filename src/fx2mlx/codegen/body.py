@@ -1,9 +1,8 @@
 """Render a scope's statements as the body of ``__call__``.
 
-Single-use values are nested into their user (``nn.relu(self.bn1(self.conv1(x)))``); the rest
-become assignments. A statement reuses the name of an input that dies there, so linear
-chains read ``x = ...(x)``; fresh names come from the user's own source line where we can
-read it (``identity = ...``).
+Single-use values are nested into their user (``nn.relu(self.bn1(self.conv1(x)))``, see
+:mod:`.nesting`); the rest become assignments, named as :mod:`.naming` says (``identity``,
+``x = f(x)``), and :mod:`.render` writes each statement's lines.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from .render import statement_lines
 from .statements import Kind, Stmt
 
 BATCH_USES = 3  # `x.shape[0]` this often in one body reads better as `B`
+NOTE_SPAN = 1  # statements: a comment the one before said is not said again
 
 Dims = dict[str, tuple[str, int]]
 """Symbolic dimensions a body reads: key -> (parameter name, axis)."""
@@ -28,6 +28,8 @@ Dims = dict[str, tuple[str, int]]
 
 @dataclass
 class Body:
+    """The lines of a ``__call__`` and its parameter names."""
+
     lines: list[str] = field(default_factory=list)
     params: list[str] = field(default_factory=list)
 
@@ -63,21 +65,32 @@ def render_body(
     leaves = values | {k: expand(e, {}, values) for k, e in sizes.items()}
     nested = decide_nesting(stmts, leaves) | sizes
     emitted = [s for s in stmts if not _is_nested(s, nested)]
-    pinned = {p for p, _ in dims.values()}
+    scope = _names(stmts, params, values, nested, {p for p, _ in dims.values()})
+    lines = _batch(emitted, scope, dims)
+    for node, name in params:
+        scope.hold(name, node)
+    last = _last_reads(emitted, nested)
+    notes = _notes(["; ".join(tree_comments(s, nested, scope.producers)) for s in emitted])
+    for i, s in enumerate(emitted):
+        lines.extend(_emit(s, i, last, scope, notes[i]))
+    return Body(lines, [name for _, name in params])
+
+
+def _names(
+    stmts: list[Stmt],
+    params: list[tuple[fx.Node, str]],
+    values: dict[str, Expr],
+    nested: Nested,
+    pinned: set[str],
+) -> Names:
+    """The naming walk's start: parameters and ``pinned`` names are taken."""
     table = NameTable({name for _, name in params} | {"self", "layer"} | pinned)
     producers = {o.name: s for s in stmts for o in s.outs}
     scope = Names(values, nested, producers, table, pinned)
     for s in stmts:
         for name in s.reads():
             scope.readers.setdefault(name, []).append(s)
-    lines = _batch(emitted, scope, dims)
-    for node, name in params:
-        scope.hold(name, node)
-    last = _last_reads(emitted, nested)
-    notes = _notes(["; ".join(tree_comments(s, nested, producers)) for s in emitted])
-    for i, s in enumerate(emitted):
-        lines.extend(_emit(s, i, last, scope, lines, notes[i]))
-    return Body(lines, [name for _, name in params])
+    return scope
 
 
 def _notes(comments: list[str]) -> list[tuple[str, bool]]:
@@ -85,7 +98,7 @@ def _notes(comments: list[str]) -> list[tuple[str, bool]]:
     once, above the first of them."""
     out: list[tuple[str, bool]] = []
     for i, c in enumerate(comments):
-        if c and i and comments[i - 1] == c:
+        if c and c in comments[max(0, i - NOTE_SPAN) : i]:
             out.append(("", False))
         else:
             out.append((c, bool(c) and i + 1 < len(comments) and comments[i + 1] == c))
@@ -96,20 +109,16 @@ def _is_nested(s: Stmt, nested: Nested) -> bool:
     return s.kind in (Kind.OP, Kind.CALL) and len(s.outs) == 1 and s.outs[0].name in nested
 
 
-def _emit(
-    s: Stmt, i: int, last: dict[str, int], scope: Names, done: list[str], note: tuple[str, bool]
-) -> list[str]:
-    """Name ``s``'s outputs and render it; ``done`` holds the lines so far."""
+def _emit(s: Stmt, i: int, last: dict[str, int], scope: Names, note: tuple[str, bool]) -> list[str]:
+    """Name ``s``'s outputs and render it."""
     dying = [v for v, n in scope.live.items() if last.get(n, -1) <= i and v not in scope.pinned]
     for v in dying:
         del scope.live[v]
     targets = scope.targets(s, dying) if s.outs else []
-    new = statement_lines(s, targets, scope.text, *note)
+    lines = statement_lines(s, targets, scope.text, *note)
     for out, name in zip(s.outs, targets):
         scope.hold(name, out)
-    if new[0].startswith("# ") and new[0] in done[-4:]:
-        new = new[1:]  # the same note as just above: once is enough
-    return new
+    return lines
 
 
 def _batch(emitted: list[Stmt], scope: Names, dims: Dims) -> list[str]:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from torch import nn
 
 from .attrs import LIST_TYPES, attr_text, relative
+from .inline import counts
 from .scopes import Scope
 from .statements import Kind, Stmt
 
@@ -34,14 +35,6 @@ def _covers(owner: nn.Module, indices: list[int]) -> bool:
     return indices == sorted(indices) and all(isinstance(owner[i], PASS_THROUGH) for i in skipped)
 
 
-def _uses(stmts: list[Stmt]) -> dict[str, int]:
-    uses: dict[str, int] = {}
-    for s in stmts:
-        for name in s.reads():
-            uses[name] = uses.get(name, 0) + 1
-    return uses
-
-
 def _continues(prev: Stmt, stmt: Stmt, parent: str, scope: Scope, uses: dict[str, int]) -> bool:
     """Whether ``stmt`` calls the next item of the same list on ``prev``'s output alone."""
     item = _list_item(stmt, scope)
@@ -54,7 +47,7 @@ def _continues(prev: Stmt, stmt: Stmt, parent: str, scope: Scope, uses: dict[str
 def fold_loops(stmts: list[Stmt], scope: Scope) -> list[Stmt]:
     """Replace each maximal chain that walks a whole list (2+ calls) by one loop statement;
     guarded statements are folded inside too. ``stmts`` ends with the return."""
-    uses = _uses(stmts)
+    uses = counts(stmts)
     out: list[Stmt] = []
     i = 0
     while i < len(stmts):
