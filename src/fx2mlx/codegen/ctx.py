@@ -8,7 +8,7 @@ import torch
 from torch import fx
 
 from ..passes.assign_layout import LAYOUT, Perm, identity
-from .expr import LOWEST, UNARY, hole, literal
+from .expr import LOWEST, hole, operand
 
 _MISSING = object()
 
@@ -50,9 +50,7 @@ class EmitCtx:
             )
         if isinstance(value, torch.dtype):
             return dtype_expr(value)
-        text = literal(value)
-        negative = isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0
-        return f"({text})" if negative and prec > UNARY else text
+        return operand(value, prec)  # a negative number takes parentheses where needed
 
     def a(self, key: str | int, prec: int = LOWEST, default: Any = _MISSING) -> str:
         """``self.x(self.arg(key))``: the argument rendered as source text."""
