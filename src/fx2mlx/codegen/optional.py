@@ -34,6 +34,7 @@ def optional_call(stmts: list[Stmt], scope: Scope, attr: str, guarded: bool) -> 
     if guarded:
         anchor, hint = group[-1].anchor, group[-1].hint
         new = Stmt(Kind.GUARD, [out], anchor, args=[ref(src)], body=group, guard=attr, hint=hint)
+        new.comment = "; ".join(dict.fromkeys(s.comment for s in group if s.comment))
     else:
         new = alias(out, src, group[-1].anchor)
     index = stmts.index(group[-1])

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from typing import Any
 
 from torch import fx
 
@@ -70,13 +71,16 @@ class Stmt:
         )
 
 
-def op(node: fx.Node, expr: Expr, anchor: int, **kw: object) -> Stmt:
-    return Stmt(Kind.OP, [node], anchor, expr=expr, **kw)  # type: ignore[arg-type]
+def op(node: fx.Node, expr: Expr, anchor: int, **kw: Any) -> Stmt:
+    """``node = expr``."""
+    return Stmt(Kind.OP, [node], anchor, expr=expr, **kw)
 
 
 def alias(out: fx.Node, src: fx.Node | str, anchor: int = 0) -> Stmt:
+    """``out`` is ``src`` (no code)."""
     return Stmt(Kind.ALIAS, [out], anchor, args=[ref(src)])
 
 
 def returns(expr: Expr) -> Stmt:
+    """``return expr``: the last statement of every body."""
     return Stmt(Kind.RETURN, [], expr=expr)
