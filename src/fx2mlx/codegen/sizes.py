@@ -8,16 +8,14 @@ its own tensor inputs: ``4 * x.shape[0]``. Each dimension read is a value of its
 
 from __future__ import annotations
 
-import re
+import functools
 
 import sympy
 import torch
 from torch import fx
 
 from ..passes.assign_layout import LAYOUT
-from .expr import ADD, ATOM, MUL, Expr, hole
-
-_SYMBOL = re.compile(r"\b([su]\d+)\b")
+from .expr import Expr, binary, constant, ref, unary
 
 Dims = dict[str, tuple[fx.Node, int]]
 """Dimensions sizes read: key -> (tensor, stored axis)."""
@@ -63,8 +61,25 @@ def size_expr(node: fx.Node, tensors: list[fx.Node]) -> tuple[Expr, Dims] | None
         if found is None:
             return None
         dims[str(symbol)] = found
-    text = _SYMBOL.sub(
-        lambda m: hole(dim_key(*dims[m.group(1)]), ATOM), str(expr).replace("*", " * ")
-    )
-    prec = ADD if isinstance(expr, sympy.Add) else MUL if isinstance(expr, sympy.Mul) else ATOM
-    return Expr(text, prec), {dim_key(*d): d for d in dims.values()}
+    keys = {symbol: dim_key(*d) for symbol, d in dims.items()}
+    return _source(expr, keys), {dim_key(*d): d for d in dims.values()}
+
+
+def _source(expr: sympy.Expr, keys: dict[str, str]) -> Expr:
+    """A sum or product of symbols and integers, in sympy's printing order."""
+    if expr.is_Symbol:
+        return ref(keys[str(expr)])
+    if expr.is_Integer:
+        return constant(int(expr))
+    if isinstance(expr, sympy.Add):
+        terms = expr.as_ordered_terms()
+        out = _source(terms[0], keys)
+        for term in terms[1:]:
+            negative = term.could_extract_minus_sign()
+            out = binary("-" if negative else "+", out, _source(-term if negative else term, keys))
+        return out
+    coeff, rest = expr.as_coeff_Mul()
+    if coeff == -1:
+        return unary("-", _source(rest, keys))
+    factors = [_source(f, keys) for f in expr.as_ordered_factors()]
+    return functools.reduce(lambda a, b: binary("*", a, b), factors)
