@@ -2,8 +2,8 @@
 get a name of their own.
 
 Bottom-up: a single-use value nests when its full nested text stays short and shallow. When
-it doesn't, naming a part of it may read better than naming all of it: a deep call chain
-that is an operator's operand (``out = self.bn2(self.conv2(out))``, then
+it doesn't, naming a part of it may read better than naming all of it: when it is too deep,
+a deep call chain that is an operator's operand (``out = self.bn2(self.conv2(out))``, then
 ``nn.relu(out + identity)``), or what comes from other source lines when the value's own
 line continues into its reader (``x = self.encoder(x)``, then
 ``self.head(mx.mean(self.norm(x), axis=1))``). A value that is all a ``return`` returns
@@ -104,7 +104,9 @@ class _Plan:
 
     def fits_after_cut(self, s: Stmt) -> bool:
         """Name a part of ``s`` (see the module doc) so that the rest of it nests."""
-        for cut in (self._deep_operand(s.rhs()), self._other_lines(s)):
+        too_deep = call_depth(self.text(s.rhs())) > NEST_LIMIT
+        operand = self._deep_operand(s.rhs()) if too_deep else []
+        for cut in (operand, self._other_lines(s)):
             kept = {name: self.nested.pop(name) for name in cut}
             if kept and self.fits(s):
                 return True
