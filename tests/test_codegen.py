@@ -11,11 +11,15 @@ import torch
 from torch import fx, nn
 
 from fx2mlx.codegen.body import render_body
+from fx2mlx.codegen.draft import layer_tree
 from fx2mlx.codegen.expr import ATOM, Expr, binary, call, constant, hole, ref, unary
+from fx2mlx.codegen.init import render, slots
 from fx2mlx.codegen.loops import fold_loops
 from fx2mlx.codegen.optional import NotAChain, optional_call
+from fx2mlx.codegen.order import init_order
 from fx2mlx.codegen.scopes import Scope
 from fx2mlx.codegen.statements import Kind, Stmt, op, returns
+from fx2mlx.converters.registry import Ctor
 
 
 def text(expr: Expr) -> str:
@@ -303,3 +307,28 @@ def test_the_batch_size_read_often_is_named_once() -> None:
     body = render_body(stmts, [(x, "x")], {"x.shape[0]": Expr("x.shape[0]")}, {}, dims)
     assert body.lines[0] == "B = x.shape[0]"
     assert "x.shape[0]" not in "\n".join(body.lines[1:])
+
+
+# -- constructors ------------------------------------------------------------------------------
+
+
+class Ordered(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(3, 2)
+        self.pos = nn.Parameter(torch.zeros(2))
+        self.register_buffer("mask", torch.ones(2))
+        self.head = nn.Linear(2, 2)
+
+
+def test_attributes_come_in_init_order() -> None:
+    assert list(init_order(Ordered)) == ["embed", "pos", "mask", "head"]
+    assert init_order(nn.Module) == {}
+
+
+def test_a_bare_kernel_size_is_passed_by_keyword() -> None:
+    ctor = Ctor("nn.Conv2d", [("in_channels", 3), ("out_channels", 8), ("kernel_size", 3)])
+    conv = Ctor(ctor.fn, ctor.args, [("stride", 2), ("bias", True)], {"stride": 1, "bias": True})
+    tree = layer_tree(conv)
+    omit = {id(slot) for slot in slots(tree) if slot.value == slot.default}
+    assert render(tree, omit) == "nn.Conv2d(3, 8, kernel_size=3, stride=2)"
