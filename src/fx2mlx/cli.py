@@ -65,34 +65,27 @@ def _version() -> str:
     )
 
 
+_HELP: dict[str, Any] = {
+    "epilog": EXIT_CODES,
+    "formatter_class": argparse.RawDescriptionHelpFormatter,  # keeps the epilog's lines
+}
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="fx2mlx",
-        description="PyTorch nn.Module -> readable MLX",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = _Parser(prog="fx2mlx", description="PyTorch nn.Module -> readable MLX", **_HELP)
     p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="cmd", required=True, metavar="{convert,demo}")
-    _convert_parser(sub)
-    d = sub.add_parser(
-        "demo",
-        help="convert and validate the bundled example models",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    convert = sub.add_parser(
+        "convert", help="convert a model and validate it against PyTorch", **_HELP
     )
+    _convert_parser(convert)
+    d = sub.add_parser("demo", help="convert and validate the bundled example models", **_HELP)
     d.add_argument("-o", "--out", default="demo-out", help="output folder (one subfolder each)")
     d.add_argument("--debug", action="store_true")
     return p
 
 
-def _convert_parser(sub: Any) -> None:
-    c = sub.add_parser(
-        "convert",
-        help="convert a model and validate it against PyTorch",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _convert_parser(c: argparse.ArgumentParser) -> None:
     c.add_argument(
         "target",
         help="module:attr or path/to/file.py:attr naming a module, a module class or a factory",
@@ -140,7 +133,7 @@ def _convert_parser(sub: Any) -> None:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def _no_warnings() -> Iterator[None]:
     """Tracing prints warnings and progress of its own; keep the user's terminal readable."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -188,7 +181,7 @@ def cmd_convert(args: argparse.Namespace, command: str) -> int:
     with progress.stage("load model"):
         model, factory_inputs = resolve_target(args.target)
     inputs = _inputs(args, factory_inputs)
-    with _quiet():
+    with _no_warnings():
         conversion = convert(
             model,
             inputs,
@@ -216,7 +209,7 @@ def _print_notes(conversion: Conversion) -> None:
 def _validate_and_save(conversion: Conversion, args: argparse.Namespace, out: Path) -> int:
     status = EXIT_OK
     if not args.no_validate:
-        with _quiet():
+        with _no_warnings():
             result = conversion.validate(rtol=args.rtol, atol=args.atol)
         if not result.ok:
             status = EXIT_MISMATCH
