@@ -231,7 +231,7 @@ def test_other_batch_sizes_and_baked_length(make: Any) -> None:
     assert conv.report.dynamic_batch
     result = conv.validate([(ids(1),), (ids(5),)])
     assert result.ok, result.table()
-    baked = " ".join(conv.report.baked_dims)
+    baked = " ".join(map(str, conv.report.baked_dims))
     assert "input_ids.shape[1]" in baked, conv.report.baked_dims
 
 

@@ -18,12 +18,14 @@ import torch
 
 from .converters.registry import register_layer, register_op
 from .errors import Fx2MlxError, Unsupported, UnsupportedError
+from .progress import SILENT, Progress
 from .report import Report, Validation
 
 __version__ = "0.1.0"
 __all__ = [
     "Conversion",
     "Fx2MlxError",
+    "Progress",
     "Report",
     "UnsupportedError",
     "Unsupported",
@@ -72,7 +74,9 @@ class Conversion:
         weights: dict[str, mx.array],
         report: Report,
         manifest: dict[str, Any],
+        progress: Progress = SILENT,
     ) -> None:
+        self.progress = progress
         self.model = model
         self.inputs = inputs
         self.source = source
@@ -88,9 +92,16 @@ class Conversion:
         return [self.inputs, random_inputs(self.inputs, batch)]
 
     def validate(
-        self, inputs: list[tuple] | tuple | None = None, rtol: float = 1e-4, atol: float = 1e-3
+        self,
+        inputs: list[tuple] | tuple | None = None,
+        rtol: float = 1e-4,
+        atol: float = 1e-3,
+        progress: Progress | None = None,
     ) -> Validation:
-        """Run torch and the generated MLX model on the same inputs and compare every output."""
+        """Run torch and the generated MLX model on the same inputs and compare every output.
+
+        ``progress`` defaults to the one given to :func:`convert`.
+        """
         from .validate import validate_source
 
         if inputs is None:
@@ -100,7 +111,11 @@ class Conversion:
         else:
             sets = [tuple(s) for s in inputs]  # type: ignore[union-attr]
         cl_io = bool(self._manifest.get("channels_last_io"))
-        result = validate_source(self.model, self.source, self.weights, sets, rtol, atol, cl_io)
+        progress = self.progress if progress is None else progress
+        with progress.stage("validation"):
+            result = validate_source(
+                self.model, self.source, self.weights, sets, rtol, atol, cl_io, progress
+            )
         self.report.validation = result
         return result
 
@@ -149,6 +164,7 @@ def convert(
     frontend: str = "auto",
     channels_last_io: bool = False,
     command: str | None = None,
+    progress: Progress | None = None,
 ) -> Conversion:
     """Compile ``model`` into MLX source and weights.
 
@@ -161,6 +177,8 @@ def convert(
         channels_last_io: take and return rank-3/4/5 tensors channels-last instead of
             PyTorch's channels-first layout.
         command: the command line to record in the file's docstring and the manifest.
+        progress: receives each stage and long loop (the command line prints them); silent
+            by default.
 
     Returns:
         A :class:`Conversion`; call ``.validate()`` to compare against torch and
@@ -174,8 +192,11 @@ def convert(
 
     inputs = check_inputs(model, example_inputs)
     doc = _doc(model, inputs, channels_last_io, command)
-    captured, emitted, report = compile_model(model, inputs, frontend, channels_last_io, doc)
-    weights = weights_of(captured, emitted)
+    progress = SILENT if progress is None else progress
+    captured, emitted, report = compile_model(
+        model, inputs, frontend, channels_last_io, doc, progress
+    )
+    weights = weights_of(captured, emitted, progress)
     manifest = {
         "source_model": f"{type(model).__module__}.{type(model).__qualname__}",
         "versions": {
@@ -190,4 +211,4 @@ def convert(
         ],
         "channels_last_io": channels_last_io,
     }
-    return Conversion(model, inputs, emitted.source, weights, report, manifest)
+    return Conversion(model, inputs, emitted.source, weights, report, manifest, progress)

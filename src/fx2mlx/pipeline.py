@@ -15,7 +15,8 @@ from .passes.collect_unsupported import collect_unsupported
 from .passes.fuse_global_pool import fuse_global_pool
 from .passes.normalize_graph import normalize_graph
 from .passes.simplify_graph import simplify_graph
-from .report import Report
+from .progress import SILENT, Progress
+from .report import BakedDim, Report
 from .weights import collect_weights, renamed_keys, sanitize_lines
 
 
@@ -52,23 +53,23 @@ def check_inputs(model: object, inputs: object) -> tuple:
 
 
 def compile_model(
-    model: torch.nn.Module, inputs: tuple, frontend: str, channels_last_io: bool, doc: str
+    model: torch.nn.Module,
+    inputs: tuple,
+    frontend: str,
+    channels_last_io: bool,
+    doc: str,
+    progress: Progress = SILENT,
 ) -> tuple[Captured, Emitted, Report]:
     """Run every stage; raises :class:`UnsupportedError` listing all problems at once."""
     model.eval()
     model, prefix = wrap_list_root(model)
-    captured = capture(model, inputs, frontend)
-    normalize_graph(captured)
-    simplify_graph(captured)
-    fuse_global_pool(captured)
-    layers = collapse_layers(captured)
-    problems = collect_unsupported(captured)
-    if problems:
-        raise UnsupportedError(problems)
-    baked = analyze_dynamic(captured)
-    transposes = assign_layout(captured, channels_last_io)
-    renames = renamed_keys(captured, list(model.state_dict()))
-    emitted = emit(captured, doc, sanitize_lines(captured, prefix, renames))
+    with progress.stage("capture"):
+        captured = capture(model, inputs, frontend)
+    with progress.stage("passes"):
+        layers, baked, transposes = run_passes(captured, channels_last_io)
+    with progress.stage("emit"):
+        renames = renamed_keys(captured, list(model.state_dict()))
+        emitted = emit(captured, doc, sanitize_lines(captured, prefix, renames))
     report = Report(
         frontend=captured.frontend,
         dynamic_batch=captured.dynamic_batch,
@@ -80,6 +81,20 @@ def compile_model(
         warnings=list(captured.warnings),
     )
     return captured, emitted, report
+
+
+def run_passes(captured: Captured, channels_last_io: bool) -> tuple[list[str], list[BakedDim], int]:
+    """The graph passes in order: (collapsed layers, baked-in dims, transposes inserted)."""
+    normalize_graph(captured)
+    simplify_graph(captured)
+    fuse_global_pool(captured)
+    layers = collapse_layers(captured)
+    problems = collect_unsupported(captured)
+    if problems:
+        raise UnsupportedError(problems)
+    baked = analyze_dynamic(captured)
+    transposes = assign_layout(captured, channels_last_io)
+    return layers, baked, transposes
 
 
 def dynamic_dims(captured: Captured) -> list[str]:
@@ -96,5 +111,6 @@ def dynamic_dims(captured: Captured) -> list[str]:
     return out
 
 
-def weights_of(captured: Captured, emitted: Emitted) -> dict:
-    return collect_weights(captured, emitted.declared)
+def weights_of(captured: Captured, emitted: Emitted, progress: Progress = SILENT) -> dict:
+    with progress.stage("weights"):
+        return collect_weights(captured, emitted.declared, progress)

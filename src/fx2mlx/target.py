@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import importlib.util
 import os
 import re
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -79,22 +83,100 @@ def _import(module_name: str) -> Any:
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if missing and missing != module_name and not module_name.startswith(missing + "."):
+            # the module exists; something it imports does not
+            raise Fx2MlxError(
+                f"importing {module_name!r} failed: it imports {missing!r}, which is not installed"
+            ) from exc
         raise Fx2MlxError(f"cannot import module {module_name!r}: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - the user's module failed while importing
-        raise Fx2MlxError(f"importing {module_name!r} raised {type(exc).__name__}: {exc}") from exc
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's module failed
+        raise _user_error(exc, f"importing {module_name!r}") from exc
+
+
+def _user_error(exc: BaseException, what: str) -> Fx2MlxError:
+    """The user's code failed while fx2mlx ran ``what``; ``sys.exit`` is such a failure too."""
+    if isinstance(exc, SystemExit):  # a script's top-level code (argparse, sys.exit) ran
+        return Fx2MlxError(
+            f"{what} called sys.exit({exc.code!r}); guard script code with"
+            ' `if __name__ == "__main__":`'
+        )
+    return Fx2MlxError(f"{what} raised {type(exc).__name__}: {exc}")
+
+
+def _import_file(path_text: str) -> Any:
+    """Import a ``.py`` file by path, its folder first on ``sys.path`` so its imports work."""
+    path = Path(path_text).expanduser()
+    if not path.is_file():
+        what = "is a folder, not a .py file" if path.is_dir() else "does not exist"
+        raise Fx2MlxError(f"target file {path_text} {what}")
+    path = path.resolve()
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    name = _module_name(path)
+    if name in sys.modules:  # imported before (by another target or by the file's own imports)
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise Fx2MlxError(f"cannot import {path_text}: not a Python source file")
+    loader = spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look the module up by name
+    try:
+        _run_user_code(lambda: loader.exec_module(module), f"importing {path_text}")
+    except Fx2MlxError:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def _module_name(path: Path) -> str:
+    """The file's stem, unless a different module already goes by that name."""
+    loaded = sys.modules.get(path.stem)
+    if path.stem.isidentifier() and (
+        loaded is None or getattr(loaded, "__file__", None) == str(path)
+    ):
+        return path.stem
+    return "fx2mlx_target_" + re.sub(r"\W", "_", path.stem)  # don't shadow a module in use
+
+
+def _run_user_code(fn: Callable[[], Any], what: str) -> Any:
+    """Call ``fn``, reporting its exceptions and ``sys.exit`` as the user's (``what`` failed)."""
+    try:
+        return fn()
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - KeyboardInterrupt stays an interrupt
+        raise _user_error(exc, what) from exc
+
+
+def _is_path(module_part: str) -> bool:
+    return module_part.endswith(".py") or "/" in module_part or os.sep in module_part
+
+
+def _attribute(module: Any, attr: str, where: str) -> Any:
+    """``module.a.b`` for ``attr='a.b'``, with a close-match suggestion when missing."""
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            close = difflib.get_close_matches(part, [n for n in dir(obj) if not n.startswith("_")])
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise Fx2MlxError(f"{where} has no attribute {attr!r}{hint}")
+        obj = getattr(obj, part)
+    return obj
 
 
 def resolve_target(target: str) -> tuple[torch.nn.Module, tuple | None]:
-    """``pkg.mod:attr`` -> (model, example inputs or None)."""
-    if ":" not in target:
-        raise Fx2MlxError(f"target {target!r} must look like package.module:attribute")
-    module_name, attr = target.split(":", 1)
-    obj: Any = _import(module_name)
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise Fx2MlxError(f"module {module_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
-    return _instantiate(obj, target)
+    """``pkg.mod:attr`` or ``path/to/file.py:attr`` -> (model, example inputs or None)."""
+    module_part, sep, attr = target.rpartition(":")
+    if not sep or not module_part or not attr:
+        raise Fx2MlxError(
+            f"target {target!r} must look like package.module:attribute or"
+            " path/to/file.py:attribute"
+        )
+    if _is_path(module_part):
+        module, where = _import_file(module_part), f"file {module_part}"
+    else:
+        module, where = _import(module_part), f"module {module_part!r}"
+    return _instantiate(_attribute(module, attr, where), target)
 
 
 def _instantiate(obj: Any, target: str) -> tuple[torch.nn.Module, tuple | None]:
@@ -102,10 +184,7 @@ def _instantiate(obj: Any, target: str) -> tuple[torch.nn.Module, tuple | None]:
         return obj, None
     if not callable(obj):
         raise Fx2MlxError(f"{target} is a {type(obj).__name__}, not a module, class or factory")
-    try:
-        made = obj()
-    except Exception as exc:  # noqa: BLE001 - the user's factory failed
-        raise Fx2MlxError(f"calling {target}() raised {type(exc).__name__}: {exc}") from exc
+    made = _run_user_code(obj, f"calling {target}()")
     if isinstance(made, torch.nn.Module):
         return made, None
     if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module):

@@ -16,6 +16,7 @@ import torch
 from .capture import Captured
 from .codegen.attrs import state_key
 from .passes.collapse_layers import LAYER, LayerCall
+from .progress import SILENT, Progress
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,9 @@ def _layer_weights(captured: Captured, layer: LayerCall) -> dict[str, torch.Tens
     return out
 
 
-def collect_weights(captured: Captured, declared: list[str]) -> dict[str, mx.array]:
+def collect_weights(
+    captured: Captured, declared: list[str], progress: Progress = SILENT
+) -> dict[str, mx.array]:
     """Every array the generated model holds, by its parameter path."""
     flat: dict[str, torch.Tensor] = {}
     for node in captured.graph.nodes:
@@ -71,7 +74,8 @@ def collect_weights(captured: Captured, declared: list[str]) -> dict[str, mx.arr
             flat.update(_layer_weights(captured, node.meta[LAYER]))
     for key in declared:
         flat.setdefault(key, captured.consts[key])
-    return {state_key(captured.model, k): _to_mx(flat[k]) for k in sorted(flat)}
+    keys = progress.track(sorted(flat), len(flat), "weights")
+    return {state_key(captured.model, k): _to_mx(flat[k]) for k in keys}
 
 
 def renamed_keys(captured: Captured, keys: list[str]) -> dict[str, str]:

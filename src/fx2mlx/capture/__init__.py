@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import torch
 
 from ..errors import Fx2MlxError
+from .diagnose import HINTS, check_arity, eager_failure, kind_of
 from .export import capture_export
 from .fx import capture_fx
 from .graph import SCOPE, UNSCOPED, Captured, user_frame
@@ -44,8 +45,9 @@ def capture(model: torch.nn.Module, inputs: tuple, frontend: str = "auto") -> Ca
     """Capture ``model`` with the chosen frontend; ``auto`` tries export, then fx."""
     if frontend not in FRONTENDS:
         raise Fx2MlxError(f"unknown frontend {frontend!r}; choose one of {', '.join(FRONTENDS)}")
+    check_arity(model, inputs)
     order = ["export", "fx"] if frontend == "auto" else [frontend]
-    failures: list[str] = []
+    errors: dict[str, Exception] = {}
     for name in order:
         try:
             with _silent_torch_logs():
@@ -55,11 +57,22 @@ def capture(model: torch.nn.Module, inputs: tuple, frontend: str = "auto") -> Ca
         except Fx2MlxError:
             raise
         except Exception as exc:  # noqa: BLE001 - reported to the user below
-            failures.append(_describe(name, exc))
+            errors[name] = exc
+    raise _failure(model, inputs, errors, frontend)
+
+
+def _failure(
+    model: torch.nn.Module, inputs: tuple, errors: dict[str, Exception], frontend: str
+) -> Fx2MlxError:
+    """The error to show when every frontend failed, with the hint that fits the failure."""
+    with _silent_torch_logs():
+        eager = eager_failure(model, inputs)
+    if eager is not None:  # not a tracing problem at all
+        return eager
+    kind = kind_of(list(errors.values()))
     other = "" if frontend == "auto" else "; or let fx2mlx try every frontend (--frontend auto)"
-    raise Fx2MlxError(
+    return Fx2MlxError(
         "could not trace the model with any frontend:\n"
-        + "\n".join(failures)
-        + "\n  hint: remove data-dependent Python control flow from forward(), or pass"
-        " example inputs that match what forward() expects" + other
+        + "\n".join(_describe(name, exc) for name, exc in errors.items())
+        + f"\n  hint: {HINTS[kind]}{other}"
     )

@@ -121,7 +121,7 @@ def user_frame(exc: BaseException) -> str:
         path = fr.filename.replace("\\", "/")
         if "/torch/" in path or "/site-packages/" in path or "/lib/python3" in path:
             continue
-        if "/fx2mlx/capture/" in path:
-            continue
+        if "/fx2mlx/capture/" in path or path.startswith("<"):
+            continue  # our own frames, and code fx generated (``<string>``)
         best = f"{fr.filename}:{fr.lineno}: {fr.line}"
     return best
