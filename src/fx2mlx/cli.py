@@ -25,6 +25,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--out", required=True, help="output folder")
     c.add_argument("--input-shape", action="append", default=[], help="e.g. 1,3,224,224")
     c.add_argument("--input-dtype", action="append", default=[], help="e.g. float32, int64")
+    c.add_argument(
+        "--input-range",
+        action="append",
+        default=[],
+        help="LO,HI: integer inputs drawn from LO to HI-1 (default: what the model's embedding"
+        " or one_hot accepts, else 0,100)",
+    )
     c.add_argument("--frontend", default="auto", choices=["auto", "export", "fx"])
     c.add_argument("--channels-last-io", action="store_true", help="NHWC inputs and outputs")
     c.add_argument("--rtol", type=float, default=1e-4, help="relative (norm) error tolerance")
@@ -39,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--debug", action="store_true", help="show tracebacks")
     d = sub.add_parser("demo", help="convert and validate the bundled example models")
     d.add_argument("-o", "--out", default="demo-out", help="output folder (one subfolder each)")
+    d.add_argument(
+        "--force", action="store_true", help="overwrite its own files there even if edited"
+    )
     d.add_argument("--debug", action="store_true")
     return p
 
@@ -51,11 +61,18 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def _inputs(args: argparse.Namespace, factory_inputs: tuple | None) -> tuple:
+def _inputs(args: argparse.Namespace, model: object, factory_inputs: tuple | None) -> tuple:
     from .target import make_inputs
 
     if args.input_shape:
-        return make_inputs(args.input_shape, args.input_dtype)
+        inputs, notes = make_inputs(
+            args.input_shape, args.input_dtype, ranges=args.input_range, model=model
+        )
+        for note in notes:
+            print(f"[fx2mlx] {note}", file=sys.stderr)
+        return inputs
+    if args.input_range:
+        raise Fx2MlxError("--input-range applies to inputs built from --input-shape")
     if factory_inputs is not None:
         return factory_inputs
     raise Fx2MlxError(
@@ -73,7 +90,7 @@ def cmd_convert(args: argparse.Namespace, command: str) -> int:
     if not args.check:
         check_target(out, args.force)
     model, factory_inputs = resolve_target(args.target)
-    inputs = _inputs(args, factory_inputs)
+    inputs = _inputs(args, model, factory_inputs)
     with _quiet():
         conversion = convert(
             model,
@@ -141,7 +158,7 @@ def _check(conversion: object, out: Path) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(Path(args.out))
+    return run_demo(Path(args.out), args.force)
 
 
 def main(argv: list[str] | None = None) -> int:
