@@ -224,6 +224,19 @@ def test_unwritable_folder(tmp_path: Path) -> None:
         shutil.rmtree(base)
 
 
+def test_unreadable_folder() -> None:
+    base = Path(tempfile.mkdtemp(prefix="fx2mlx-wo-"))
+    try:
+        base.chmod(0o755)
+        hidden = base / "wo"
+        hidden.mkdir()
+        hidden.chmod(0o333)  # writable and searchable, but its entries cannot be listed
+        code, err = _run_unprivileged(["convert", *UNTRACEABLE, "-o", str(hidden)])
+        assert code == 2 and err.startswith("[fx2mlx] cannot read output folder"), err
+    finally:
+        shutil.rmtree(base)
+
+
 def _run_unprivileged(args: list[str]) -> tuple[int, str]:
     """``main(args)`` in a forked child that drops root, which may write whatever the mode bits say.
 

@@ -57,7 +57,10 @@ def check_target(out: Path, force: bool) -> Survey | None:
     check_path(out)
     if not out.is_dir():
         return None
-    survey = survey_folder(out)
+    try:
+        survey = survey_folder(out)
+    except OSError as exc:
+        raise Fx2MlxError(f"cannot read output folder {out}: {exc.strerror or exc}") from exc
     check_contents(out, survey, force)
     return survey
 
