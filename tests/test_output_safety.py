@@ -168,6 +168,36 @@ def test_a_failed_write_changes_nothing(
     assert names(tmp_path) == ["o"]
 
 
+def test_an_interrupted_replace_is_detected(
+    tiny: fx2mlx.Conversion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files are renamed one by one: cut short, the old manifest no longer matches, so the next
+    write asks for --force rather than mixing two conversions; the user's files are never hit."""
+    out = tmp_path / "o"
+    tiny.save(out)
+    (out / "NOTES.md").write_text("mine\n")
+    model_py = out / "model.py"
+    model_py.write_text(model_py.read_text() + "# regenerate me\n")
+    real_replace, calls = os.replace, []
+
+    def crash_after_one(src: str, dst: str) -> None:
+        calls.append(dst)
+        if len(calls) > 1:
+            raise OSError(5, "Input/output error")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash_after_one)
+    with pytest.raises(fx2mlx.Fx2MlxError, match="Input/output error"):
+        tiny.save(out, force=True)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert names(out) == ["NOTES.md", "fx2mlx.json", "model.py", "model.safetensors"]
+    with pytest.raises(fx2mlx.Fx2MlxError, match="interrupted"):
+        tiny.save(out)
+    tiny.save(out, force=True)
+    assert "# regenerate me" not in model_py.read_text()
+    assert (out / "NOTES.md").read_text() == "mine\n"
+
+
 @pytest.fixture
 def only_mlp(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(demo, "EXAMPLES", {"mlp": "fx2mlx.examples.mlp:make_mlp"})

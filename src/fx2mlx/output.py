@@ -215,15 +215,16 @@ def _replace_in(out: Path, contents: dict[str, bytes], stale: list[str]) -> None
     """An existing folder: stage inside it, rename each file over its old version.
 
     The folder itself stays (its mode, owner and the user's other files with it). The manifest
-    goes last; if a crash cuts the renames short, its hashes no longer match and the next run
-    asks for ``--force`` instead of silently mixing two conversions.
+    goes last: if a crash cuts the renames short, the old manifest's hashes no longer match and
+    the next run asks for ``--force`` instead of silently mixing two conversions.
     """
     stage = _stage(out, contents)
     try:
-        for name in sorted(contents, key=lambda n: n == MANIFEST):
+        for name in sorted(n for n in contents if n != MANIFEST):
             os.replace(stage / name, out / name)
         for name in stale:  # written by an earlier fx2mlx, listed in its manifest, not any more
             (out / name).unlink(missing_ok=True)
+        os.replace(stage / MANIFEST, out / MANIFEST)
         _fsync_dir(out)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
