@@ -312,6 +312,8 @@ def test_ranges_follow_each_inputs_first_index_use() -> None:
     buffer_model = index_model("IndexesBuffer")
     (x,), _ = make_inputs(["5,5"], ["int64"], model=buffer_model)
     assert int(x.max()) < 7
+    (z,), notes = make_inputs(["5,5"], ["int64"], model=index_model("TwoTables"))
+    assert int(z.min()) >= 0 and int(z.max()) < 7 and "7 rows" in notes[0]
     (y,), notes = make_inputs(["5,5"], ["int64"], model=index_model("ShiftedIndex"))
     assert int(y.max()) < 100 and "--input-range" in notes[0]
 

@@ -77,13 +77,15 @@ class _IndexProbe(TorchFunctionMode):
         return out
 
     def _bound(self, tensor: Any, bound: Bound | None) -> None:
+        """Several index uses of one input: it must satisfy them all."""
         i = self.origin.get(id(tensor))
-        if i is not None and bound is not None:
-            if (
-                i not in self.bounds
-                or bound.high - bound.low < self.bounds[i].high - self.bounds[i].low
-            ):
-                self.bounds[i] = bound
+        if i is None or bound is None:
+            return
+        old = self.bounds.get(i)
+        if old is not None:
+            why = bound.why if bound.high < old.high else old.why
+            bound = Bound(max(old.low, bound.low), min(old.high, bound.high), why)
+        self.bounds[i] = bound
 
     def _track(self, out: Any, i: int) -> None:
         for x in out if isinstance(out, (tuple, list)) else (out,):
