@@ -125,7 +125,7 @@ class Conversion:
         Only into a new or empty folder or one fx2mlx wrote; there it replaces only the files
         its manifest lists. ``force`` writes beside files added to such a folder and overwrites
         generated files edited since; a user's file is never replaced. Raises
-        :class:`Fx2MlxError` when refused or when writing fails (nothing half-written).
+        :class:`Fx2MlxError` when refused or when writing fails.
         """
         from .output import write_folder
 
