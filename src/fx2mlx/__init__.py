@@ -135,7 +135,13 @@ class Conversion:
         return data
 
     def save(self, out_dir: str | Path, force: bool = False) -> Path:
-        """Write ``model.py``, ``model.safetensors`` and ``fx2mlx.json`` atomically."""
+        """Write ``model.py``, ``model.safetensors`` and ``fx2mlx.json`` to ``out_dir``.
+
+        Only into a new or empty folder or one fx2mlx wrote; there it replaces only the files
+        its manifest lists. ``force`` writes beside files added to such a folder and overwrites
+        generated files edited since; a user's file is never replaced. Raises
+        :class:`Fx2MlxError` when refused or when writing fails.
+        """
         from .output import write_folder
 
         out = Path(out_dir)

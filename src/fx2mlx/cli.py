@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     _convert_parser(convert)
     d = sub.add_parser("demo", help="convert and validate the bundled example models", **_HELP)
     d.add_argument("-o", "--out", default="demo-out", help="output folder (one subfolder each)")
+    d.add_argument(
+        "--force", action="store_true", help="overwrite its own files there even if edited"
+    )
     d.add_argument("--debug", action="store_true")
     return p
 
@@ -106,6 +109,14 @@ def _convert_parser(c: argparse.ArgumentParser) -> None:
         default=[],
         help="dtype of the input at the same position, e.g. float32, int64; once per input,"
         " or once for all (default float32)",
+    )
+    c.add_argument(
+        "--input-range",
+        action="append",
+        metavar="LO,HI",
+        default=[],
+        help="LO,HI: integer inputs drawn from LO to HI-1 (default: what the model's embedding"
+        " or one_hot accepts, else 0,100)",
     )
     c.add_argument("--frontend", default="auto", choices=["auto", "export", "fx"])
     c.add_argument("--channels-last-io", action="store_true", help="NHWC inputs and outputs")
@@ -140,11 +151,18 @@ def _no_warnings() -> Iterator[None]:
         yield
 
 
-def _inputs(args: argparse.Namespace, factory_inputs: tuple | None) -> tuple:
+def _inputs(args: argparse.Namespace, model: object, factory_inputs: tuple | None) -> tuple:
     from .target import make_inputs
 
     if args.input_shape:
-        return make_inputs(args.input_shape, args.input_dtype)
+        inputs, notes = make_inputs(
+            args.input_shape, args.input_dtype, ranges=args.input_range, model=model
+        )
+        for note in notes:
+            print(f"[fx2mlx] {note}", file=sys.stderr)
+        return inputs
+    if args.input_range:
+        raise Fx2MlxError("--input-range applies to inputs built from --input-shape")
     if factory_inputs is not None:
         return factory_inputs
     raise Fx2MlxError(
@@ -180,7 +198,7 @@ def cmd_convert(args: argparse.Namespace, command: str) -> int:
     progress = SILENT if args.quiet else ConsoleProgress(sys.stderr)
     with progress.stage("load model"):
         model, factory_inputs = resolve_target(args.target)
-    inputs = _inputs(args, factory_inputs)
+    inputs = _inputs(args, model, factory_inputs)
     with _no_warnings():
         conversion = convert(
             model,
@@ -264,7 +282,10 @@ def _check(conversion: Conversion, out: Path, quiet: bool = False) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(Path(args.out))
+    return run_demo(Path(args.out), args.force)
+
+
+_VALUED = ("--input-shape", "--input-range")
 
 
 def _attach_values(argv: list[str]) -> list[str]:
@@ -272,8 +293,8 @@ def _attach_values(argv: list[str]) -> list[str]:
     ``-`` for an option and says only "expected one argument"; our own check says what's wrong."""
     out: list[str] = []
     for arg in argv:
-        if out and out[-1] == "--input-shape" and arg[:1] == "-" and arg[1:2].isdigit():
-            out[-1] = f"--input-shape={arg}"
+        if out and out[-1] in _VALUED and arg[:1] == "-" and arg[1:2].isdigit():
+            out[-1] = f"{out[-1]}={arg}"
         else:
             out.append(arg)
     return out

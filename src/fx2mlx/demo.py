@@ -15,8 +15,13 @@ def _load(name: str):  # noqa: ANN202 - (model, inputs)
     return getattr(importlib.import_module(module), attr)()
 
 
-def run_demo(out: Path) -> int:
+def run_demo(out: Path, force: bool = False) -> int:
+    """Each example goes to ``out/<name>`` under ``convert -o``'s rules, all checked up front."""
     from . import convert
+    from .output import check_target
+
+    for name in EXAMPLES:
+        check_target(out / name, force)
 
     rows = [("model", "params", "outputs", "max abs err", "rel err", "transposes", "ok", "time")]
     failed = 0
@@ -27,7 +32,7 @@ def run_demo(out: Path) -> int:
             warnings.simplefilter("ignore")
             conv = convert(model, inputs, command=f"fx2mlx demo ({name})")
             result = conv.validate()
-        conv.save(out / name, force=True)
+        conv.save(out / name, force=force)
         seconds = time.perf_counter() - start
         params = sum(p.numel() for p in model.parameters())
         failed += not result.ok
