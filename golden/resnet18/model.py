@@ -8,7 +8,6 @@ from pathlib import Path
 
 import mlx.core as mx
 import mlx.nn as nn
-from mlx.utils import tree_flatten
 
 
 class BasicBlock(nn.Module):
@@ -64,13 +63,12 @@ class ResNet(nn.Module):
 
     def sanitize(self, weights: dict[str, mx.array]) -> dict[str, mx.array]:
         """Map a PyTorch state_dict (as MLX arrays) to this model's names and layouts."""
-        params = dict(tree_flatten(self.parameters()))
         layers = dict(self.named_modules())
         sanitized = {}
         for key, value in weights.items():
-            if key not in params:
-                continue  # num_batches_tracked, or weights forward() never uses
             owner, _, name = key.rpartition(".")
+            if name == "num_batches_tracked":
+                continue  # BatchNorm's step counter: MLX's BatchNorm keeps none
             if isinstance(layers.get(owner), nn.Conv2d) and name == "weight":
                 # PyTorch (out, in, *kernel) -> MLX (out, *kernel, in)
                 value = mx.moveaxis(value, 1, -1)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import mlx.core as mx
 import mlx.nn as nn
-from mlx.utils import tree_flatten
 
 
 class MultiheadAttention(nn.Module):
@@ -86,13 +85,7 @@ class TextClassifier(nn.Module):
 
     def sanitize(self, weights: dict[str, mx.array]) -> dict[str, mx.array]:
         """Map a PyTorch state_dict (as MLX arrays) to this model's names and layouts."""
-        params = dict(tree_flatten(self.parameters()))
-        sanitized = {}
-        for key, value in weights.items():
-            if key not in params:
-                continue  # num_batches_tracked, or weights forward() never uses
-            sanitized[key] = value
-        return sanitized
+        return weights  # PyTorch's names and layouts are this model's already
 
 
 def load(path: str | Path | None = None) -> TextClassifier:

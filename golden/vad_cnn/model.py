@@ -8,7 +8,6 @@ from pathlib import Path
 
 import mlx.core as mx
 import mlx.nn as nn
-from mlx.utils import tree_flatten
 
 
 class VADNet(nn.Module):
@@ -27,12 +26,9 @@ class VADNet(nn.Module):
 
     def sanitize(self, weights: dict[str, mx.array]) -> dict[str, mx.array]:
         """Map a PyTorch state_dict (as MLX arrays) to this model's names and layouts."""
-        params = dict(tree_flatten(self.parameters()))
         layers = dict(self.named_modules())
         sanitized = {}
         for key, value in weights.items():
-            if key not in params:
-                continue  # num_batches_tracked, or weights forward() never uses
             owner, _, name = key.rpartition(".")
             if isinstance(layers.get(owner), nn.Conv1d) and name == "weight":
                 # PyTorch (out, in, *kernel) -> MLX (out, *kernel, in)

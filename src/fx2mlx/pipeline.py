@@ -16,7 +16,7 @@ from .passes.fuse_global_pool import fuse_global_pool
 from .passes.normalize_graph import normalize_graph
 from .passes.simplify_graph import simplify_graph
 from .report import Report
-from .weights import collect_weights, renamed_keys, sanitize_lines
+from .weights import collect_weights
 
 
 class _ListRoot(torch.nn.Module):
@@ -67,8 +67,7 @@ def compile_model(
         raise UnsupportedError(problems)
     baked = analyze_dynamic(captured)
     transposes = assign_layout(captured, channels_last_io)
-    renames = renamed_keys(captured, list(model.state_dict()))
-    emitted = emit(captured, doc, sanitize_lines(captured, prefix, renames))
+    emitted = emit(captured, doc, prefix)
     report = Report(
         frontend=captured.frontend,
         dynamic_batch=captured.dynamic_batch,

@@ -18,6 +18,7 @@ from ..converters import helpers as helper_sources
 from .dedup import ClassDef, ClassPlanner, returns_annotation
 from .draft import Drafter
 from .expr import hole, literal
+from .sanitize import sanitize_lines
 from .scopes import build_scopes
 
 BLACK_MODE = black.Mode(line_length=100)
@@ -90,8 +91,9 @@ def _returns(spec: pytree.TreeSpec | None, outs: list[fx.Node]) -> str:
     return returns_annotation(outs)
 
 
-def emit(captured: Captured, doc: str, sanitize: list[str]) -> Emitted:
-    """Generate the model source for an already normalized, laid-out, collapsed graph."""
+def emit(captured: Captured, doc: str, prefix: str = "") -> Emitted:
+    """Generate the model source for an already normalized, laid-out, collapsed graph
+    (``prefix``: the attribute holding a top-level list, for ``sanitize``)."""
     root = build_scopes(captured)
     output = next(n for n in captured.graph.nodes if n.op == "output")
     leaves = list(output.args[0]) if isinstance(output.args[0], (list, tuple)) else [output.args[0]]
@@ -106,6 +108,8 @@ def emit(captured: Captured, doc: str, sanitize: list[str]) -> Emitted:
     classes = ClassPlanner(drafter, root, reserved=set(helpers)).plan()
     sources, std_imports = helper_sources.resolve(helpers)
     top = len(classes) - 1  # the planner lists the model's own class last
+    declared = [k for ks in drafter.declared.values() for k in ks if k not in drafter.embedded]
+    sanitize = sanitize_lines(captured, declared, prefix)
     views = [_view(c, i == top, captured, sanitize, leaves) for i, c in enumerate(classes)]
     text = (
         _env()
@@ -119,7 +123,6 @@ def emit(captured: Captured, doc: str, sanitize: list[str]) -> Emitted:
         )
     )
     source = black.format_str(text, mode=BLACK_MODE)
-    declared = [k for ks in drafter.declared.values() for k in ks if k not in drafter.embedded]
     return Emitted(source, declared, classes, classes[-1].name)
 
 
