@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
-import shlex
 import sys
 import traceback
 import warnings
@@ -64,8 +63,9 @@ def _inputs(args: argparse.Namespace, factory_inputs: tuple | None) -> tuple:
     )
 
 
-def cmd_convert(args: argparse.Namespace, command: str) -> int:
+def cmd_convert(args: argparse.Namespace, argv: list[str]) -> int:
     from . import convert
+    from .command import invocation, regenerate_command
     from .output import check_target
     from .target import resolve_target
 
@@ -80,8 +80,9 @@ def cmd_convert(args: argparse.Namespace, command: str) -> int:
             inputs,
             frontend=args.frontend,
             channels_last_io=args.channels_last_io,
-            command=command,
+            command=regenerate_command(args.target, vars(args)),
         )
+    conversion.record_invocation(invocation(argv))
     for note in conversion.report.warnings:
         print(f"[fx2mlx] warning: {note}", file=sys.stderr)
     if args.check:
@@ -147,12 +148,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
-    # the command that regenerates the files: without the flags that only steer this run
-    kept = [a for a in argv if a not in ("--check", "--force", "--debug", "--no-validate")]
-    command = "fx2mlx " + " ".join(shlex.quote(a) for a in kept)
     try:
         if args.cmd == "convert":
-            return cmd_convert(args, command)
+            return cmd_convert(args, argv)
         return cmd_demo(args)
     except Fx2MlxError as exc:
         if args.debug:
