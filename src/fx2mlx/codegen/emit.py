@@ -15,9 +15,10 @@ from torch.utils import _pytree as pytree
 
 from ..capture import Captured
 from ..converters import helpers as helper_sources
-from .dedup import ClassDef, ClassPlanner, returns_annotation
+from .dedup import ClassDef, ClassPlanner
 from .draft import Drafter
 from .expr import hole, literal
+from .returns import container, output_annotation
 from .sanitize import sanitize_lines
 from .scopes import build_scopes
 
@@ -62,33 +63,18 @@ def render_outputs(spec: pytree.TreeSpec, leaves: list[Any]) -> str:
         if s.is_leaf():
             return _output_leaf(next(it))
         kids = [walk(c) for c in s.children()]
-        t = s.type
-        if t is type(None):
+        kind = container(s.type)
+        if kind == "None":
             return "None"
-        if t is list:
+        if kind == "list":
             return "[" + ", ".join(kids) + "]"
-        if _is_tuple(t):  # a top-level tuple reads `return a, b`
+        if kind == "tuple":  # a top-level tuple reads `return a, b`
             inner = ", ".join(kids) + ("," if len(kids) == 1 else "")
             return inner if top and len(kids) > 1 else f"({inner})"
         # dicts and ModelOutputs: their pytree context is the list of keys
         return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(s.context, kids)) + "}"
 
     return walk(spec, top=True)
-
-
-def _is_tuple(t: type) -> bool:
-    return t is tuple or (isinstance(t, type) and issubclass(t, tuple))
-
-
-def _returns(spec: pytree.TreeSpec | None, outs: list[fx.Node]) -> str:
-    if spec is not None and not spec.is_leaf():
-        if spec.type is dict or (isinstance(spec.type, type) and issubclass(spec.type, dict)):
-            return "dict[str, mx.array]"
-        if spec.type is list:
-            return "list[mx.array]"
-        if _is_tuple(spec.type):
-            return "tuple[" + ", ".join("mx.array" for _ in spec.children_specs) + "]"
-    return returns_annotation(outs)
 
 
 def emit(captured: Captured, doc: str, prefix: str = "") -> Emitted:
@@ -134,11 +120,7 @@ def _view(
         "doc": "" if is_top else f"Generated from {cls.source}.",
         "params": [f"{n}: {a}" + (f" = {d}" if d else "") for n, a, d in cls.params],
         "call_params": [f"{p}: {t}" for p, t in zip(cls.call_params, cls.call_types)],
-        "returns": (
-            _returns(captured.out_spec, [leaf for leaf in leaves if isinstance(leaf, fx.Node)])
-            if is_top
-            else cls.returns
-        ),
+        "returns": output_annotation(captured.out_spec, leaves) if is_top else cls.returns,
         "init": cls.init,
         "body": cls.body,
         "sanitize": sanitize if is_top else [],
