@@ -79,11 +79,7 @@ def regenerate_command(target: str, options: Options) -> str:
     words = ["fx2mlx", "convert", target.strip()]
     for render in OUTPUT_OPTIONS.values():
         words += render(options)
-    return f"{_join(words)} -o {OUT}  {OUT_NOTE}"
-
-
-def _join(words: Sequence[str]) -> str:
-    return " ".join(shlex.quote(w) for w in words)
+    return f"{' '.join(shlex.quote(w) for w in words)} -o {OUT}  {OUT_NOTE}"
 
 
 def invocation(argv: Sequence[str]) -> dict[str, Any]:

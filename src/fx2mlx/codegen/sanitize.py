@@ -40,7 +40,7 @@ def skipped_keys(captured: Captured, declared: list[str]) -> dict[str, list[str]
 
     def unheld(key: str) -> bool:
         # a converted layer holds its module's whole state_dict (see weights._layer_weights)
-        in_layer = any(key.startswith(f"{p}.") for p in layers if p)
+        in_layer = any(not p or key.startswith(f"{p}.") for p in layers)
         return key not in held and not in_layer and key.rpartition(".")[2] != COUNTER
 
     state, unsaved = _torch_keys(captured)
