@@ -17,6 +17,7 @@ import pytest
 
 import fx2mlx
 from fx2mlx.codegen.emit import BLACK_MODE
+from fx2mlx.command import regenerate_command
 from fx2mlx.examples import EXAMPLES
 from fx2mlx.validate import validate_folder
 
@@ -26,7 +27,7 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 def _conversion(name: str) -> fx2mlx.Conversion:
     module, attr = EXAMPLES[name].split(":")
     model, inputs = getattr(importlib.import_module(module), attr)()
-    return fx2mlx.convert(model, inputs, command=f"fx2mlx demo ({name})")
+    return fx2mlx.convert(model, inputs, command=regenerate_command(EXAMPLES[name], {}))
 
 
 def _weights_manifest(weights: dict[str, mx.array]) -> str:

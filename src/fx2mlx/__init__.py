@@ -129,6 +129,11 @@ class Conversion:
             blob = path.read_bytes()
         return {"model.py": self.source.encode(), "model.safetensors": blob}
 
+    def record_invocation(self, invocation: dict[str, Any]) -> None:
+        """Keep the command exactly as typed in the manifest: ``model.py`` shows only the
+        canonical command, so how a command was spelled never shows up as drift."""
+        self._manifest["invocation"] = invocation
+
     def manifest(self) -> dict[str, Any]:
         data = dict(self._manifest)
         data["report"] = self.report.to_json()
@@ -182,7 +187,8 @@ def convert(
             (export, then fx).
         channels_last_io: take and return rank-3/4/5 tensors channels-last instead of
             PyTorch's channels-first layout.
-        command: the command line to record in the file's docstring and the manifest.
+        command: the command that regenerates the output, for the file's docstring and the
+            manifest (the CLI passes its canonical command, see ``fx2mlx.command``).
         progress: receives each stage and long loop (the command line prints them); silent
             by default.
 

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import difflib
 import math
-import shlex
 import sys
 import traceback
 import warnings
@@ -186,8 +185,9 @@ def _early_checks(args: argparse.Namespace, out: Path) -> None:
         )
 
 
-def cmd_convert(args: argparse.Namespace, command: str) -> int:
+def cmd_convert(args: argparse.Namespace, argv: list[str]) -> int:
     from . import convert
+    from .command import invocation, regenerate_command
     from .output import check_target
     from .target import resolve_target
 
@@ -205,9 +205,10 @@ def cmd_convert(args: argparse.Namespace, command: str) -> int:
             inputs,
             frontend=args.frontend,
             channels_last_io=args.channels_last_io,
-            command=command,
+            command=regenerate_command(args.target, vars(args)),
             progress=progress,
         )
+    conversion.record_invocation(invocation(argv))
     if not args.quiet:
         _print_notes(conversion)
     if args.check:
@@ -311,18 +312,14 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return EXIT_ERROR
-    # the command that regenerates the files: without the flags that only steer this run
-    steer = ("--check", "--force", "--debug", "--no-validate", "--quiet", "-q")
-    kept = [a for a in argv if a not in steer]
-    command = "fx2mlx " + " ".join(shlex.quote(a) for a in kept)
-    return _run(args, command)
+    return _run(args, argv)
 
 
-def _run(args: argparse.Namespace, command: str) -> int:
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
     """Run the command; every failure becomes one ``[fx2mlx]`` message and exit 2."""
     try:
         if args.cmd == "convert":
-            return cmd_convert(args, command)
+            return cmd_convert(args, argv)
         return cmd_demo(args)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - never a bare traceback for users
         if args.debug:

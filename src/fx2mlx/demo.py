@@ -7,6 +7,7 @@ import time
 import warnings
 from pathlib import Path
 
+from .command import regenerate_command
 from .examples import EXAMPLES
 
 
@@ -30,7 +31,7 @@ def run_demo(out: Path, force: bool = False) -> int:
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            conv = convert(model, inputs, command=f"fx2mlx demo ({name})")
+            conv = convert(model, inputs, command=regenerate_command(EXAMPLES[name], {}))
             result = conv.validate()
         conv.save(out / name, force=force)
         seconds = time.perf_counter() - start

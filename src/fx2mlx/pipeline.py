@@ -17,7 +17,7 @@ from .passes.normalize_graph import normalize_graph
 from .passes.simplify_graph import simplify_graph
 from .progress import SILENT, Progress
 from .report import BakedDim, Report
-from .weights import collect_weights, renamed_keys, sanitize_lines
+from .weights import collect_weights
 
 
 class _ListRoot(torch.nn.Module):
@@ -68,8 +68,7 @@ def compile_model(
     with progress.stage("passes"):
         layers, baked, transposes = run_passes(captured, channels_last_io)
     with progress.stage("emit"):
-        renames = renamed_keys(captured, list(model.state_dict()))
-        emitted = emit(captured, doc, sanitize_lines(captured, prefix, renames))
+        emitted = emit(captured, doc, prefix)
     report = Report(
         frontend=captured.frontend,
         dynamic_batch=captured.dynamic_batch,

@@ -40,13 +40,20 @@ class ClassDef:
 
 
 def annotation(value: object) -> str:
-    """The type annotation for a value flowing through ``__call__``."""
+    """The type annotation for a value flowing through ``__call__`` (a node's ``val``, or a
+    constant the code returns as it is)."""
     if isinstance(value, torch.Tensor):
         return "mx.array"
+    if isinstance(value, (torch.SymBool, bool)):  # before int: a bool is an int
+        return "bool"
     if isinstance(value, (torch.SymInt, int)):
         return "int"
     if isinstance(value, (torch.SymFloat, float)):
         return "float"
+    if isinstance(value, str):
+        return "str"
+    if value is None:
+        return "None"
     if isinstance(value, (list, tuple)):
         return "list[mx.array]"
     return "mx.array"

@@ -52,3 +52,21 @@ def make_gpt2_tiny() -> tuple[torch.nn.Module, tuple[torch.Tensor, ...]]:
         attn_implementation="sdpa",
     )
     return tf.GPT2LMHeadModel(config).eval(), (torch.randint(0, 99, (2, 10)),)
+
+
+def make_llama_tiny() -> tuple[torch.nn.Module, tuple[torch.Tensor, ...]]:
+    """LlamaForCausalLM (2 layers, width 32, grouped-query attention) on token ids."""
+    tf = _transformers()
+    torch.manual_seed(0)
+    config = tf.LlamaConfig(
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        use_cache=False,
+        attn_implementation="sdpa",
+    )
+    return tf.LlamaForCausalLM(config).eval(), (torch.randint(0, 99, (2, 10)),)
