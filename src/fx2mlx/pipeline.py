@@ -6,6 +6,7 @@ import torch
 
 from . import converters  # noqa: F401 - fills the registry
 from .capture import Captured, capture
+from .codegen.docstring import DocSpec
 from .codegen.emit import Emitted, emit
 from .errors import Fx2MlxError, UnsupportedError
 from .passes.analyze_dynamic import analyze_dynamic
@@ -52,7 +53,11 @@ def check_inputs(model: object, inputs: object) -> tuple:
 
 
 def compile_model(
-    model: torch.nn.Module, inputs: tuple, frontend: str, channels_last_io: bool, doc: str
+    model: torch.nn.Module,
+    inputs: tuple,
+    frontend: str,
+    channels_last_io: bool,
+    command: str | None = None,
 ) -> tuple[Captured, Emitted, Report]:
     """Run every stage; raises :class:`UnsupportedError` listing all problems at once."""
     model.eval()
@@ -68,6 +73,7 @@ def compile_model(
     baked = analyze_dynamic(captured)
     transposes = assign_layout(captured, channels_last_io)
     renames = renamed_keys(captured, list(model.state_dict()))
+    doc = DocSpec(inputs, command, channels_last_io)
     emitted = emit(captured, doc, sanitize_lines(captured, prefix, renames))
     report = Report(
         frontend=captured.frontend,

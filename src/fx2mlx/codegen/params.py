@@ -24,8 +24,8 @@ def param_names(
     """``__call__`` parameter names: the forward's own names where its source shows them,
     else the name a child call already gave the same value (``known``)."""
     if scope.parent is None:
-        names = [identifier(n) for n in captured.input_names]
-        return [("x" if n == "input_" else n) for n in names]
+        table = NameTable({"self"})  # `ﬁlter` and `filter` are one name to Python
+        return [table.fresh("x" if identifier(n) == "input_" else n) for n in captured.input_names]
     sig = _signature(scope.module)
     first = "x" if not sig or sig[0] in ("input", "args") else identifier(sig[0])
     table = NameTable({"self"})
