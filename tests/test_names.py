@@ -190,3 +190,24 @@ def test_class_name_collisions(first: str, second: str, tmp_path: Path) -> None:
     classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
     assert len(classes) == len({unicodedata.normalize("NFKC", c) for c in classes}) == 3
     assert not {"Path", "True", "None", "load"} & set(classes)
+
+
+class LayerParam(nn.Module):
+    """A forward parameter named like the generated loop variable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])
+
+    def forward(self, x: torch.Tensor, layer: torch.Tensor) -> torch.Tensor:
+        for block in self.layers:
+            x = block(x)
+        return x + layer
+
+
+def test_parameter_named_like_the_loop_variable(tmp_path: Path) -> None:
+    model = LayerParam().eval()
+    inputs = (torch.randn(2, 4), torch.randn(2, 4))
+    conv = assert_converts(model, inputs)
+    assert "for layer in self.layers:" in conv.source
+    assert_roundtrip(model, conv, inputs, tmp_path / "out")

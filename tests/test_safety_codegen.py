@@ -137,12 +137,36 @@ class Outputs(nn.Module):
         return {name: y + i for i, name in enumerate(HOSTILE)}
 
 
+class Norms(nn.Module):
+    """Constructor values that differ between instances become ``__init__`` parameters; one
+    of them is of a ``float`` subclass whose name is code."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        evil = type(f'float = 1.0, z=exec("touch PWNED")) -> {PAYLOAD}', (float,), {})
+        self.a = Normed(evil(1e-5))
+        self.b = Normed(1e-3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(self.a(x))
+
+
+class Normed(nn.Module):
+    def __init__(self, eps: float) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(4, eps=eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x)
+
+
 MODELS = {
     "class_names": lambda: _named(Block, PAYLOAD)(),
     "attribute_names": lambda: _named(Layers, HOSTILE[3])(),
     "dict_keys_and_params": Table,
     "constants": Consts,
     "output_keys": Outputs,
+    "value_types": Norms,
 }
 
 
@@ -260,3 +284,19 @@ def test_module_docstring_states_each_inputs_layout(case: str) -> None:
         assert "scale: (4, 1, 1) float32, axes" not in doc
     for text in expected:
         assert text in doc, doc
+
+
+def test_comment_text_is_inert_where_statements_are_written() -> None:
+    from torch import fx
+
+    from fx2mlx.codegen.body import Stmt, _statement
+    from fx2mlx.codegen.expr import Expr
+
+    graph = fx.Graph()
+    node = graph.placeholder("x")
+    for comment in HOSTILE:
+        stmt = Stmt([node], Expr("f(x)"), 0, comment=comment)
+        lines = _statement(stmt, "f(x)", ["y"], {})
+        source = "\n".join(lines) + "\n"
+        tree = ast.parse(source)
+        assert len(lines) == len(tree.body) == 1 and source.count("\n") == 1, lines

@@ -301,12 +301,21 @@ def _lift(
             continue
         if match is None:
             match = table.fresh(slot.role)
-            params.append((match, type(present[0]).__name__))
+            params.append((match, _param_type(present[0])))
             values[match] = list(col)
         else:
             values[match] = [a if a is not _MISSING else b for a, b in zip(values[match], col)]
         slot.param = match
     return params, values
+
+
+def _param_type(value: object) -> str:
+    """The annotation of a lifted constructor value: a builtin type's name, never the value's
+    own class name (a model could name a ``float`` subclass anything)."""
+    for kind in (bool, int, float, str, tuple, list):
+        if isinstance(value, kind):
+            return kind.__name__
+    return "object"
 
 
 def _compatible(a: list[object], b: list[object]) -> bool:
