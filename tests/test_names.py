@@ -75,7 +75,12 @@ class Named(nn.Module):
     """Children under exactly the given names, applied in order (``_modules`` and
     ``_parameters`` are filled directly: torch's setters refuse some of these names)."""
 
-    def __init__(self, layers: list[str] = (), params: list[str] = (), consts: list[str] = ()):
+    def __init__(
+        self,
+        layers: tuple[str, ...] | list[str] = (),
+        params: tuple[str, ...] | list[str] = (),
+        consts: tuple[str, ...] | list[str] = (),
+    ) -> None:
         super().__init__()
         self.order = (list(layers), list(params), list(consts))
         for name in layers:
@@ -211,3 +216,10 @@ def test_parameter_named_like_the_loop_variable(tmp_path: Path) -> None:
     conv = assert_converts(model, inputs)
     assert "for layer in self.layers:" in conv.source
     assert_roundtrip(model, conv, inputs, tmp_path / "out")
+
+
+def test_reserved_names_cover_the_helpers() -> None:
+    from fx2mlx.codegen.names import RESERVED
+    from fx2mlx.converters.helpers import HELPERS
+
+    assert {h for h in HELPERS if not h.startswith("_")} <= RESERVED

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 import fx2mlx
+from fx2mlx.converters.helpers import HELPERS
 
 from .helpers import assert_converts, assert_roundtrip
 
@@ -50,8 +51,6 @@ NAMES = ['T""";exec("touch PWNED")\n#"""'] + [
 ]
 PARAMS = [*NAMES, "__call__", "__init__"]
 ALLOWED_IMPORTS = {"mlx.core", "mlx.nn", "mlx.utils", "pathlib", "math", "itertools"}
-HELPERS = {"max_pool", "avg_pool", "max_pool_with_indices", "adaptive_avg_pool"}
-HELPERS |= {"group_norm", "circular_pad", "_pool_geometry", "_windows"}
 
 
 def _named(base: type, name: str) -> type:
@@ -190,7 +189,7 @@ def _check_source(source: str, classes: set[str]) -> None:
     imports |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert imports <= ALLOWED_IMPORTS, imports - ALLOWED_IMPORTS
     defined = _module_names(tree)
-    assert defined - HELPERS == {"mx", "nn", "tree_flatten", "Path", "load", *classes}
+    assert defined - set(HELPERS) == {"mx", "nn", "tree_flatten", "Path", "load", *classes}
     for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
         body = cls.body[1:] if ast.get_docstring(cls) is not None else cls.body
         assert all(isinstance(n, ast.FunctionDef) for n in body), cls.name  # nothing runs
