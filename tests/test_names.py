@@ -9,6 +9,7 @@ from pathlib import Path
 import mlx.core as mx
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import fx2mlx
@@ -218,8 +219,17 @@ def test_parameter_named_like_the_loop_variable(tmp_path: Path) -> None:
     assert_roundtrip(model, conv, inputs, tmp_path / "out")
 
 
-def test_reserved_names_cover_the_helpers() -> None:
-    from fx2mlx.codegen.names import RESERVED
-    from fx2mlx.converters.helpers import HELPERS
+class HelperNames(nn.Module):
+    """A forward parameter and a local variable named like helpers the body calls."""
 
-    assert {h for h in HELPERS if not h.startswith("_")} <= RESERVED
+    def forward(self, max_pool: torch.Tensor) -> torch.Tensor:
+        avg_pool = F.max_pool2d(max_pool, 3, 2, ceil_mode=True)
+        return F.avg_pool2d(avg_pool, 2, ceil_mode=True, count_include_pad=False) * 2
+
+
+def test_helper_names_are_never_taken(tmp_path: Path) -> None:
+    model = HelperNames().eval()
+    x = torch.randn(1, 2, 9, 9)
+    conv = assert_converts(model, x)
+    assert "def max_pool(" in conv.source and "def avg_pool(" in conv.source
+    assert_roundtrip(model, conv, (x,), tmp_path / "out")

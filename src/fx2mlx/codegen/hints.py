@@ -12,11 +12,11 @@ import unicodedata
 
 from torch import fx, nn
 
-from .names import RESERVED
+from .names import reserved
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\w+)')
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:[-+*/@]|//)?=(?!=)")
-_AVOID = set(dir(builtins)) | RESERVED | {"layer"}
+_AVOID = set(dir(builtins)) | {"layer"}
 _TUPLE = re.compile(r"^\s*([A-Za-z_]\w*)\s*,[\w\s,]*=(?!=)")
 
 
@@ -64,6 +64,6 @@ def source_hint(node: fx.Node, module: nn.Module) -> str | None:
     if m is None:
         return None
     name = unicodedata.normalize("NFKC", m.group(1))  # as Python will read it
-    if name in _AVOID or keyword.iskeyword(name) or not name.isidentifier():
+    if name in _AVOID | reserved() or keyword.iskeyword(name) or not name.isidentifier():
         return None  # `input = module(input)`: don't shadow builtins in generated code
     return name

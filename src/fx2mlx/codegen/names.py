@@ -12,21 +12,20 @@ import keyword
 import re
 import unicodedata
 
+from ..converters.helpers import HELPERS
 from .text import plain
 
-# Names the generated file itself uses at module level: imports, ``load`` and the helper
-# functions of converters/helpers.py (a local variable of that name would hide one).
-RESERVED = {"mx", "nn", "self", "load", "Path", "math", "itertools", "tree_flatten"} | {
-    "max_pool",
-    "avg_pool",
-    "max_pool_with_indices",
-    "adaptive_avg_pool",
-    "group_norm",
-    "circular_pad",
-}
+# Names the generated file itself uses at module level, besides the helpers.
+FILE_NAMES = {"mx", "nn", "self", "load", "Path", "math", "itertools", "tree_flatten"}
 _SHADOWED = set(dir(builtins))
 # Methods every generated class or the top class defines: an attribute must not replace one.
 GENERATED_METHODS = {"sanitize"}
+
+
+def reserved() -> set[str]:
+    """Module-level names of a generated file: its imports, ``load`` and every helper function
+    or class a converter may add (a variable or class of that name would hide it)."""
+    return FILE_NAMES | set(HELPERS)
 
 
 def _is_keyword(text: str) -> bool:
@@ -55,7 +54,7 @@ def identifier(name: str, fallback: str = "x") -> str:
         text = f"{fallback}_{text}"
     if not _stable(text):
         return identifier(_ascii(text), fallback)
-    if _is_keyword(text) or text in RESERVED | _SHADOWED:
+    if _is_keyword(text) or text in reserved() | _SHADOWED:
         text += "_"
     return text
 
@@ -98,7 +97,7 @@ def class_name(name: str) -> str:
     text = text[0].upper() + text[1:]
     if not _stable(text):
         return class_name(_ascii(text))
-    return text + "_" if _is_keyword(text) or text in RESERVED | _SHADOWED else text
+    return text + "_" if _is_keyword(text) or text in reserved() | _SHADOWED else text
 
 
 class NameTable:
