@@ -233,3 +233,24 @@ def test_helper_names_are_never_taken(tmp_path: Path) -> None:
     conv = assert_converts(model, x)
     assert "def max_pool(" in conv.source and "def avg_pool(" in conv.source
     assert_roundtrip(model, conv, (x,), tmp_path / "out")
+
+
+class WithAttention(nn.Module):
+    """A user class named like the helper class fx2mlx emits for ``nn.MultiheadAttention``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mine = _renamed("MultiheadAttention")(["fc"])
+        self.attn = nn.MultiheadAttention(4, 2, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attn(self.mine(x), x, x, need_weights=False)[0]
+
+
+def test_class_named_like_a_helper_class(tmp_path: Path) -> None:
+    model = WithAttention().eval()
+    x = torch.randn(2, 3, 4)
+    conv = assert_converts(model, x)
+    assert_roundtrip(model, conv, (x,), tmp_path / "out")
+    classes = [n.name for n in ast.parse(conv.source).body if isinstance(n, ast.ClassDef)]
+    assert len(set(classes)) == len(classes) and "MultiheadAttention" in classes

@@ -24,7 +24,8 @@ GENERATED_METHODS = {"sanitize"}
 
 def reserved() -> set[str]:
     """Module-level names of a generated file: its imports, ``load`` and every helper function
-    or class a converter may add (a variable or class of that name would hide it)."""
+    or class a converter may add (a variable of that name would hide it). Class names avoid
+    only the helpers a file uses (see ``ClassPlanner``): ``MultiheadAttention`` stays."""
     return FILE_NAMES | set(HELPERS)
 
 
@@ -54,7 +55,7 @@ def identifier(name: str, fallback: str = "x") -> str:
         text = f"{fallback}_{text}"
     if not _stable(text):
         return identifier(_ascii(text), fallback)
-    if _is_keyword(text) or text in reserved() | _SHADOWED:
+    if _is_keyword(text) or text in FILE_NAMES | _SHADOWED:
         text += "_"
     return text
 
@@ -97,7 +98,7 @@ def class_name(name: str) -> str:
     text = text[0].upper() + text[1:]
     if not _stable(text):
         return class_name(_ascii(text))
-    return text + "_" if _is_keyword(text) or text in reserved() | _SHADOWED else text
+    return text + "_" if _is_keyword(text) or text in FILE_NAMES | _SHADOWED else text
 
 
 class NameTable:

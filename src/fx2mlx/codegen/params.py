@@ -13,7 +13,7 @@ from torch import fx, nn
 
 from ..capture import Captured
 from .hints import source_line
-from .names import NameTable, identifier
+from .names import NameTable, identifier, reserved
 from .scopes import Scope
 from .sizes import is_size
 
@@ -27,11 +27,11 @@ def param_names(
     """``__call__`` parameter names: the forward's own names where its source shows them,
     else the name a child call already gave the same value (``known``)."""
     if scope.parent is None:
-        table = NameTable(set(LOCALS))  # `ﬁlter` and `filter` are one name to Python
+        table = NameTable(set(LOCALS) | reserved())  # `ﬁlter` and `filter` are one name to Python
         return [table.fresh("x" if identifier(n) == "input_" else n) for n in captured.input_names]
     sig = _signature(scope.module)
     first = "x" if not sig or sig[0] in ("input", "args") else identifier(sig[0])
-    table = NameTable(set(LOCALS))
+    table = NameTable(set(LOCALS) | reserved())
     inside = set(scope.subtree_nodes())
     names: list[str] = []
     for node in scope.inputs:
