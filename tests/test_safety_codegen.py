@@ -299,3 +299,20 @@ def test_comment_text_is_inert_where_statements_are_written() -> None:
         source = "\n".join(lines) + "\n"
         tree = ast.parse(source)
         assert len(lines) == len(tree.body) == 1 and source.count("\n") == 1, lines
+
+
+class Key:
+    """An output dict key whose ``repr`` is code."""
+
+    def __repr__(self) -> str:
+        return '__import__("os").system("touch PWNED")'
+
+
+class ObjectKeys(nn.Module):
+    def forward(self, x: torch.Tensor) -> dict[object, torch.Tensor]:
+        return {Key(): x * 2}
+
+
+def test_an_output_key_object_is_refused_not_repr_d() -> None:
+    with pytest.raises(fx2mlx.Fx2MlxError, match=r"^\[fx2mlx\] an output dict key of type Key"):
+        fx2mlx.convert(ObjectKeys(), torch.randn(2, 3))

@@ -31,8 +31,8 @@ def inline_text(text: str) -> str:
 
 
 def comment_text(text: str) -> str:
-    """Text for a ``# comment``: one line, no control characters (a ``\\r`` or a line
-    separator would end the comment and let the rest run as code)."""
+    """Text for a ``# comment``: one line, no control characters (a ``\\n`` or ``\\r`` would
+    end the comment and let the rest run as code; a NUL would make the file unreadable)."""
     flat = "".join(ch if ch.isprintable() else " " for ch in plain(text))
     return _SPACES.sub(" ", flat).strip()
 
