@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
 
 import fx2mlx
+from fx2mlx.validate import compare, load_generated, run_both, to_mlx
 
 
 def assert_converts(
@@ -45,3 +47,23 @@ class AfterConv(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> Any:
         return self.fn(self.conv(x))
+
+
+def assert_roundtrip(
+    model: torch.nn.Module, conv: fx2mlx.Conversion, inputs: tuple, folder: Path
+) -> Any:
+    """Save ``conv``, load it strict from its safetensors, load the raw torch state_dict
+    through the generated ``sanitize()`` (strict), and check both against torch."""
+    conv.save(folder)
+    generated = load_generated(folder)  # load() is strict
+    fresh = type(generated)()
+    raw = {k: to_mlx(v) for k, v in model.state_dict().items()}
+    fresh.load_weights(list(fresh.sanitize(raw).items()), strict=True)
+    fresh.eval()
+    fresh.freeze()  # MLX's own machinery still works (no attribute took its place)
+    fresh.unfreeze()
+    for mlx_model in (generated, fresh):
+        expected, got = run_both(model, mlx_model, inputs)
+        checks = compare(expected, got, rtol=1e-4, atol=1e-3)
+        assert checks and all(c.ok for c in checks), f"{checks}\n--- generated ---\n{conv.source}"
+    return generated

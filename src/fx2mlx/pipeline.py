@@ -6,6 +6,7 @@ import torch
 
 from . import converters  # noqa: F401 - fills the registry
 from .capture import Captured, capture
+from .codegen.docstring import DocSpec
 from .codegen.emit import Emitted, emit
 from .errors import Fx2MlxError, UnsupportedError
 from .passes.analyze_dynamic import analyze_dynamic
@@ -57,7 +58,7 @@ def compile_model(
     inputs: tuple,
     frontend: str,
     channels_last_io: bool,
-    doc: str,
+    command: str | None = None,
     progress: Progress = SILENT,
 ) -> tuple[Captured, Emitted, Report]:
     """Run every stage; raises :class:`UnsupportedError` listing all problems at once."""
@@ -68,7 +69,7 @@ def compile_model(
     with progress.stage("passes"):
         layers, baked, transposes = run_passes(captured, channels_last_io)
     with progress.stage("emit"):
-        emitted = emit(captured, doc, prefix)
+        emitted = emit(captured, DocSpec(inputs, command, channels_last_io), prefix)
     report = Report(
         frontend=captured.frontend,
         dynamic_batch=captured.dynamic_batch,

@@ -16,6 +16,7 @@ from torch import fx
 
 from .expr import Expr, fill, holes
 from .names import NameTable
+from .text import comment_text
 
 LINE_ROOM = 100 - 8  # black's line length, less the indentation of a method body
 INLINE_LIMIT = 60  # characters: longer single-use expressions get a name of their own
@@ -260,7 +261,8 @@ def _targets(
 
 
 def _statement(s: Stmt, text: str, targets: list[str], values: dict[str, Expr]) -> list[str]:
-    comment = f"  # {s.comment}" if s.comment else ""
+    note = comment_text(s.comment)  # notes may quote the model: one inert line
+    comment = f"  # {note}" if note else ""
     if s.loop is not None:
         attr, src = s.loop
         var, name = targets[0], values[src.name].text
@@ -269,5 +271,5 @@ def _statement(s: Stmt, text: str, targets: list[str], values: dict[str, Expr]) 
         return head + [f"for layer in {attr}:", f"    {var} = {call}{comment}"]
     line = f"{', '.join(targets)} = {text}"
     if comment and len(line) + len(comment) > LINE_ROOM:
-        return [f"# {s.comment}", line]  # a trailing comment would make black split the line
+        return [f"# {note}", line]  # a trailing comment would make black split the line
     return [line + comment]

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
+from .attrs import attr_name
 from .body import Body
+from .docstring import source_name
 from .draft import Drafter
 from .expr import literal
 from .init import NO_DEFAULT, CallNode, InitLine, Slot, Tree, render, shape_key, slots
-from .names import NameTable, class_name, identifier
+from .names import NameTable, class_name
 from .optional import NotAChain
 from .scopes import Scope
 
@@ -132,15 +134,16 @@ class ClassPlanner:
         except NotAChain:
             return False
         shapes = {
-            tuple(shape_key(ln.tree) for ln in drafts[s][0] if _attr(ln) not in optional)
+            tuple(
+                shape_key(ln.tree) for ln in drafts[s][0] if _optional_attr(ln, s, optional) is None
+            )
             for s in insts
         }
         if len(reduced) != 1 or len(shapes) != 1:
             return False
         ref = full[0]
         template = [
-            InitLine(ln.target, ln.tree, _attr(ln) if _attr(ln) in optional else None)
-            for ln in drafts[ref][0]
+            InitLine(ln.target, ln.tree, _optional_attr(ln, ref, optional)) for ln in drafts[ref][0]
         ]
         aligned = [_align(template, drafts[s][0], optional) for s in insts]
         for lines in aligned:
@@ -173,25 +176,23 @@ class ClassPlanner:
     ) -> ClassDef:
         template = next(i for i in inits if all(ln is not None for ln in i))
         params, values = _lift(template, inits)  # type: ignore[arg-type]
-        lines = _render_init(template, inits)  # type: ignore[arg-type]
+        flag = _flag_names(params, flags)
+        lines = _render_init(template, inits, flag)  # type: ignore[arg-type]
         defaults = _defaults(params, values)
         positional = [(p, ann) for p, ann in params if p not in defaults]
         keyword = [(p, ann) for p, ann in params if p in defaults]
         sig = [(p, ann, None) for p, ann in positional]
         sig += [(p, ann, literal(defaults[p])) for p, ann in keyword]
-        sig += [(identifier(a), "bool", "False") for a, _ in flags]
+        sig += [(flag[a], "bool", "False") for a, _ in flags]
         for k, scope in enumerate(insts):
             args: list[Tree] = [Slot(p, values[p][k]) for p, _ in positional]
             kwargs: list[tuple[str, Tree]] = [
                 (p, Slot(p, _or(values[p][k], defaults[p]), default=defaults[p]))
                 for p, _ in keyword
             ]
-            kwargs += [
-                (identifier(a), Slot(identifier(a), present[k], default=False))
-                for a, present in flags
-            ]
+            kwargs += [(flag[a], Slot(flag[a], present[k], default=False)) for a, present in flags]
             self.ctor[scope] = CallNode(name, args, kwargs)
-        source = f"{type(insts[0].module).__module__}.{type(insts[0].module).__qualname__}"
+        source = source_name(type(insts[0].module))
         first = insts[0]
         types = [annotation(n.meta.get("val")) for n in first.inputs]
         return ClassDef(
@@ -205,6 +206,15 @@ class ClassPlanner:
             returns_annotation(first.outputs),
             len(insts),
         )
+
+
+def _flag_names(
+    params: list[tuple[str, str]], flags: list[tuple[str, list[bool]]]
+) -> dict[str, str]:
+    """``__init__`` flag per optional torch attribute, unique next to the lifted parameters
+    (attributes ``class`` and ``class_`` must not share one flag)."""
+    table = NameTable({p for p, _ in params} | {"self"})
+    return {a: table.fresh(a) for a, _ in flags}
 
 
 def _or(value: object, default: object) -> object:
@@ -235,6 +245,12 @@ def _key(draft: tuple[list[InitLine], Body]) -> object:
 
 def _attr(line: InitLine) -> str:
     return line.target.split(".")[1].split("[")[0]
+
+
+def _optional_attr(line: InitLine, scope: Scope, optional: set[str]) -> str | None:
+    """The optional torch attribute ``line`` builds (its generated name may differ)."""
+    generated = _attr(line)
+    return next((a for a in sorted(optional) if attr_name(scope.module, a) == generated), None)
 
 
 def _optional_attrs(insts: list[Scope]) -> set[str]:
@@ -292,7 +308,7 @@ def _lift(
             continue
         if match is None:
             match = table.fresh(slot.role)
-            params.append((match, type(present[0]).__name__))
+            params.append((match, _param_type(present[0])))
             values[match] = list(col)
         else:
             values[match] = [a if a is not _MISSING else b for a, b in zip(values[match], col)]
@@ -300,11 +316,22 @@ def _lift(
     return params, values
 
 
+def _param_type(value: object) -> str:
+    """The annotation of a lifted constructor value: a builtin type's name, never the value's
+    own class name (a model could name a ``float`` subclass anything)."""
+    for kind in (bool, int, float, str, tuple, list):
+        if isinstance(value, kind):
+            return kind.__name__
+    return "object"
+
+
 def _compatible(a: list[object], b: list[object]) -> bool:
     return all(x is _MISSING or y is _MISSING or x == y for x, y in zip(a, b))
 
 
-def _render_init(template: list[InitLine], inits: list[list[InitLine | None]]) -> list[str]:
+def _render_init(
+    template: list[InitLine], inits: list[list[InitLine | None]], flag: dict[str, str]
+) -> list[str]:
     lines: list[str] = []
     for j, line in enumerate(template):
         omit = set()
@@ -316,7 +343,7 @@ def _render_init(template: list[InitLine], inits: list[list[InitLine | None]]) -
                 omit.add(id(slot))
         text = f"{line.target} = {render(line.tree, omit)}"
         if line.guard:
-            lines += [f"if {identifier(line.guard)}:", f"    {text}"]
+            lines += [f"if {flag[line.guard]}:", f"    {text}"]
         else:
             lines.append(text)
     return lines

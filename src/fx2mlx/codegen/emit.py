@@ -15,12 +15,15 @@ from torch.utils import _pytree as pytree
 
 from ..capture import Captured
 from ..converters import helpers as helper_sources
+from ..errors import Fx2MlxError
 from .dedup import ClassDef, ClassPlanner
+from .docstring import DocSpec, class_doc, module_doc
 from .draft import Drafter
 from .expr import hole, literal
 from .returns import container, output_annotation
 from .sanitize import sanitize_lines
 from .scopes import build_scopes
+from .text import docstring_text
 
 BLACK_MODE = black.Mode(line_length=100)
 
@@ -42,13 +45,15 @@ def _templates_dir() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(_templates_dir())),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters["docstring"] = docstring_text  # the template's only way to write prose
+    return env
 
 
 def _output_leaf(value: Any) -> str:
@@ -72,12 +77,23 @@ def render_outputs(spec: pytree.TreeSpec, leaves: list[Any]) -> str:
             inner = ", ".join(kids) + ("," if len(kids) == 1 else "")
             return inner if top and len(kids) > 1 else f"({inner})"
         # dicts and ModelOutputs: their pytree context is the list of keys
-        return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(s.context, kids)) + "}"
+        return "{" + ", ".join(f"{_key(k)}: {v}" for k, v in zip(s.context, kids)) + "}"
 
     return walk(spec, top=True)
 
 
-def emit(captured: Captured, doc: str, prefix: str = "") -> Emitted:
+def _key(key: object) -> str:
+    """An output dict key as source; only plain constants (a key object's own ``repr`` could
+    write anything into the file)."""
+    try:
+        return literal(key)
+    except TypeError:
+        raise Fx2MlxError(
+            f"an output dict key of type {type(key).__name__} can't be written as a constant"
+        ) from None
+
+
+def emit(captured: Captured, doc: DocSpec, prefix: str = "") -> Emitted:
     """Generate the model source for an already normalized, laid-out, collapsed graph
     (``prefix``: the attribute holding a top-level list, for ``sanitize``)."""
     root = build_scopes(captured)
@@ -101,7 +117,7 @@ def emit(captured: Captured, doc: str, prefix: str = "") -> Emitted:
         _env()
         .get_template("model.py.j2")
         .render(
-            doc=doc,
+            doc=module_doc(captured, classes[-1].call_params, doc),
             std_imports=std_imports,
             helpers=sources,
             classes=views,
@@ -117,7 +133,7 @@ def _view(
 ) -> dict[str, Any]:
     return {
         "name": cls.name,
-        "doc": "" if is_top else f"Generated from {cls.source}.",
+        "doc": "" if is_top else class_doc(cls.source),
         "params": [f"{n}: {a}" + (f" = {d}" if d else "") for n, a, d in cls.params],
         "call_params": [f"{p}: {t}" for p, t in zip(cls.call_params, cls.call_types)],
         "returns": output_annotation(captured.out_spec, leaves) if is_top else cls.returns,

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 
-from .attrs import relative
+from .attrs import attr_name, relative
 from .body import Stmt
-from .expr import TERNARY, Expr, hole, holes
-from .names import attr_identifier
+from .expr import TERNARY, Expr, hole, holes, literal
 from .scopes import Scope
 
 
@@ -47,8 +46,8 @@ def optional_call(stmts: list[Stmt], scope: Scope, attr: str, guarded: bool) -> 
         raise NotAChain(attr)
     src = next(n for s in group for n in s.outs[0].all_input_nodes if n.name == external[0])
     if guarded:
-        key = attr_identifier(attr)
-        text = f"{inner[out.name]} if {key!r} in self else {hole(src, TERNARY + 1)}"
+        key = literal(attr_name(scope.module, attr))
+        text = f"{inner[out.name]} if {key} in self else {hole(src, TERNARY + 1)}"
         new = Stmt(
             [out],
             Expr(text, TERNARY),
