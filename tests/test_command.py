@@ -73,9 +73,7 @@ def test_every_convert_option_is_classified() -> None:
 def test_canonical_command(argv: list[str], words: str) -> None:
     command = regenerate_command(TARGET, _options(*argv))
     middle = f" {words}" if words else ""
-    assert (
-        command == f"fx2mlx convert {TARGET}{middle} -o OUT  # OUT: the folder that holds this file"
-    )
+    assert command == f"fx2mlx convert {TARGET}{middle} -o OUT"
 
 
 def _convert(cwd: Path, *argv: str) -> int:
@@ -111,7 +109,8 @@ def test_manifest_keeps_the_literal_command(written: Path) -> None:
         "cwd": str(written),
     }
     source = (written / "out" / "model.py").read_text()
-    assert f"fx2mlx convert {TARGET} --input-shape 2,3,8,8 -o OUT  # OUT:" in source
+    assert "Regenerate with (OUT: the folder that holds this file):\n" in source
+    assert f"    fx2mlx convert {TARGET} --input-shape 2,3,8,8 -o OUT\n" in source
     assert str(written) not in source and "--no-validate" not in source
 
 
@@ -149,8 +148,9 @@ def test_real_changes_drift(written: Path, argv: list[str]) -> None:
 def test_golden_regenerate_command_reproduces_it(tmp_path: Path) -> None:
     """The command a golden shows runs, and writes exactly that file."""
     golden = (ROOT / "golden" / "mlp" / "model.py").read_text()
-    line = next(ln for ln in golden.splitlines() if ln.startswith("Regenerate with: "))
-    argv = line.removeprefix("Regenerate with: fx2mlx ").split("  #")[0].split()
+    lines = golden.splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("Regenerate with"))
+    argv = lines[at + 1].strip().removeprefix("fx2mlx ").split()
     assert argv[-2:] == ["-o", "OUT"]
     assert _convert(tmp_path, *argv[1:-1], "out", "--no-validate") == 0
     assert (tmp_path / "out" / "model.py").read_text() == golden

@@ -2,7 +2,8 @@
 
 Inputs and outputs keep PyTorch's layout. Example inputs:
     x: (2, 1, 28, 28) float32, any batch size
-Regenerate with: fx2mlx convert fx2mlx.examples.mlp:make_mlp -o OUT  # OUT: the folder that holds this file
+Regenerate with (OUT: the folder that holds this file):
+    fx2mlx convert fx2mlx.examples.mlp:make_mlp -o OUT
 """
 
 from pathlib import Path

@@ -2,7 +2,8 @@
 
 Inputs and outputs keep PyTorch's layout. Example inputs:
     x: (2, 3, 64, 64) float32, axes (N, C, H, W), any batch size
-Regenerate with: fx2mlx convert fx2mlx.examples.resnet:make_resnet18 -o OUT  # OUT: the folder that holds this file
+Regenerate with (OUT: the folder that holds this file):
+    fx2mlx convert fx2mlx.examples.resnet:make_resnet18 -o OUT
 """
 
 from pathlib import Path

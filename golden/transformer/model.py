@@ -2,7 +2,8 @@
 
 Inputs and outputs keep PyTorch's layout. Example inputs:
     tokens: (2, 12) int64, any batch size
-Regenerate with: fx2mlx convert fx2mlx.examples.transformer:make_transformer -o OUT  # OUT: the folder that holds this file
+Regenerate with (OUT: the folder that holds this file):
+    fx2mlx convert fx2mlx.examples.transformer:make_transformer -o OUT
 """
 
 from pathlib import Path

@@ -2,7 +2,8 @@
 
 Inputs and outputs keep PyTorch's layout. Example inputs:
     x: (2, 1, 100) float32, axes (N, C, L), any batch size
-Regenerate with: fx2mlx convert fx2mlx.examples.vad:make_vad -o OUT  # OUT: the folder that holds this file
+Regenerate with (OUT: the folder that holds this file):
+    fx2mlx convert fx2mlx.examples.vad:make_vad -o OUT
 """
 
 from pathlib import Path

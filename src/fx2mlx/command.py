@@ -17,7 +17,7 @@ from typing import Any
 from .target import DTYPES, parse_dtype, parse_shape
 
 OUT = "OUT"  # the placeholder for the output folder
-OUT_NOTE = "# OUT: the folder that holds this file"
+OUT_NOTE = "OUT: the folder that holds this file"
 
 Options = Mapping[str, Any]  # argparse ``dest`` -> value, as ``vars(args)`` gives them
 
@@ -76,12 +76,12 @@ RUN_ONLY = frozenset(
 
 
 def regenerate_command(target: str, options: Options) -> str:
-    """``fx2mlx convert TARGET [output options] -o OUT  # OUT: ...``, the same for every
+    """``fx2mlx convert TARGET [output options] -o OUT``, the same for every
     spelling of the same conversion (raises :class:`Fx2MlxError` on a malformed option)."""
     words = ["fx2mlx", "convert", target.strip()]
     for render in OUTPUT_OPTIONS.values():
         words += render(options)
-    return f"{' '.join(shlex.quote(w) for w in words)} -o {OUT}  {OUT_NOTE}"
+    return f"{' '.join(shlex.quote(w) for w in words)} -o {OUT}"
 
 
 def invocation(argv: Sequence[str]) -> dict[str, Any]:
