@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from . import converters  # noqa: F401 - fills the registry
 from .capture import Captured, capture
 from .codegen.emit import Emitted, emit
+from .converters import is_layer  # importing the package fills the registry
 from .errors import Fx2MlxError, UnsupportedError
 from .passes.analyze_dynamic import analyze_dynamic
 from .passes.assign_layout import assign_layout
@@ -57,7 +57,7 @@ def compile_model(
     """Run every stage; raises :class:`UnsupportedError` listing all problems at once."""
     model.eval()
     model, prefix = wrap_list_root(model)
-    captured = capture(model, inputs, frontend)
+    captured = capture(model, inputs, is_layer, frontend)
     normalize_graph(captured)
     simplify_graph(captured)
     fuse_global_pool(captured)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx
 
-from .expr import Expr, fill, holes
+from ..expr import Expr, fill, holes
 from .names import NameTable
 
 LINE_ROOM = 100 - 8  # black's line length, less the indentation of a method body

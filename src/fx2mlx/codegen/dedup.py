@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
+from ..expr import literal
 from .body import Body
 from .draft import Drafter
-from .expr import literal
 from .init import NO_DEFAULT, CallNode, InitLine, Slot, Tree, render, shape_key, slots
 from .names import NameTable, class_name, identifier
 from .optional import NotAChain

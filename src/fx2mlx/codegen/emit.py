@@ -15,9 +15,10 @@ from torch.utils import _pytree as pytree
 
 from ..capture import Captured
 from ..converters import helpers as helper_sources
+from ..expr import hole, literal
+from ..meta import LAYER
 from .dedup import ClassDef, ClassPlanner, returns_annotation
 from .draft import Drafter
-from .expr import hole, literal
 from .scopes import build_scopes
 
 BLACK_MODE = black.Mode(line_length=100)
@@ -96,10 +97,7 @@ def emit(captured: Captured, doc: str, sanitize: list[str]) -> Emitted:
     output = next(n for n in captured.graph.nodes if n.op == "output")
     leaves = list(output.args[0]) if isinstance(output.args[0], (list, tuple)) else [output.args[0]]
     helpers: set[str] = {
-        h
-        for n in captured.graph.nodes
-        if n.op == "call_module"
-        for h in n.meta["fx2mlx.layer"].ctor.helpers
+        h for n in captured.graph.nodes if n.op == "call_module" for h in n.meta[LAYER].ctor.helpers
     }
     drafter = Drafter(captured, helpers, render_outputs(captured.out_spec, leaves))
     drafter.assign_params(root)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
+from ..expr import TERNARY, Expr, hole, holes
 from .attrs import relative
 from .body import Stmt
-from .expr import TERNARY, Expr, hole, holes
 from .names import attr_identifier
 from .scopes import Scope
 

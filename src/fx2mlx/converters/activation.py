@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import fx
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ADD, ATOM, MUL, Expr, call
-from ..passes.assign_layout import keep
+from ..emit_ctx import EmitCtx
+from ..expr import ADD, ATOM, MUL, Expr, call
+from ..layout import keep
 from .registry import Ctor, register_layer, register_op
 
 aten = torch.ops.aten

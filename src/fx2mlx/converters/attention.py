@@ -7,8 +7,8 @@ import math
 import torch
 from torch import fx
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ATOM, COMPARE, Expr, call
+from ..emit_ctx import EmitCtx
+from ..expr import ATOM, COMPARE, Expr, call
 from .registry import register_op
 
 aten = torch.ops.aten

@@ -9,9 +9,9 @@ from __future__ import annotations
 import torch
 from torch import fx
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ADD, COMPARE, UNARY, Expr, call
-from ..passes.assign_layout import elementwise, keep
+from ..emit_ctx import EmitCtx
+from ..expr import ADD, COMPARE, UNARY, Expr, call
+from ..layout import elementwise, keep
 from .registry import register_op
 
 aten = torch.ops.aten

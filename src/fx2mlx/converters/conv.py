@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import fx, nn
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ADD, ATOM, Expr
-from ..passes.assign_layout import to_channels_last
+from ..emit_ctx import EmitCtx
+from ..expr import ADD, ATOM, Expr
+from ..layout import to_channels_last
 from .registry import Ctor, register_layer, register_op
 from .spatial import batched_input, spatial_dims, spatial_layout, unbatch
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import fx
 
-from ..codegen.ctx import EmitCtx, dtype_expr
-from ..codegen.expr import ATOM, Expr, call
+from ..emit_ctx import EmitCtx, dtype_expr
+from ..expr import ATOM, Expr, call
 from .registry import register_op
 
 aten = torch.ops.aten

@@ -7,9 +7,9 @@ import operator
 import torch
 from torch import fx
 
-from ..codegen.ctx import EmitCtx, dtype_expr
-from ..codegen.expr import ADD, ATOM, COMPARE, MUL, POWER, UNARY, Expr, call
-from ..passes.assign_layout import elementwise, keep
+from ..emit_ctx import EmitCtx, dtype_expr
+from ..expr import ADD, ATOM, COMPARE, MUL, POWER, UNARY, Expr, call
+from ..layout import elementwise, keep
 from .bitwise import AND, OR
 from .registry import register_op
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import fx, nn
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ATOM, Expr, call
-from ..passes.assign_layout import canonical
+from ..emit_ctx import EmitCtx
+from ..expr import ATOM, Expr, call
+from ..layout import canonical
 from .helpers import HELPERS
 from .registry import Ctor, register_layer, register_op
 

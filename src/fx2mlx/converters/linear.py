@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import fx, nn
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ADD, ATOM, MUL, Expr
-from ..passes.assign_layout import last_axis
+from ..emit_ctx import EmitCtx
+from ..expr import ADD, ATOM, MUL, Expr
+from ..layout import last_axis
 from .registry import Ctor, register_layer, register_op
 
 aten = torch.ops.aten

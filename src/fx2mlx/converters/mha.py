@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..passes.assign_layout import canonical
+from ..layout import canonical
 from .helpers import HELPERS
 from .registry import Ctor, register_layer
 

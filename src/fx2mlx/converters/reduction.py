@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import fx
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import POWER, Expr, call
-from ..passes.assign_layout import Decision, Perm, keep
+from ..emit_ctx import EmitCtx, dtype_expr
+from ..expr import POWER, Expr, call
+from ..layout import Decision, Perm, keep
 from .registry import register_op
 
 aten = torch.ops.aten
@@ -92,8 +92,6 @@ def reduce(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 
 def _dtype(ctx: EmitCtx) -> str:
-    from ..codegen.ctx import dtype_expr
-
     return dtype_expr(ctx.dtype())
 
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import fx
 
-if TYPE_CHECKING:
-    from ..codegen.ctx import EmitCtx
-    from ..codegen.expr import Expr
-    from ..passes.assign_layout import LayoutRule
+from ..emit_ctx import EmitCtx
+from ..expr import Expr
+from ..layout import LayoutRule, canonical
 
 Check = Callable[[fx.Node], "str | None"]
 
@@ -71,7 +70,6 @@ def register_op(
     check: Check | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``fn(node, ctx) -> Expr`` for each target; duplicates are an error."""
-    from ..passes.assign_layout import canonical
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         family = fn.__module__.rsplit(".", 1)[-1]
@@ -117,6 +115,11 @@ def target_name(target: object) -> str:
     module = getattr(target, "__module__", "") or ""
     name = getattr(target, "__name__", str(target))
     return f"{module}.{name}" if module else name
+
+
+def is_layer(module: torch.nn.Module) -> bool:
+    """Whether ``module`` has a layer converter (capture keeps such modules whole)."""
+    return layer_for(module) is not None
 
 
 def layer_for(module: torch.nn.Module) -> LayerConverter | None:

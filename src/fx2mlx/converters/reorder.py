@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import fx
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ATOM, Expr, call
-from ..passes.assign_layout import Decision, Perm, canonical, keep
+from ..emit_ctx import EmitCtx
+from ..expr import ATOM, Expr, call
+from ..layout import Decision, Perm, canonical, keep
 from .registry import register_op
 
 aten = torch.ops.aten

@@ -8,9 +8,9 @@ import operator
 import torch
 from torch import fx
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ATOM, Expr, call
-from ..passes.assign_layout import Decision, Perm, canonical, identity, keep, rank_of
+from ..emit_ctx import EmitCtx
+from ..expr import ATOM, Expr, call
+from ..layout import Decision, Perm, canonical, identity, keep, rank_of
 from .registry import register_op
 
 aten = torch.ops.aten

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from torch import fx
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ATOM, Expr
-from ..passes.assign_layout import (
+from ..emit_ctx import EmitCtx
+from ..expr import ATOM, Expr
+from ..layout import (
     Decision,
     Perm,
     first_input,

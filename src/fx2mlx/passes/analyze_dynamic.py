@@ -12,8 +12,8 @@ import torch
 from torch import fx
 
 from ..capture import Captured
+from ..meta import BAKED, SCOPE
 
-BAKED = "fx2mlx.baked"
 _SHAPE_OPS = {
     "view",
     "reshape",
@@ -74,7 +74,7 @@ def analyze_dynamic(captured: Captured) -> list[str]:
             continue
         note = ", ".join(f"{v} = {dims[v]} when traced" for v in hits)
         node.meta[BAKED] = note
-        frames = node.meta.get("fx2mlx.scope", ())
+        frames = node.meta.get(SCOPE, ())
         where = frames[-1][1] if frames else "<top>"
         found.append(f"{_op_name(node)} in {where}: {note}")
     return found

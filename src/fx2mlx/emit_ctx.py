@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
 from torch import fx
 
-from ..passes.assign_layout import LAYOUT, Perm, identity
 from .expr import LOWEST, UNARY, hole, literal
+from .layout import Perm, identity
+from .meta import LAYOUT
 
 _MISSING = object()
 
@@ -20,7 +22,7 @@ class EmitCtx:
         self.node = node
         self._helpers = helpers
         self.comments: list[str] = []
-        self.args = _named_args(node)
+        self.args = op_args(node)
 
     # -- arguments -------------------------------------------------------------------------
     def arg(self, key: str | int, default: Any = _MISSING) -> Any:
@@ -108,19 +110,42 @@ class EmitCtx:
         self.comments.append(text)
 
 
-def _named_args(node: fx.Node) -> dict[str, Any]:
-    schema = getattr(node.target, "_schema", None)
-    if schema is None:
-        return dict(node.kwargs)
+def op_args(node: fx.Node) -> dict[str, Any]:
+    """The node's arguments by name, defaults filled in: ``op_args(node)["stride"]``.
+
+    Names come from the ATen schema (``print(torch.ops.aten.conv2d.default._schema)``), or from
+    the Python signature for other targets (``operator.getitem(a, b)``). An argument the call
+    leaves out takes its default; one without a default is absent.
+    """
     out: dict[str, Any] = {}
-    for i, arg in enumerate(schema.arguments):
-        if i < len(node.args):
-            out[arg.name] = node.args[i]
-        elif arg.name in node.kwargs:
-            out[arg.name] = node.kwargs[arg.name]
-        elif arg.has_default_value():
-            out[arg.name] = arg.default_value
+    for i, (name, positional, default) in enumerate(_params(node.target)):
+        if positional and i < len(node.args):
+            out[name] = node.args[i]
+        elif name in node.kwargs:
+            out[name] = node.kwargs[name]
+        elif default is not _MISSING:
+            out[name] = default
     return out
+
+
+def _params(target: object) -> list[tuple[str, bool, Any]]:
+    """``(name, may be positional, default or _MISSING)`` for each parameter of ``target``."""
+    schema = getattr(target, "_schema", None)
+    if schema is not None:
+        return [
+            (a.name, not a.kwarg_only, a.default_value if a.has_default_value() else _MISSING)
+            for a in schema.arguments
+        ]
+    try:
+        params = inspect.signature(target).parameters.values()  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return []
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [
+        (p.name, p.kind in positional, _MISSING if p.default is p.empty else p.default)
+        for p in params
+        if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
 
 
 _DTYPES = {
