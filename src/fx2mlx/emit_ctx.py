@@ -14,6 +14,10 @@ from .meta import LAYOUT
 
 _MISSING = object()
 
+OPEN_END = 2**62
+"""ATen writes an open slice end (``x[2:]``) as a huge int (``sys.maxsize``); an end at least
+this large means "to the end"."""
+
 
 class EmitCtx:
     """Context handed to ``OpConverter.emit``; one per node."""
@@ -25,18 +29,18 @@ class EmitCtx:
         self.args = op_args(node)
 
     # -- arguments -------------------------------------------------------------------------
-    def arg(self, key: str | int, default: Any = _MISSING) -> Any:
-        """The raw argument by schema name or position (a Node, a constant, or a list)."""
-        if isinstance(key, int):
-            if key < len(self.node.args):
-                return self.node.args[key]
-            if default is _MISSING:
-                raise KeyError(key)
-            return default
-        if key in self.args:
-            return self.args[key]
+    def arg(self, name: str, default: Any = _MISSING) -> Any:
+        """The raw argument ``name`` (a Node, a constant, or a list), as :func:`op_args` has it.
+
+        ``default`` is for an argument that some of the converter's targets lack (``alpha`` of
+        ``add`` but not of ``mul``); the schema's own defaults are already filled in.
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"arguments are read by schema name, not {name!r}")
+        if name in self.args:
+            return self.args[name]
         if default is _MISSING:
-            raise KeyError(key)
+            raise KeyError(f"{self.node.target} has no argument {name!r}")
         return default
 
     def x(self, value: Any, prec: int = LOWEST) -> str:
@@ -56,9 +60,9 @@ class EmitCtx:
         negative = isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0
         return f"({text})" if negative and prec > UNARY else text
 
-    def a(self, key: str | int, prec: int = LOWEST, default: Any = _MISSING) -> str:
-        """``self.x(self.arg(key))``: the argument rendered as source text."""
-        return self.x(self.arg(key, default), prec)
+    def a(self, name: str, prec: int = LOWEST, default: Any = _MISSING) -> str:
+        """``self.x(self.arg(name))``: the argument rendered as source text."""
+        return self.x(self.arg(name, default), prec)
 
     # -- layout and shape ------------------------------------------------------------------
     def perm(self, node: fx.Node | None = None) -> Perm:

@@ -10,6 +10,7 @@ from . import (  # noqa: F401 - imported for their registrations
     creation,
     elementwise,
     embedding,
+    indexing,
     linear,
     math,
     mha,
