@@ -1,11 +1,12 @@
-"""Normalization: BatchNorm (eval), LayerNorm, GroupNorm as MLX layers or ``mx.fast`` calls."""
+"""Normalization: BatchNorm (eval), LayerNorm, GroupNorm, RMSNorm as MLX layers or ``mx.fast``
+calls."""
 
 from __future__ import annotations
 
 import torch
 from torch import fx, nn
 
-from ..emit_ctx import EmitCtx
+from ..emit_ctx import EmitCtx, op_args
 from ..expr import ADD, ATOM, MUL, Expr, call
 from ..layout import last_axis, to_channels_last
 from .registry import Ctor, register_layer, register_op
@@ -94,3 +95,26 @@ def group_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
     fn = ctx.helper("group_norm")
     args = [ctx.a(name) for name in ("input", "num_groups", "weight", "bias")]
     return call(fn, *args, repr(ctx.arg("eps")))
+
+
+@register_layer(nn.RMSNorm, "nn.RMSNorm", layout=last_axis)
+def build_rms_norm(norm: nn.RMSNorm) -> Ctor | None:
+    if len(norm.normalized_shape) != 1 or not norm.elementwise_affine:
+        return None  # MLX's RMSNorm normalizes the last axis only, and always has a weight
+    # torch's eps=None means the epsilon of the input's dtype
+    eps = norm.eps if norm.eps is not None else torch.finfo(norm.weight.dtype).eps
+    return Ctor("nn.RMSNorm", [("dims", norm.normalized_shape[0])], [("eps", eps)], {"eps": 1e-5})
+
+
+def check_rms_norm(node: fx.Node) -> str | None:
+    if len(op_args(node)["normalized_shape"]) != 1:
+        return "rms_norm over several trailing axes (mx.fast.rms_norm takes the last one)"
+    return None
+
+
+@register_op(aten.rms_norm.default, layout=last_axis, check=check_rms_norm)
+def rms_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
+    eps = ctx.arg("eps")
+    if eps is None:
+        eps = torch.finfo(ctx.dtype()).eps  # torch's default: the epsilon of the input's dtype
+    return call("mx.fast.rms_norm", ctx.a("input"), ctx.a("weight"), repr(eps))
