@@ -132,24 +132,24 @@ def op_args(node: fx.Node) -> dict[str, Any]:
     return out
 
 
-def _params(target: object) -> list[tuple[str, bool, Any]]:
+def _params(target: Any) -> tuple[tuple[str, bool, Any], ...]:
     """``(name, may be positional, default or _MISSING)`` for each parameter of ``target``."""
     schema = getattr(target, "_schema", None)
     if schema is not None:
-        return [
+        return tuple(
             (a.name, not a.kwarg_only, a.default_value if a.has_default_value() else _MISSING)
             for a in schema.arguments
-        ]
+        )
     try:
-        params = inspect.signature(target).parameters.values()  # type: ignore[arg-type]
+        params = inspect.signature(target).parameters.values()
     except (TypeError, ValueError):
-        return []
+        return ()
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return [
+    return tuple(
         (p.name, p.kind in positional, _MISSING if p.default is p.empty else p.default)
         for p in params
         if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    ]
+    )
 
 
 _DTYPES = {

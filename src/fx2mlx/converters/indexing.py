@@ -10,7 +10,7 @@ from torch import fx
 
 from ..emit_ctx import OPEN_END, EmitCtx, op_args
 from ..expr import ATOM, Expr, call
-from ..layout import Decision, Perm, canonical, identity, keep, rank_of
+from ..layout import Decision, Perm, identity, keep, out_rank, rank_of
 from .registry import register_op
 
 aten = torch.ops.aten
@@ -118,7 +118,14 @@ def select(node: fx.Node, ctx: EmitCtx) -> Expr:
     return _index_text(ctx, src, ctx.axis(src, ctx.arg("dim")), ctx.a("index"))
 
 
-@register_op(operator.getitem, layout=canonical)
+def getitem_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
+    """An output of a multi-output op has the layout the op gave its outputs."""
+    src = op_args(node)["a"]
+    p = perms.get(src) if isinstance(src, fx.Node) else None
+    return Decision({}, p if out_rank(node) is not None else None)
+
+
+@register_op(operator.getitem, layout=getitem_layout)
 def getitem(node: fx.Node, ctx: EmitCtx) -> Expr:
     """``a[b]``: an output of a multi-output op (or an item of a list)."""
     return Expr(f"{ctx.a('a', ATOM)}[{ctx.a('b')}]")

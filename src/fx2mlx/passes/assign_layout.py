@@ -9,20 +9,16 @@ only when an op's layout rule needs a layout its input does not have.
 
 from __future__ import annotations
 
-import operator
-
 from torch import fx
 
 from ..capture import Captured
 from ..converters.registry import OPS
 from ..layout import (
-    Decision,
     LayoutRule,
     Perm,
     canonical,
     channels_last,
     identity,
-    out_rank,
     rank_of,
     relayout,
 )
@@ -58,16 +54,8 @@ def _common(a: tuple, b: tuple) -> tuple:
 def _rule_for(node: fx.Node) -> LayoutRule:
     if node.op == "call_module":
         return node.meta[LAYER].converter.layout
-    if node.target is operator.getitem:
-        return _getitem
     conv = OPS.get(node.target)
     return conv.layout if conv is not None else canonical
-
-
-def _getitem(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
-    src = node.args[0]
-    p = perms.get(src) if isinstance(src, fx.Node) else None
-    return Decision({}, p if out_rank(node) is not None else None)
 
 
 def assign_layout(captured: Captured, channels_last_io: bool = False) -> int:
