@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from fx2mlx.capture import capture
-from fx2mlx.converters import OPS
+from fx2mlx.converters import OPS, is_layer
 
 from .helpers import Lambda, assert_converts
 
@@ -22,7 +22,7 @@ aten = torch.ops.aten
 
 def assert_op_converts(fn: Any, inputs: tuple, targets: set[object], fresh: int = 2) -> None:
     model = fn if isinstance(fn, nn.Module) else Lambda(fn)
-    graph = capture(model.eval(), inputs, "export").graph
+    graph = capture(model.eval(), inputs, is_layer, "export").graph
     found = {n.target for n in graph.nodes if n.op == "call_function"}
     assert targets & found, f"none of {targets} in {sorted(map(str, found))}"
     assert targets <= set(OPS)
@@ -142,17 +142,18 @@ def test_logical_xor(make: Any) -> None:
 
 def test_bitwise_on_float_is_reported() -> None:
     # torch itself rejects `&` on floats; the check keeps a float bitwise op from being emitted
-    from fx2mlx.converters.bitwise import _integral
+    from fx2mlx.converters.bitwise import check_bitwise
 
     graph = capture(
         Lambda(lambda a, b: (a.int() & b.int()).float()).eval(),
         (torch.randn(2, 3), torch.randn(2, 3)),
+        is_layer,
         "export",
     ).graph
     node = next(n for n in graph.nodes if n.target in AND)
-    assert _integral(node) is None
+    assert check_bitwise(node) is None
     node.args = (node.args[0].args[0], node.args[1])  # the float input, before its cast
-    assert _integral(node) is not None
+    assert check_bitwise(node) is not None
 
 
 # -- diff ----------------------------------------------------------------------------------
@@ -220,11 +221,13 @@ def test_diff_on_channels_last_tensor() -> None:
 
 
 def test_diff_on_bool_is_reported() -> None:
-    from fx2mlx.converters.math import _diff_check
+    from fx2mlx.converters.math import check_diff
 
-    graph = capture(Lambda(lambda x: torch.diff(x)).eval(), (bools(3, 4),), "export").graph
+    graph = capture(
+        Lambda(lambda x: torch.diff(x)).eval(), (bools(3, 4),), is_layer, "export"
+    ).graph
     node = next(n for n in graph.nodes if n.target in DIFF)
-    assert _diff_check(node) is not None
+    assert check_diff(node) is not None
 
 
 def test_second_input_read_first() -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from . import converters  # noqa: F401 - fills the registry
 from .capture import Captured, capture
 from .codegen.docstring import DocSpec
 from .codegen.emit import Emitted, emit
+from .converters import is_layer  # importing the package fills the registry
 from .errors import Fx2MlxError, UnsupportedError
 from .passes.analyze_dynamic import analyze_dynamic
 from .passes.assign_layout import assign_layout
@@ -65,7 +65,7 @@ def compile_model(
     model.eval()
     model, prefix = wrap_list_root(model)
     with progress.stage("capture"):
-        captured = capture(model, inputs, frontend)
+        captured = capture(model, inputs, is_layer, frontend)
     with progress.stage("passes"):
         layers, baked, transposes = run_passes(captured, channels_last_io)
     with progress.stage("emit"):

@@ -16,7 +16,8 @@ import torch
 
 from .capture import Captured
 from .codegen.attrs import state_key
-from .passes.collapse_layers import LAYER, LayerCall
+from .meta import LAYER
+from .passes.collapse_layers import LayerCall
 from .progress import SILENT, Progress
 
 

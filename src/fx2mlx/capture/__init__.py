@@ -12,12 +12,12 @@ import torch
 from ..errors import Fx2MlxError
 from .diagnose import HINTS, check_arity, eager_failure, kind_of
 from .export import capture_export
-from .fx import capture_fx
-from .graph import SCOPE, UNSCOPED, Captured, user_frame
+from .fx import IsLayer, capture_fx
+from .graph import Captured, user_frame
 
 FRONTENDS = ("auto", "export", "fx")
 
-__all__ = ["SCOPE", "UNSCOPED", "Captured", "capture", "FRONTENDS"]
+__all__ = ["Captured", "IsLayer", "capture", "FRONTENDS"]
 
 
 def _describe(name: str, exc: BaseException) -> str:
@@ -41,8 +41,13 @@ def _silent_torch_logs() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def capture(model: torch.nn.Module, inputs: tuple, frontend: str = "auto") -> Captured:
-    """Capture ``model`` with the chosen frontend; ``auto`` tries export, then fx."""
+def capture(
+    model: torch.nn.Module, inputs: tuple, is_layer: IsLayer, frontend: str = "auto"
+) -> Captured:
+    """Capture ``model`` with the chosen frontend; ``auto`` tries export, then fx.
+
+    ``is_layer`` names the modules fx2mlx converts whole (the fx frontend keeps them leaves).
+    """
     if frontend not in FRONTENDS:
         raise Fx2MlxError(f"unknown frontend {frontend!r}; choose one of {', '.join(FRONTENDS)}")
     check_arity(model, inputs)
@@ -53,7 +58,7 @@ def capture(model: torch.nn.Module, inputs: tuple, frontend: str = "auto") -> Ca
             with _silent_torch_logs():
                 if name == "export":
                     return capture_export(model, inputs)
-                return capture_fx(model, inputs)
+                return capture_fx(model, inputs, is_layer)
         except Fx2MlxError:
             raise
         except Exception as exc:  # noqa: BLE001 - reported to the user below

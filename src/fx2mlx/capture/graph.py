@@ -10,10 +10,7 @@ import torch
 from torch import fx
 from torch.utils import _pytree as pytree
 
-SCOPE = "fx2mlx.scope"
-"""``node.meta`` key: tuple of ``(call_key, module_path)`` frames, outermost first, root excluded."""
-UNSCOPED = "fx2mlx.unscoped"
-"""``node.meta`` key: True when the frontend recorded no module stack for the node."""
+from ..meta import SCOPE, UNSCOPED
 
 
 @dataclass

@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..expr import literal
 from ..passes.collapse_layers import LIST_TYPES
-from .expr import literal
 from .names import attr_identifier
 
 # Marks a path segment that names the private copy of a constant (``self._position_ids``).

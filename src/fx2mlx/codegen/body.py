@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx
 
-from .expr import Expr, fill, holes
+from ..expr import Expr, fill, holes
 from .names import NameTable
 from .text import comment_text
 

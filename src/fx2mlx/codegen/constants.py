@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from .ctx import dtype_expr
-from .expr import literal
+from ..emit_ctx import dtype_expr
+from ..expr import literal
 from .init import Raw, Tree
 
 SMALL = 64  # elements: up to this many, a literal list is clearer than a weights entry

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
+from ..expr import literal
 from .attrs import attr_name
 from .body import Body
 from .docstring import source_name
 from .draft import Drafter
-from .expr import literal
 from .init import NO_DEFAULT, CallNode, InitLine, Slot, Tree, render, shape_key, slots
 from .names import NameTable, class_name
 from .optional import NotAChain

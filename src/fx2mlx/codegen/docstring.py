@@ -14,7 +14,8 @@ from torch import fx
 
 from ..capture import Captured
 from ..command import OUT, OUT_NOTE
-from ..passes.assign_layout import LAYOUT, channels_last, relayout
+from ..layout import channels_last, relayout
+from ..meta import LAYOUT
 from .text import inline_text, plain
 
 # Axis names of channels-first data by rank; only claimed where the graph shows such use.

@@ -9,12 +9,12 @@ from torch import fx, nn
 
 from ..capture import Captured
 from ..converters.registry import Ctor, layer_for
-from ..passes.collapse_layers import LAYER
+from ..emit_ctx import dtype_expr
+from ..expr import ATOM, Expr, fill, hole, holes, literal
+from ..meta import LAYER
 from .attrs import LIST_TYPES, attr_text, private, relative, segments
 from .body import Body, render_body
 from .constants import constant_tree
-from .ctx import dtype_expr
-from .expr import ATOM, Expr, fill, hole, holes, literal
 from .init import NO_DEFAULT, CallNode, DictNode, InitLine, ListNode, Raw, Slot, Tree
 from .loops import PASS_THROUGH, fold_loops
 from .optional import optional_call

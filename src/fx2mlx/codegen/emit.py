@@ -16,10 +16,11 @@ from torch.utils import _pytree as pytree
 from ..capture import Captured
 from ..converters import helpers as helper_sources
 from ..errors import Fx2MlxError
+from ..expr import hole, literal
+from ..meta import LAYER
 from .dedup import ClassDef, ClassPlanner
 from .docstring import DocSpec, class_doc, module_doc
 from .draft import Drafter
-from .expr import hole, literal
 from .returns import container, output_annotation
 from .sanitize import sanitize_lines
 from .scopes import build_scopes
@@ -100,10 +101,7 @@ def emit(captured: Captured, doc: DocSpec, prefix: str = "") -> Emitted:
     output = next(n for n in captured.graph.nodes if n.op == "output")
     leaves = list(output.args[0]) if isinstance(output.args[0], (list, tuple)) else [output.args[0]]
     helpers: set[str] = {
-        h
-        for n in captured.graph.nodes
-        if n.op == "call_module"
-        for h in n.meta["fx2mlx.layer"].ctor.helpers
+        h for n in captured.graph.nodes if n.op == "call_module" for h in n.meta[LAYER].ctor.helpers
     }
     drafter = Drafter(captured, helpers, render_outputs(captured.out_spec, leaves))
     drafter.assign_params(root)

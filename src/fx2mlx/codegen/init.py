@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .expr import literal
+from ..expr import literal
 
 NO_DEFAULT = object()
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from torch import fx, nn
 
+from ..expr import Expr, hole, holes
 from .attrs import LIST_TYPES, attr_text, relative
 from .body import Stmt
-from .expr import Expr, hole, holes
 from .scopes import Scope
 
 # Modules that do nothing in eval mode: a chain may skip them and still iterate the list.

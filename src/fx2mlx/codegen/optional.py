@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
+from ..expr import TERNARY, Expr, hole, holes, literal
 from .attrs import attr_name, relative
 from .body import Stmt
-from .expr import TERNARY, Expr, hole, holes, literal
 from .scopes import Scope
 
 

@@ -9,7 +9,8 @@ other key passes through, so strict loading names it instead of it vanishing sil
 from __future__ import annotations
 
 from ..capture import Captured
-from ..passes.collapse_layers import LAYER, LayerCall
+from ..meta import LAYER
+from ..passes.collapse_layers import LayerCall
 from ..weights import RULES
 from .attrs import state_key
 

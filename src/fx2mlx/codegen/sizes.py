@@ -13,8 +13,8 @@ import sympy
 import torch
 from torch import fx
 
-from ..passes.assign_layout import LAYOUT
-from .expr import ADD, ATOM, MUL, Expr, hole
+from ..expr import ADD, ATOM, MUL, Expr, hole
+from ..meta import LAYOUT
 
 _SYMBOL = re.compile(r"\b([su]\d+)\b")
 

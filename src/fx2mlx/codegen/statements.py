@@ -5,12 +5,12 @@ from __future__ import annotations
 from torch import fx
 
 from ..converters.registry import OPS
-from ..passes.assign_layout import relayout
-from ..passes.collapse_layers import LAYER
+from ..emit_ctx import EmitCtx
+from ..expr import ATOM, Expr, hole, holes
+from ..layout import relayout
+from ..meta import BAKED, COMMENT, LAYER, LAYOUT, LAYOUT_FROM
 from .attrs import attr_text, relative
 from .body import Stmt
-from .ctx import EmitCtx
-from .expr import ATOM, Expr, hole, holes
 from .hints import source_hint
 from .scopes import Scope
 
@@ -26,7 +26,7 @@ _LAYOUT_NAMES = {
 
 def relayout_stmt(node: fx.Node, order: int) -> Stmt:
     axes = node.args[1]
-    src, dst = node.meta.get("fx2mlx.layout_from"), node.meta.get("fx2mlx.layout")
+    src, dst = node.meta.get(LAYOUT_FROM), node.meta.get(LAYOUT)
     names = (_LAYOUT_NAMES.get(src), _LAYOUT_NAMES.get(dst))
     comment = f"{names[0]} -> {names[1]}" if all(names) and names[0] != names[1] else ""
     expr = Expr(f"{hole(node.args[0], ATOM)}.transpose({', '.join(map(str, axes))})")
@@ -39,10 +39,10 @@ def op_stmt(node: fx.Node, scope: Scope, order: int, helpers: set[str]) -> Stmt:
     inputs = node.all_input_nodes
     kind = "alias" if inputs and expr.text == hole(inputs[0]) else "op"
     comments = list(ctx.comments)
-    if node.meta.get("fx2mlx.comment"):
-        comments.append(node.meta["fx2mlx.comment"])
-    if node.meta.get("fx2mlx.baked"):
-        comments.append(node.meta["fx2mlx.baked"])
+    if node.meta.get(COMMENT):
+        comments.append(node.meta[COMMENT])
+    if node.meta.get(BAKED):
+        comments.append(node.meta[BAKED])
     return Stmt(
         [node],
         expr,

@@ -10,6 +10,7 @@ from . import (  # noqa: F401 - imported for their registrations
     creation,
     elementwise,
     embedding,
+    indexing,
     linear,
     math,
     mha,
@@ -21,6 +22,24 @@ from . import (  # noqa: F401 - imported for their registrations
     shape,
     thirdparty,
 )
-from .registry import LAYERS, OPS, Ctor, LayerConverter, OpConverter, layer_for, target_name
+from .registry import (
+    LAYERS,
+    OPS,
+    Ctor,
+    LayerConverter,
+    OpConverter,
+    is_layer,
+    layer_for,
+    target_name,
+)
 
-__all__ = ["LAYERS", "OPS", "Ctor", "LayerConverter", "OpConverter", "layer_for", "target_name"]
+__all__ = [
+    "LAYERS",
+    "OPS",
+    "Ctor",
+    "LayerConverter",
+    "OpConverter",
+    "is_layer",
+    "layer_for",
+    "target_name",
+]

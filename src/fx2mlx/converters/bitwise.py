@@ -9,9 +9,9 @@ from __future__ import annotations
 import torch
 from torch import fx
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ADD, COMPARE, UNARY, Expr, call
-from ..passes.assign_layout import elementwise, keep
+from ..emit_ctx import EmitCtx, op_args
+from ..expr import ADD, COMPARE, UNARY, Expr, call
+from ..layout import elementwise, keep
 from .registry import register_op
 
 aten = torch.ops.aten
@@ -33,25 +33,26 @@ _OPERATORS = {
 }
 
 
-def _integral(node: fx.Node) -> str | None:
+def check_bitwise(node: fx.Node) -> str | None:
     """Bitwise operators are defined on bool and integer tensors only (as in torch)."""
-    for a in node.args[:2]:
+    args = op_args(node)
+    for a in (args["self"], args.get("other")):
         val = a.meta.get("val") if isinstance(a, fx.Node) else None
         if isinstance(val, torch.Tensor) and val.dtype.is_floating_point:
             return f"bitwise operator on a {val.dtype} tensor"
     return None
 
 
-@register_op(*_OPERATORS, layout=elementwise, check=_integral)
+@register_op(*_OPERATORS, layout=elementwise, check=check_bitwise)
 def bitwise_operator(node: fx.Node, ctx: EmitCtx) -> Expr:
     op, prec = _OPERATORS[node.target]
-    return Expr(f"{ctx.a(0, prec)} {op} {ctx.a(1, prec + 1)}", prec)
+    return Expr(f"{ctx.a('self', prec)} {op} {ctx.a('other', prec + 1)}", prec)
 
 
 @register_op(aten.logical_xor.default, layout=elementwise)
 def logical_xor(node: fx.Node, ctx: EmitCtx) -> Expr:
     # torch treats any nonzero value as True; compare the truth values, not the bits.
-    return Expr(f"{_truth(node.args[0], ctx)} != {_truth(node.args[1], ctx)}", COMPARE)
+    return Expr(f"{_truth(ctx.arg('self'), ctx)} != {_truth(ctx.arg('other'), ctx)}", COMPARE)
 
 
 def _truth(value: object, ctx: EmitCtx) -> str:
@@ -61,8 +62,8 @@ def _truth(value: object, ctx: EmitCtx) -> str:
     return f"({ctx.x(value, COMPARE + 1)} != 0)"
 
 
-@register_op(aten.bitwise_not.default, layout=keep, check=_integral)
+@register_op(aten.bitwise_not.default, layout=keep, check=check_bitwise)
 def bitwise_not(node: fx.Node, ctx: EmitCtx) -> Expr:
-    if ctx.dtype(node.args[0]) is torch.bool:
-        return call("mx.logical_not", ctx.a(0))
-    return Expr(f"~{ctx.a(0, UNARY)}", UNARY)
+    if ctx.dtype(ctx.arg("self")) is torch.bool:
+        return call("mx.logical_not", ctx.a("self"))
+    return Expr(f"~{ctx.a('self', UNARY)}", UNARY)

@@ -7,9 +7,9 @@ import operator
 import torch
 from torch import fx
 
-from ..codegen.ctx import EmitCtx, dtype_expr
-from ..codegen.expr import ADD, ATOM, COMPARE, MUL, POWER, UNARY, Expr, call
-from ..passes.assign_layout import elementwise, keep
+from ..emit_ctx import EmitCtx, dtype_expr
+from ..expr import ADD, ATOM, COMPARE, MUL, POWER, UNARY, Expr, call
+from ..layout import elementwise, keep
 from .bitwise import AND, OR
 from .registry import register_op
 
@@ -53,7 +53,7 @@ def _is_tensor(value: object) -> bool:
 @register_op(*_BINARY, layout=elementwise)
 def binary(node: fx.Node, ctx: EmitCtx) -> Expr:
     op, prec = _BINARY[node.target]
-    a, b = ctx.arg(0), ctx.arg(1)
+    a, b = ctx.arg("self"), ctx.arg("exponent" if op == "**" else "other")
     if node.target in (aten.rsub.Scalar, aten.rsub.Tensor):
         a, b = b, a
     # `**` binds right-to-left; every other operator left-to-right.
@@ -72,15 +72,15 @@ def binary(node: fx.Node, ctx: EmitCtx) -> Expr:
 def logical(node: fx.Node, ctx: EmitCtx) -> Expr:
     # not `&`/`|`: those are bitwise on integers, and torch treats any nonzero as True
     fn = "mx.logical_and" if node.target is aten.logical_and.default else "mx.logical_or"
-    return call(fn, ctx.a(0), ctx.a(1))
+    return call(fn, ctx.a("self"), ctx.a("other"))
 
 
 @register_op(aten.div.Tensor_mode, aten.div.Scalar_mode, layout=elementwise)
 def div_mode(node: fx.Node, ctx: EmitCtx) -> Expr:
-    mode = ctx.arg("rounding_mode", None)
-    a, b = ctx.a(0, MUL), ctx.a(1, MUL + 1)
+    mode = ctx.arg("rounding_mode")
+    a, b = ctx.a("self", MUL), ctx.a("other", MUL + 1)
     if mode == "floor":
-        return call("mx.floor_divide", ctx.a(0), ctx.a(1))
+        return call("mx.floor_divide", ctx.a("self"), ctx.a("other"))
     if mode == "trunc":
         # MLX has no truncating division; round the true quotient toward zero.
         quotient = f"{a} / {b}"
@@ -125,13 +125,13 @@ _UNARY = {
 def unary(node: fx.Node, ctx: EmitCtx) -> Expr:
     fn = _UNARY[node.target]
     if fn is None:
-        return Expr(f"-{ctx.a(0, UNARY)}", UNARY)
-    return call(fn, ctx.a(0))
+        return Expr(f"-{ctx.a('self', UNARY)}", UNARY)
+    return call(fn, ctx.a("self"))
 
 
 @register_op(aten.frac.default, layout=keep)
 def frac(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return Expr(f"{ctx.a(0, ADD)} - mx.trunc({ctx.a(0)})", ADD)
+    return Expr(f"{ctx.a('self', ADD)} - mx.trunc({ctx.a('self')})", ADD)
 
 
 _FUNCTIONS = {
@@ -148,54 +148,53 @@ _FUNCTIONS = {
 def function2(node: fx.Node, ctx: EmitCtx) -> Expr:
     """Binary ops MLX spells as functions with torch's semantics (remainder takes the
     divisor's sign, floor_divide rounds down, as in torch)."""
-    return call(_FUNCTIONS[node.target], ctx.a(0), ctx.a(1))
+    return call(_FUNCTIONS[node.target], ctx.a("self"), ctx.a("other"))
 
 
 @register_op(aten.fmod.Scalar, aten.fmod.Tensor, layout=elementwise)
 def fmod(node: fx.Node, ctx: EmitCtx) -> Expr:
     # C fmod takes the dividend's sign; MLX only has remainder (the divisor's): shift back.
-    a, b = ctx.a(0), ctx.a(1)
+    a, b = ctx.a("self"), ctx.a("other")
     r = f"mx.remainder({a}, {b})"
     flip = f"({r} != 0) & (({r} < 0) != ({a} < 0))"
-    return call("mx.where", flip, f"{r} - {ctx.a(1, ADD + 1)}", r)
+    return call("mx.where", flip, f"{r} - {ctx.a('other', ADD + 1)}", r)
 
 
 @register_op(aten.lerp.Scalar, aten.lerp.Tensor, layout=elementwise)
 def lerp(node: fx.Node, ctx: EmitCtx) -> Expr:
-    start, end, weight = ctx.a(0, ADD), ctx.a(1, ADD + 1), ctx.a(2, MUL)
-    return Expr(f"{start} + {weight} * ({end} - {ctx.a(0, ADD + 1)})", ADD)
+    start, end, weight = ctx.a("self", ADD), ctx.a("end", ADD + 1), ctx.a("weight", MUL)
+    return Expr(f"{start} + {weight} * ({end} - {ctx.a('self', ADD + 1)})", ADD)
 
 
 @register_op(aten.addcmul.default, aten.addcdiv.default, layout=elementwise)
 def addc(node: fx.Node, ctx: EmitCtx) -> Expr:
     op = "*" if node.target is aten.addcmul.default else "/"
-    term = f"{ctx.a(1, MUL)} {op} {ctx.a(2, MUL + 1)}"
-    value = ctx.arg("value", 1)
+    term = f"{ctx.a('tensor1', MUL)} {op} {ctx.a('tensor2', MUL + 1)}"
+    value = ctx.arg("value")
     if value != 1:
         term = f"{ctx.x(value, MUL)} * {term}"
-    return Expr(f"{ctx.a(0, ADD)} + {term}", ADD)
+    return Expr(f"{ctx.a('self', ADD)} + {term}", ADD)
 
 
 @register_op(aten.maximum.default, aten.minimum.default, layout=elementwise)
 def min_max(node: fx.Node, ctx: EmitCtx) -> Expr:
     fn = "mx.maximum" if node.target is aten.maximum.default else "mx.minimum"
-    return call(fn, ctx.a(0), ctx.a(1))
+    return call(fn, ctx.a("self"), ctx.a("other"))
 
 
 @register_op(aten.clamp.default, aten.clamp.Tensor, layout=elementwise)
 def clamp(node: fx.Node, ctx: EmitCtx) -> Expr:
-    lo, hi = ctx.arg("min", None), ctx.arg("max", None)
-    return call("mx.clip", ctx.a(0), ctx.x(lo), ctx.x(hi))
+    return call("mx.clip", ctx.a("self"), ctx.a("min"), ctx.a("max"))
 
 
 @register_op(aten.clamp_min.default, layout=keep)
 def clamp_min(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return call("mx.maximum", ctx.a(0), ctx.a(1))
+    return call("mx.maximum", ctx.a("self"), ctx.a("min"))
 
 
 @register_op(aten.clamp_max.default, layout=keep)
 def clamp_max(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return call("mx.minimum", ctx.a(0), ctx.a(1))
+    return call("mx.minimum", ctx.a("self"), ctx.a("max"))
 
 
 @register_op(
@@ -206,26 +205,24 @@ def clamp_max(node: fx.Node, ctx: EmitCtx) -> Expr:
     layout=elementwise,
 )
 def where(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return call("mx.where", ctx.a(0), ctx.a(1), ctx.a(2))
+    return call("mx.where", ctx.a("condition"), ctx.a("self"), ctx.a("other"))
 
 
 @register_op(aten.masked_fill.Scalar, aten.masked_fill.Tensor, layout=elementwise)
 def masked_fill(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return call("mx.where", ctx.a(1), ctx.a(2), ctx.a(0))
+    return call("mx.where", ctx.a("mask"), ctx.a("value"), ctx.a("self"))
 
 
-def _cast(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return Expr(f"{ctx.a(0, ATOM)}.astype({dtype_expr(ctx.dtype())})")
-
-
-register_op(
+@register_op(
     aten.to.dtype,
     aten._to_copy.default,
     aten.to.dtype_layout,
     aten.type_as.default,
     aten.to.device,
     layout=keep,
-)(_cast)
+)
+def cast(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return Expr(f"{ctx.a('self', ATOM)}.astype({dtype_expr(ctx.dtype())})")
 
 
 _SCALAR_OPS = {
@@ -242,4 +239,4 @@ _SCALAR_OPS = {
 def scalar_op(node: fx.Node, ctx: EmitCtx) -> Expr:
     """Arithmetic on symbolic sizes (``x.shape[0] * 2``)."""
     op, prec = _SCALAR_OPS[node.target]
-    return Expr(f"{ctx.x(node.args[0], prec)} {op} {ctx.x(node.args[1], prec + 1)}", prec)
+    return Expr(f"{ctx.a('a', prec)} {op} {ctx.a('b', prec + 1)}", prec)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import fx, nn
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ADD, ATOM, MUL, Expr
-from ..passes.assign_layout import last_axis
+from ..emit_ctx import EmitCtx
+from ..expr import ADD, ATOM, MUL, Expr
+from ..layout import last_axis
 from .registry import Ctor, register_layer, register_op
 
 aten = torch.ops.aten
@@ -21,25 +21,27 @@ def build_linear(linear: nn.Linear) -> Ctor:
 
 @register_op(aten.linear.default, layout=last_axis)
 def linear(node: fx.Node, ctx: EmitCtx) -> Expr:
-    weight, bias = ctx.arg(1), ctx.arg("bias", None)
-    w = f"{ctx.x(weight, ATOM)}.T"
+    product = f"{ctx.a('input', MUL)} @ {ctx.a('weight', ATOM)}.T"
+    bias = ctx.arg("bias")
     if bias is None:
-        return Expr(f"{ctx.a(0, MUL)} @ {w}", MUL)
-    return Expr(f"{ctx.a(0, MUL)} @ {w} + {ctx.x(bias, ADD + 1)}", ADD)
+        return Expr(product, MUL)
+    return Expr(f"{product} + {ctx.x(bias, ADD + 1)}", ADD)
 
 
 @register_op(aten.matmul.default, aten.mm.default, aten.bmm.default)
 def matmul(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return Expr(f"{ctx.a(0, MUL)} @ {ctx.a(1, MUL + 1)}", MUL)
+    other = "other" if node.target is aten.matmul.default else "mat2"
+    return Expr(f"{ctx.a('self', MUL)} @ {ctx.a(other, MUL + 1)}", MUL)
 
 
 @register_op(aten.addmm.default, aten.baddbmm.default)
 def addmm(node: fx.Node, ctx: EmitCtx) -> Expr:
-    beta, alpha = ctx.arg("beta", 1), ctx.arg("alpha", 1)
-    product = f"{ctx.a(1, MUL)} @ {ctx.a(2, MUL + 1)}"
+    beta, alpha = ctx.arg("beta"), ctx.arg("alpha")
+    left, right = ("mat1", "mat2") if node.target is aten.addmm.default else ("batch1", "batch2")
+    product = f"{ctx.a(left, MUL)} @ {ctx.a(right, MUL + 1)}"
     if alpha != 1:
         product = f"{ctx.x(alpha, MUL)} * ({product})"
-    base = ctx.a(0, ADD)
+    base = ctx.a("self", ADD)
     if beta != 1:
-        base = f"{ctx.x(beta, MUL)} * {ctx.a(0, MUL + 1)}"
+        base = f"{ctx.x(beta, MUL)} * {ctx.a('self', MUL + 1)}"
     return Expr(f"{base} + {product}", ADD)

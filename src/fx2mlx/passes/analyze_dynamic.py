@@ -14,9 +14,9 @@ import torch
 from torch import fx
 
 from ..capture import Captured
+from ..meta import BAKED, SCOPE
 from ..report import BakedDim
 
-BAKED = "fx2mlx.baked"
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 _SHAPE_OPS = {
     "view",
@@ -87,7 +87,7 @@ def analyze_dynamic(captured: Captured) -> list[BakedDim]:
         hits = sorted({v for a in args for v in _ints(a) if v in dims})
         if not hits:
             continue
-        frames = node.meta.get("fx2mlx.scope", ())
+        frames = node.meta.get(SCOPE, ())
         where = frames[-1][1] if frames else "<top>"
         baked = [
             BakedDim(

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 import torch
 from torch import fx, nn
 
-from ..capture import SCOPE, Captured
+from ..capture import Captured
 from ..converters.registry import Ctor, LayerConverter, layer_for
-
-LAYER = "fx2mlx.layer"
-"""``node.meta`` key on collapsed ``call_module`` nodes: a :class:`LayerCall`."""
+from ..meta import LAYER, SCOPE
 
 LIST_TYPES = (nn.Sequential, nn.ModuleList)
 
