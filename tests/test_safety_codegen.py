@@ -289,7 +289,7 @@ def test_comment_text_is_inert_where_statements_are_written() -> None:
     from torch import fx
 
     from fx2mlx.codegen.body import Stmt, _statement
-    from fx2mlx.codegen.expr import Expr
+    from fx2mlx.expr import Expr
 
     graph = fx.Graph()
     node = graph.placeholder("x")
