@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 import fx2mlx
+from fx2mlx.capture import capture
+from fx2mlx.converters import OPS, is_layer
 from fx2mlx.validate import compare, load_generated, run_both, to_mlx
 
 
@@ -67,3 +72,41 @@ def assert_roundtrip(
         checks = compare(expected, got, rtol=1e-4, atol=1e-3)
         assert checks and all(c.ok for c in checks), f"{checks}\n--- generated ---\n{conv.source}"
     return generated
+
+
+def assert_op_converts(fn: Any, inputs: tuple, targets: set[object], fresh: int = 2) -> None:
+    model = fn if isinstance(fn, nn.Module) else Lambda(fn)
+    graph = capture(model.eval(), inputs, is_layer, "export").graph
+    found = {n.target for n in graph.nodes if n.op == "call_function"}
+    assert targets & found, f"none of {targets} in {sorted(map(str, found))}"
+    assert targets <= set(OPS)
+    assert_converts(model, inputs, fresh=fresh)
+
+
+def ints(*shape: int, hi: int = 16) -> torch.Tensor:
+    return torch.randint(-hi, hi, shape)
+
+
+def bools(*shape: int) -> torch.Tensor:
+    return torch.rand(shape) > 0.5
+
+
+def imported_modules(source: str) -> set[str]:
+    """Top-level package of every import in ``source`` (relative imports are a failure)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "relative import in generated code"
+            found.add((node.module or "").split(".")[0])
+    return found
+
+
+def assert_only_mlx_and_stdlib(source: str) -> None:
+    """Generated code imports ``mlx`` and the standard library, nothing else."""
+    foreign = {
+        m for m in imported_modules(source) if m != "mlx" and m not in sys.stdlib_module_names
+    }
+    assert not foreign, f"generated code imports {sorted(foreign)}"
+    assert "mlx" in imported_modules(source)

@@ -3,7 +3,6 @@ test_determinism.py)."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import mlx.core as mx
@@ -13,6 +12,8 @@ import torch
 import fx2mlx
 from fx2mlx.examples.resnet import make_resnet18
 from fx2mlx.validate import load_generated, to_mlx
+
+from .helpers import assert_only_mlx_and_stdlib
 
 
 def test_sanitize_loads_a_raw_torch_state_dict(tmp_path: Path) -> None:
@@ -33,14 +34,7 @@ def test_sanitize_loads_a_raw_torch_state_dict(tmp_path: Path) -> None:
 def test_generated_file_is_standalone(tmp_path: Path) -> None:
     model, inputs = make_resnet18()
     conv = fx2mlx.convert(model, inputs)
-    tree = ast.parse(conv.source)
-    roots = {
-        a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
-    }
-    roots |= {
-        n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
-    }
-    assert roots <= {"mlx", "pathlib", "itertools", "math"}
+    assert_only_mlx_and_stdlib(conv.source)
 
 
 def test_api_surface(tmp_path: Path) -> None:

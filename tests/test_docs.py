@@ -21,7 +21,7 @@ def test_contributing_example_is_the_code() -> None:
     """The worked example in docs/contributing-converters.md is quoted from the repository."""
     doc = (ROOT / "docs" / "contributing-converters.md").read_text()
     blocks = [b.split("```", 1)[0] for b in doc.split("```python\n")[1:]]
-    sources = [ROOT / "src/fx2mlx/converters/norm.py", ROOT / "tests/test_ops_norm.py"]
+    sources = [ROOT / "src/fx2mlx/converters/norm.py", ROOT / "tests/converters/test_norm.py"]
     code = "\n".join(p.read_text() for p in sources)
     assert len(blocks) == 3
     for block in blocks:

@@ -7,8 +7,6 @@ source is checked to import only ``mlx`` and the standard library.
 
 from __future__ import annotations
 
-import ast
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ import torch
 
 from fx2mlx.validate import compare, load_generated, to_mlx, validate_folder
 
-from .helpers import assert_converts
+from .helpers import assert_converts, assert_only_mlx_and_stdlib
 
 transformers = pytest.importorskip("transformers")
 
@@ -74,25 +72,6 @@ def check_saved(conv: Any, model: torch.nn.Module, inputs: tuple, folder: Path) 
         expected = model(*inputs)
     assert isinstance(got, dict), type(got)
     assert list(got) == list(expected.keys())  # ModelOutput -> dict, same keys, same order
-
-
-def imported_modules(source: str) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative import in generated code"
-            found.add((node.module or "").split(".")[0])
-    return found
-
-
-def assert_only_mlx_and_stdlib(source: str) -> None:
-    foreign = {
-        m for m in imported_modules(source) if m != "mlx" and m not in sys.stdlib_module_names
-    }
-    assert not foreign, f"generated code imports {sorted(foreign)}"
-    assert "mlx" in imported_modules(source)
 
 
 def test_import_check_can_fail() -> None:

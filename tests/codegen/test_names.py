@@ -15,7 +15,7 @@ from torch import nn
 import fx2mlx
 from fx2mlx.validate import load_generated
 
-from .helpers import assert_converts, assert_roundtrip
+from ..helpers import assert_converts, assert_roundtrip
 
 
 class Odd(nn.Module):

@@ -19,7 +19,7 @@ from torch import nn
 import fx2mlx
 from fx2mlx.converters.helpers import HELPERS
 
-from .helpers import assert_converts, assert_roundtrip
+from ..helpers import assert_converts, assert_roundtrip
 
 PAYLOAD = 'T""";__import__("os").system("touch PWNED");"""'
 HOSTILE = [

@@ -10,7 +10,7 @@ from torch import nn
 
 import fx2mlx
 
-from .helpers import Lambda, assert_converts
+from ..helpers import Lambda, assert_converts
 
 
 def _randomize(module: nn.Module) -> nn.Module:
