@@ -13,7 +13,8 @@ from torch import nn
 import fx2mlx
 from fx2mlx.capture import capture
 from fx2mlx.converters import OPS, is_layer
-from fx2mlx.validate import compare, load_generated, run_both, to_mlx
+from fx2mlx.tensors import to_mlx
+from fx2mlx.validate import compare, load_generated, run_both
 
 
 def assert_converts(

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import torch
 
-from fx2mlx.validate import compare, load_generated, to_mlx, validate_folder
+from fx2mlx.tensors import to_mlx
+from fx2mlx.validate import compare, load_generated, validate_folder
 
 from .helpers import assert_converts, assert_only_mlx_and_stdlib
 

@@ -18,8 +18,12 @@ import torch
 
 from .converters.registry import register_layer, register_op
 from .errors import Fx2MlxError, Unsupported, UnsupportedError
+from .output import write_folder
 from .progress import SILENT, Progress
 from .report import Report, Validation
+from .tensors import random_tensor
+from .validate import validate_source
+from .weights import save_weights
 
 __version__ = "0.1.0"
 __all__ = [
@@ -45,21 +49,8 @@ def random_inputs(like: tuple, batch: int | None = None, seed: int = 1) -> tuple
         shape = list(x.shape)
         if batch is not None and shape:
             shape[0] = batch
-        if x.is_floating_point():
-            out.append(torch.randn(shape, generator=gen, dtype=x.dtype))
-        elif x.dtype == torch.bool:
-            out.append(torch.rand(shape, generator=gen) > 0.5)
-        else:
-            hi = int(x.max()) + 1 if x.numel() else 2
-            out.append(
-                torch.randint(
-                    int(x.min()) if x.numel() else 0,
-                    max(hi, 1),
-                    shape,
-                    generator=gen,
-                    dtype=x.dtype,
-                )
-            )
+        lo, hi = (int(x.min()), int(x.max()) + 1) if x.numel() else (0, 2)
+        out.append(random_tensor(shape, x.dtype, gen, lo, hi))
     return tuple(out)
 
 
@@ -102,8 +93,6 @@ class Conversion:
 
         ``progress`` defaults to the one given to :func:`convert`.
         """
-        from .validate import validate_source
-
         if inputs is None:
             sets = self.validation_inputs()
         elif inputs and isinstance(inputs[0], torch.Tensor):
@@ -121,8 +110,6 @@ class Conversion:
 
     def files(self) -> dict[str, bytes]:
         """``model.py`` and ``model.safetensors`` as bytes."""
-        from .weights import save_weights
-
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.safetensors"
             save_weights(str(path), self.weights)
@@ -147,8 +134,6 @@ class Conversion:
         generated files edited since; a user's file is never replaced. Raises
         :class:`Fx2MlxError` when refused or when writing fails.
         """
-        from .output import write_folder
-
         out = Path(out_dir)
         write_folder(out, self.files(), self.manifest(), force)
         return out
@@ -186,6 +171,7 @@ def convert(
         Fx2MlxError: bad input, or a model no frontend can trace.
         UnsupportedError: the model uses ops fx2mlx can't convert (all listed at once).
     """
+    # lazily: the pipeline loads black and jinja (~0.5 s) that `import fx2mlx` alone needn't
     from .pipeline import check_inputs, compile_model, weights_of
 
     inputs = check_inputs(model, example_inputs)

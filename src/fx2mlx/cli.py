@@ -6,19 +6,25 @@ import argparse
 import contextlib
 import difflib
 import math
+import platform
 import sys
 import traceback
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
+import mlx.core as mx
+import torch
+
+from . import Conversion, __version__, convert
+from .command import invocation, regenerate_command
+from .demo import run_demo
 from .errors import Fx2MlxError
+from .output import check_target
 from .progress import SILENT, ConsoleProgress
 from .report import baked_lines
-
-if TYPE_CHECKING:
-    from . import Conversion
+from .target import make_inputs, parse_dtype, parse_shape, resolve_target
 
 EXIT_OK, EXIT_MISMATCH, EXIT_ERROR = 0, 1, 2
 EXIT_CODES = """exit codes:
@@ -50,13 +56,6 @@ def _tolerance(text: str) -> float:
 
 
 def _version() -> str:
-    import platform
-
-    import mlx.core as mx
-    import torch
-
-    from . import __version__
-
     mlx_version = getattr(mx, "__version__", "?")
     return (
         f"fx2mlx {__version__} (torch {torch.__version__}, mlx {mlx_version},"
@@ -151,8 +150,6 @@ def _no_warnings() -> Iterator[None]:
 
 
 def _inputs(args: argparse.Namespace, model: object, factory_inputs: tuple | None) -> tuple:
-    from .target import make_inputs
-
     if args.input_shape:
         inputs, notes = make_inputs(
             args.input_shape, args.input_dtype, ranges=args.input_range, model=model
@@ -172,8 +169,6 @@ def _inputs(args: argparse.Namespace, model: object, factory_inputs: tuple | Non
 
 def _early_checks(args: argparse.Namespace, out: Path) -> None:
     """Option errors caught before the user's code is imported or anything is converted."""
-    from .target import parse_dtype, parse_shape
-
     for text in args.input_shape:
         parse_shape(text)
     for text in args.input_dtype:
@@ -186,11 +181,6 @@ def _early_checks(args: argparse.Namespace, out: Path) -> None:
 
 
 def cmd_convert(args: argparse.Namespace, argv: list[str]) -> int:
-    from . import convert
-    from .command import invocation, regenerate_command
-    from .output import check_target
-    from .target import resolve_target
-
     out = Path(args.out)
     _early_checks(args, out)
     if not args.check:
@@ -281,8 +271,6 @@ def _check(conversion: Conversion, out: Path, quiet: bool = False) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
-
     return run_demo(Path(args.out), args.force)
 
 

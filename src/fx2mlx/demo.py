@@ -7,8 +7,10 @@ import time
 import warnings
 from pathlib import Path
 
+from . import convert
 from .command import regenerate_command
 from .examples import EXAMPLES
+from .output import check_target
 
 
 def _load(name: str):  # noqa: ANN202 - (model, inputs)
@@ -18,9 +20,6 @@ def _load(name: str):  # noqa: ANN202 - (model, inputs)
 
 def run_demo(out: Path, force: bool = False) -> int:
     """Each example goes to ``out/<name>`` under ``convert -o``'s rules, all checked up front."""
-    from . import convert
-    from .output import check_target
-
     for name in EXAMPLES:
         check_target(out / name, force)
 

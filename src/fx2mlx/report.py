@@ -7,8 +7,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import Unsupported
-
 
 @dataclass
 class OutputCheck:
@@ -84,7 +82,6 @@ class Report:
     dynamic_dims: list[str] = field(default_factory=list)
     baked_dims: list[BakedDim] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    unsupported: list[Unsupported] = field(default_factory=list)
     validation: Validation | None = None
 
     def to_json(self) -> dict[str, Any]:

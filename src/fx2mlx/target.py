@@ -15,6 +15,8 @@ from typing import Any
 import torch
 
 from .errors import Fx2MlxError
+from .index_range import index_bounds
+from .tensors import random_tensor
 
 DTYPES = {
     "float32": torch.float32,
@@ -110,23 +112,15 @@ def make_inputs(
     specs = [(parse_shape(s), d) for s, d in zip(shapes, kinds)]
     given = _given_ranges(ranges or [], kinds)
     gen = torch.Generator().manual_seed(seed)
-    inputs = [_random(shape, dtype, gen) for shape, dtype in specs]
+    # integers are zeros until their range is known
+    inputs = [random_tensor(shape, dtype, gen, 0, 1) for shape, dtype in specs]
     picked = _int_ranges(model, inputs, given)
     notes = []
     for i, (lo, hi, why) in sorted(picked.items()):
         dtype = str(inputs[i].dtype).replace("torch.", "")
         notes.append(f"input {i} ({dtype}): integers in [{lo}, {hi}) {why}")
-        inputs[i] = torch.randint(lo, hi, inputs[i].shape, generator=gen, dtype=inputs[i].dtype)
+        inputs[i] = random_tensor(inputs[i].shape, inputs[i].dtype, gen, lo, hi)
     return tuple(inputs), notes
-
-
-def _random(shape: tuple[int, ...], dtype: torch.dtype, gen: torch.Generator) -> torch.Tensor:
-    """Floats from a normal, booleans fair coins, integers zero (until their range is known)."""
-    if dtype.is_floating_point:
-        return torch.randn(shape, generator=gen).to(dtype)
-    if dtype == torch.bool:
-        return torch.rand(shape, generator=gen) > 0.5
-    return torch.zeros(shape, dtype=dtype)
 
 
 def _given_ranges(ranges: list[str], kinds: list[torch.dtype]) -> dict[int, tuple[int, int]]:
@@ -175,8 +169,6 @@ def _probe(model: torch.nn.Module | None, inputs: list[torch.Tensor]) -> tuple[d
     """Bounds the model puts on its integer inputs, or why they could not be found."""
     if model is None or not any(_is_int(x.dtype) for x in inputs):
         return {}, ""
-    from .index_range import index_bounds
-
     try:
         return index_bounds(model, tuple(inputs)), ""
     except Exception as exc:  # noqa: BLE001 - the user's forward; capture will say more

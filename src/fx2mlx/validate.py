@@ -16,6 +16,8 @@ from torch.utils import _pytree as pytree
 
 from .progress import SILENT, Progress
 from .report import OutputCheck, Validation
+from .tensors import to_mlx
+from .weights import save_weights
 
 
 def load_generated(folder: Path) -> Any:
@@ -30,15 +32,6 @@ def load_generated(folder: Path) -> Any:
         return module.load()
     finally:
         sys.modules.pop(name, None)
-
-
-def to_mlx(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        t = value.detach().cpu()
-        if t.dtype == torch.float64:
-            t = t.float()
-        return mx.array(t.numpy())
-    return value
 
 
 def _mlx_leaves(value: Any) -> list[Any]:
@@ -143,8 +136,6 @@ def validate_source(
     channels_last_io: bool = False,
     progress: Progress = SILENT,
 ) -> Validation:
-    from .weights import save_weights
-
     with tempfile.TemporaryDirectory(prefix="fx2mlx-validate-") as tmp:
         folder = Path(tmp)
         (folder / "model.py").write_text(source)

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import mlx.core as mx
-import numpy as np
 import torch
 
 from .capture import Captured
@@ -19,6 +18,7 @@ from .codegen.attrs import state_key
 from .meta import LAYER
 from .passes.collapse_layers import LayerCall
 from .progress import SILENT, Progress
+from .tensors import to_mlx
 
 
 @dataclass(frozen=True)
@@ -46,15 +46,6 @@ RULES: dict[str, Rule] = {
 SKIPPED = ("num_batches_tracked",)
 
 
-def _to_mx(t: torch.Tensor) -> mx.array:
-    t = t.detach().cpu()
-    if t.dtype == torch.float64:
-        t = t.float()
-    if t.dtype == torch.bfloat16:
-        return mx.array(t.float().numpy()).astype(mx.bfloat16)
-    return mx.array(np.ascontiguousarray(t.numpy()))
-
-
 def _layer_weights(captured: Captured, layer: LayerCall) -> dict[str, torch.Tensor]:
     module = captured.module(layer.path)
     out: dict[str, torch.Tensor] = {}
@@ -77,7 +68,7 @@ def collect_weights(
     for key in declared:
         flat.setdefault(key, captured.consts[key])
     keys = progress.track(sorted(flat), len(flat), "weights")
-    return {state_key(captured.model, k): _to_mx(flat[k]) for k in keys}
+    return {state_key(captured.model, k): to_mlx(flat[k]) for k in keys}
 
 
 def save_weights(path: str, weights: dict[str, mx.array]) -> None:

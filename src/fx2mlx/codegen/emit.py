@@ -34,7 +34,6 @@ class Emitted:
     source: str
     declared: list[str]
     classes: list[ClassDef]
-    top: str
 
 
 def _templates_dir() -> Path:
@@ -123,7 +122,7 @@ def emit(captured: Captured, doc: DocSpec, prefix: str = "") -> Emitted:
         )
     )
     source = black.format_str(text, mode=BLACK_MODE)
-    return Emitted(source, declared, classes, classes[-1].name)
+    return Emitted(source, declared, classes)
 
 
 def _view(

@@ -12,6 +12,8 @@ import keyword
 import re
 import unicodedata
 
+import mlx.nn as mlx_nn
+
 from ..converters.helpers import HELPERS
 from .text import plain
 
@@ -61,8 +63,6 @@ def identifier(name: str, fallback: str = "x") -> str:
 
 
 def _module_attrs() -> set[str]:
-    import mlx.nn as mlx_nn
-
     return set(dir(mlx_nn.Module)) | set(vars(mlx_nn.Module()))
 
 
