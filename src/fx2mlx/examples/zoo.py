@@ -48,6 +48,8 @@ def make_gpt2_tiny() -> tuple[torch.nn.Module, tuple[torch.Tensor, ...]]:
         n_layer=2,
         n_head=4,
         n_positions=64,
+        bos_token_id=98,  # GPT-2's 50256 is outside this tiny vocabulary
+        eos_token_id=98,
         use_cache=False,
         attn_implementation="sdpa",
     )
