@@ -287,3 +287,24 @@ def test_unet_block(upsample: nn.Module) -> None:
     conv = assert_converts(model, torch.randn(2, 3, 8, 10))
     assert conv.report.transposes == 2
     assert conv.source.count(".transpose(") == 2  # NCHW -> NHWC at the input, back at the output
+
+
+class ResizeLike(nn.Module):
+    """``F.interpolate(y, size=x.shape[-2:])``: tracing writes the input's size in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.skip = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(self.down(x), size=x.shape[-2:], mode="bilinear") + self.skip(x)
+
+
+def test_size_from_an_input_is_flagged_as_baked() -> None:
+    conv = assert_converts(ResizeLike(), torch.randn(2, 3, 9, 11))
+    assert {(b.op, b.dim, b.value) for b in conv.report.baked_dims} == {
+        ("upsample_bilinear2d", 2, 9),
+        ("upsample_bilinear2d", 3, 11),
+    }
+    assert "9 = x.shape[2] when traced" in conv.source
