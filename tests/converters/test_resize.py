@@ -174,6 +174,21 @@ def test_upsampling_by_size(cls: type) -> None:
     assert "size=(13, 8)" in conv.source and "nn.Upsample(" not in conv.source
 
 
+@pytest.mark.parametrize("kw,layer", UPSAMPLE[3:5] + UPSAMPLE[7:8], ids=_id)
+def test_upsample_layer_fx_frontend(kw: dict, layer: bool) -> None:
+    """The fx frontend keeps nn.Upsample a leaf; it becomes the same MLX layer."""
+    conv = assert_converts(Wrap(nn.Upsample(**kw)), torch.randn(SHAPES[2]), frontend="fx")
+    assert conv.report.frontend == "fx"
+    assert ("nn.Upsample(scale_factor=" in conv.source) == layer
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+def test_nearest_on_integers(mode: str) -> None:
+    """Masks and label maps: nearest gathers, so any dtype keeps its values."""
+    fn = Lambda(lambda x: F.interpolate(x, scale_factor=1.5, mode=mode))
+    assert_converts(fn, torch.randint(0, 255, SHAPES[2], dtype=torch.uint8))
+
+
 @pytest.mark.parametrize("dims", [1, 3])
 @pytest.mark.parametrize("mode", ["nearest", "linear"])
 def test_upsample_layer_1d_3d(dims: int, mode: str) -> None:
