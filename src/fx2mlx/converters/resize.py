@@ -1,7 +1,8 @@
 """Interpolation (``F.interpolate``, ``nn.Upsample``): MLX's ``nn.Upsample`` where it samples the
 same grid as PyTorch, exact gather-based helpers (helpers_resize.py) everywhere else.
 
-``mode="area"`` is not here: PyTorch computes it as adaptive average pooling (pooling.py).
+``mode="area"`` is not here: PyTorch computes it as adaptive average pooling, which the pooling
+converters handle.
 """
 
 from __future__ import annotations
