@@ -75,6 +75,7 @@ def test_api_raises_internal_error(broken_pass: None) -> None:
             call(Tiny(), torch.randn(2, 3, 8, 8))
         assert str(info.value) == MESSAGE
         assert isinstance(info.value.__cause__, Injected)
+        assert info.traceback[-1].name == "collapse_layers"  # down to where the bug raised
         assert not isinstance(info.value, fx2mlx.Fx2MlxError)  # a crash is never "unsupported"
 
 

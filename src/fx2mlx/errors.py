@@ -79,6 +79,7 @@ def internal_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except (Fx2MlxError, InternalError):
             raise
         except Exception as exc:  # noqa: BLE001 - a bug: reported as one, cause attached
-            raise InternalError(internal_message(exc)) from exc
+            # its traceback reaches down to where the bug raised, for tools that look there
+            raise InternalError(internal_message(exc)).with_traceback(exc.__traceback__) from exc
 
     return wrapper
