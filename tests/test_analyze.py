@@ -220,3 +220,17 @@ def test_frontend_choice_decides_the_verdict(capsys: pytest.CaptureFixture) -> N
     assert analyze("tests.fixtures.models:make_tiny", "--frontend", "fx", "--json") == 0
     data = json.loads(capsys.readouterr().out)
     assert data["frontend"] == "fx" and all(f["ok"] for f in data["frontends"])
+
+
+def test_layer_histogram_counts_leaf_layers_only() -> None:
+    """A layer fx2mlx converts whole counts once (not its children); the model itself counts
+    only when it is such a layer."""
+    mha = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.GELU())
+    result = fx2mlx.analyze(model, torch.randn(2, 8))
+    assert [k.type for k in result.layers] == ["nn.GELU", "nn.Linear"]
+    assert [k.type for k in fx2mlx.analyze(mha, (torch.randn(2, 3, 8),) * 3).layers] == [
+        "nn.MultiheadAttention"
+    ]
+    bare = fx2mlx.analyze(analyze_models.Bare(), torch.randn(2, 3))
+    assert bare.layers == [] and bare.verdict == "converts cleanly"

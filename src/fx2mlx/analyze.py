@@ -254,7 +254,8 @@ def layer_types(model: torch.nn.Module, collapsed: set[str] | None) -> list[Laye
 
 
 def leaf_layers(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module]]:
-    """Modules without children, and modules fx2mlx converts whole (not their children)."""
+    """Modules without children, and modules fx2mlx converts whole (not their children); the
+    model itself only if it is such a layer (its own forward is no layer type)."""
     whole: list[str] = []
     for path, module in model.named_modules():
         if any(path.startswith(f"{w}.") or not w for w in whole):
@@ -262,7 +263,7 @@ def leaf_layers(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module]]
         if layer_for(module) is not None:
             whole.append(path)
             yield path, module
-        elif not any(True for _ in module.children()):
+        elif path and not any(True for _ in module.children()):
             yield path, module
 
 
