@@ -234,3 +234,13 @@ def test_layer_histogram_counts_leaf_layers_only() -> None:
     ]
     bare = fx2mlx.analyze(analyze_models.Bare(), torch.randn(2, 3))
     assert bare.layers == [] and bare.verdict == "converts cleanly"
+
+
+def test_json_capture_failure(capsys: pytest.CaptureFixture) -> None:
+    assert analyze("tests.fixtures.models:DataDependent", "--input-shape", "2,3", "--json") == 2
+    data = json.loads(capsys.readouterr().out)
+    failure = data["capture_failure"]
+    assert failure["kind"] == "control_flow" and data["frontend"] is None
+    assert failure["details"][0].startswith("  - export: ")
+    assert all("\n" not in line for line in failure["details"])  # one line each
+    assert data["generated"] is None and data["status"] == "blocked"

@@ -53,9 +53,10 @@ class Attempt:
         return user_frame(self.error) if self.error is not None else ""
 
 
-def _describe(tried: Attempt) -> str:
-    loc = f"\n      at: {tried.at}" if tried.at else ""
-    return f"  - {tried.frontend}: {tried.reason}{loc}"
+def _describe(tried: Attempt) -> list[str]:
+    return [f"  - {tried.frontend}: {tried.reason}"] + (
+        [f"      at: {tried.at}"] if tried.at else []
+    )
 
 
 @contextlib.contextmanager
@@ -118,5 +119,5 @@ def untraceable(
         kind,
         "could not trace the model with any frontend",
         HINTS[kind] + other,
-        [_describe(tried) for tried in failed],
+        [line for tried in failed for line in _describe(tried)],
     )

@@ -41,7 +41,7 @@ class Untraceable:
     kind: str  # a key of HINTS: "model", "control_flow" or "python"
     headline: str  # "could not trace the model with any frontend"
     hint: str
-    details: list[str] = field(default_factory=list)  # each frontend's failure, or the model's
+    details: list[str] = field(default_factory=list)  # lines: each frontend's error, or the model's
 
     def error(self) -> Fx2MlxError:
         return Fx2MlxError("\n".join([f"{self.headline}:", *self.details, f"  hint: {self.hint}"]))
