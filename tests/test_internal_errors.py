@@ -66,7 +66,9 @@ def test_debug_shows_the_traceback(
     assert main([*COMMANDS[command](tmp_path / "out"), "--debug"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" in err and "in collapse_layers" in err
-    assert err.rstrip().splitlines()[-1].startswith(MESSAGE)
+    assert err.rstrip().splitlines()[-1] == (
+        f"{MESSAGE} (a bug in fx2mlx: please report it, with the traceback above)"
+    )
 
 
 def test_api_raises_internal_error(broken_pass: None) -> None:

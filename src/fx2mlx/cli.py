@@ -376,16 +376,18 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - never a bare traceback for users
         if args.debug:
             traceback.print_exception(exc)
-        print(_message(exc), file=sys.stderr)
+        print(_message(exc, args.debug), file=sys.stderr)
         return EXIT_ERROR
 
 
-def _message(exc: BaseException) -> str:
+def _message(exc: BaseException, debug: bool = False) -> str:
     if isinstance(exc, Fx2MlxError):
         return str(exc)
     if isinstance(exc, SystemExit):  # the user's code (forward, a hook) called sys.exit
         return f"[fx2mlx] the model's code called sys.exit({exc.code!r}) during conversion"
     text = str(exc) if isinstance(exc, InternalError) else internal_message(exc)
+    if debug:
+        return f"{text} (a bug in fx2mlx: please report it, with the traceback above)"
     return f"{text} (a bug in fx2mlx: rerun with --debug for the traceback, and please report it)"
 
 
