@@ -16,8 +16,9 @@ from typing import Any
 import mlx.core as mx
 import torch
 
+from .analyze import Analysis, analyze
 from .converters.registry import register_layer, register_op
-from .errors import Fx2MlxError, Unsupported, UnsupportedError
+from .errors import Fx2MlxError, InternalError, Unsupported, UnsupportedError, internal_errors
 from .output import write_folder
 from .progress import SILENT, Progress
 from .report import Report, Validation
@@ -27,13 +28,16 @@ from .weights import save_weights
 
 __version__ = "0.1.0"
 __all__ = [
+    "Analysis",
     "Conversion",
     "Fx2MlxError",
+    "InternalError",
     "Progress",
     "Report",
     "UnsupportedError",
     "Unsupported",
     "Validation",
+    "analyze",
     "convert",
     "random_inputs",
     "register_layer",
@@ -82,6 +86,7 @@ class Conversion:
             batch = self.inputs[0].shape[0] + 1
         return [self.inputs, random_inputs(self.inputs, batch)]
 
+    @internal_errors
     def validate(
         self,
         inputs: list[tuple] | tuple | None = None,
@@ -126,6 +131,7 @@ class Conversion:
         data["report"] = self.report.to_json()
         return data
 
+    @internal_errors
     def save(self, out_dir: str | Path, force: bool = False) -> Path:
         """Write ``model.py``, ``model.safetensors`` and ``fx2mlx.json`` to ``out_dir``.
 
@@ -139,6 +145,7 @@ class Conversion:
         return out
 
 
+@internal_errors
 def convert(
     model: torch.nn.Module,
     example_inputs: Any,
@@ -170,6 +177,7 @@ def convert(
     Raises:
         Fx2MlxError: bad input, or a model no frontend can trace.
         UnsupportedError: the model uses ops fx2mlx can't convert (all listed at once).
+        InternalError: a bug in fx2mlx (the original exception is its ``__cause__``).
     """
     # lazily: the pipeline loads black and jinja (~0.5 s) that `import fx2mlx` alone needn't
     from .pipeline import check_inputs, compile_model, weights_of

@@ -1,10 +1,11 @@
-"""The ``fx2mlx`` command line: ``convert`` and ``demo``."""
+"""The ``fx2mlx`` command line: ``convert``, ``analyze`` and ``demo``."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import difflib
+import json
 import math
 import platform
 import sys
@@ -18,9 +19,11 @@ import mlx.core as mx
 import torch
 
 from . import Conversion, __version__, convert
+from .analyze import analyze
+from .analyze_report import render
 from .command import invocation, regenerate_command
 from .demo import run_demo
-from .errors import Fx2MlxError
+from .errors import Fx2MlxError, InternalError, internal_message
 from .output import check_target
 from .progress import SILENT, ConsoleProgress
 from .report import baked_lines
@@ -28,10 +31,11 @@ from .target import make_inputs, parse_dtype, parse_shape, resolve_target
 
 EXIT_OK, EXIT_MISMATCH, EXIT_ERROR = 0, 1, 2
 EXIT_CODES = """exit codes:
-  0  converted, and validated (or --check found no drift)
+  0  converted, and validated (or --check found no drift); analyze: the model converts
   1  outputs differ from PyTorch beyond tolerance (files are written), or --check found drift
   2  an error: bad target or option, untraceable model, unsupported ops, output folder
-     refused, or no command given; nothing is written"""
+     refused, an internal error, or no command given; nothing is written; analyze: the
+     model is blocked (the report says by what)"""
 
 
 class UsageError(Fx2MlxError):
@@ -72,11 +76,15 @@ _HELP: dict[str, Any] = {
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="fx2mlx", description="PyTorch nn.Module -> readable MLX", **_HELP)
     p.add_argument("--version", action="version", version=_version())
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="{convert,demo}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{convert,analyze,demo}")
     convert = sub.add_parser(
         "convert", help="convert a model and validate it against PyTorch", **_HELP
     )
     _convert_parser(convert)
+    analyze = sub.add_parser(
+        "analyze", help="what converting a model involves, without converting it", **_HELP
+    )
+    _analyze_parser(analyze)
     d = sub.add_parser("demo", help="convert and validate the bundled example models", **_HELP)
     d.add_argument("-o", "--out", default="demo-out", help="output folder (one subfolder each)")
     d.add_argument(
@@ -87,11 +95,52 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _convert_parser(c: argparse.ArgumentParser) -> None:
+    _target_and_inputs(c)
+    c.add_argument("-o", "--out", required=True, help="output folder")
+    c.add_argument("--frontend", default="auto", choices=["auto", "export", "fx"])
+    c.add_argument("--channels-last-io", action="store_true", help="NHWC inputs and outputs")
+    c.add_argument(
+        "--rtol", type=_tolerance, metavar="R", default=1e-4, help="relative (norm) error tolerance"
+    )
+    c.add_argument(
+        "--atol",
+        type=_tolerance,
+        metavar="A",
+        default=1e-3,
+        help="max abs error / max(1, max|torch|)",
+    )
+    c.add_argument("--no-validate", action="store_true", help="skip the torch comparison")
+    c.add_argument(
+        "--check",
+        action="store_true",
+        help="regenerate and diff against OUT instead of writing (exit 1 on drift)",
+    )
+    c.add_argument("--force", action="store_true", help="replace a folder fx2mlx did not write")
+    c.add_argument(
+        "-q", "--quiet", action="store_true", help="print only errors (no stages, table, notes)"
+    )
+    c.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _analyze_parser(a: argparse.ArgumentParser) -> None:
+    _target_and_inputs(a)
+    a.add_argument(
+        "--frontend",
+        default="auto",
+        choices=["auto", "export", "fx"],
+        help="the frontend the verdict is about (every frontend is tried either way)",
+    )
+    a.add_argument("--json", action="store_true", help="print the analysis as JSON on stdout")
+    a.add_argument("-q", "--quiet", action="store_true", help="no stages, only the report")
+    a.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _target_and_inputs(c: argparse.ArgumentParser) -> None:
+    """The options ``convert`` and ``analyze`` share: which model, on which inputs."""
     c.add_argument(
         "target",
         help="module:attr or path/to/file.py:attr naming a module, a module class or a factory",
     )
-    c.add_argument("-o", "--out", required=True, help="output folder")
     c.add_argument(
         "--input-shape",
         action="append",
@@ -116,29 +165,6 @@ def _convert_parser(c: argparse.ArgumentParser) -> None:
         help="LO,HI: integer inputs drawn from LO to HI-1 (default: what the model's embedding"
         " or one_hot accepts, else 0,100)",
     )
-    c.add_argument("--frontend", default="auto", choices=["auto", "export", "fx"])
-    c.add_argument("--channels-last-io", action="store_true", help="NHWC inputs and outputs")
-    c.add_argument(
-        "--rtol", type=_tolerance, metavar="R", default=1e-4, help="relative (norm) error tolerance"
-    )
-    c.add_argument(
-        "--atol",
-        type=_tolerance,
-        metavar="A",
-        default=1e-3,
-        help="max abs error / max(1, max|torch|)",
-    )
-    c.add_argument("--no-validate", action="store_true", help="skip the torch comparison")
-    c.add_argument(
-        "--check",
-        action="store_true",
-        help="regenerate and diff against OUT instead of writing (exit 1 on drift)",
-    )
-    c.add_argument("--force", action="store_true", help="replace a folder fx2mlx did not write")
-    c.add_argument(
-        "-q", "--quiet", action="store_true", help="print only errors (no stages, table, notes)"
-    )
-    c.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
 @contextlib.contextmanager
@@ -167,12 +193,17 @@ def _inputs(args: argparse.Namespace, model: object, factory_inputs: tuple | Non
     )
 
 
-def _early_checks(args: argparse.Namespace, out: Path) -> None:
-    """Option errors caught before the user's code is imported or anything is converted."""
+def _check_input_options(args: argparse.Namespace) -> None:
+    """Malformed shapes and dtypes, found before the user's code is imported."""
     for text in args.input_shape:
         parse_shape(text)
     for text in args.input_dtype:
         parse_dtype(text)
+
+
+def _early_checks(args: argparse.Namespace, out: Path) -> None:
+    """Option errors caught before the user's code is imported or anything is converted."""
+    _check_input_options(args)
     if args.check and out.exists() and not out.is_dir():
         raise UsageError(
             f"--check compares with an output folder, but {out} is a file; pass the folder"
@@ -270,6 +301,22 @@ def _check(conversion: Conversion, out: Path, quiet: bool = False) -> int:
     return EXIT_MISMATCH if drift else EXIT_OK
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Print the analysis (text, or JSON with ``--json``); exit 0 if the model converts."""
+    _check_input_options(args)
+    progress = SILENT if args.quiet or args.json else ConsoleProgress(sys.stderr)
+    with progress.stage("load model"):
+        model, factory_inputs = resolve_target(args.target)
+    inputs = _inputs(args, model, factory_inputs)
+    with _no_warnings():
+        command = regenerate_command(args.target, vars(args))  # model.py's lines as convert's
+        analysis = analyze(
+            model, inputs, frontend=args.frontend, command=command, progress=progress
+        )
+    print(json.dumps(analysis.to_json(), indent=2) if args.json else render(analysis))
+    return EXIT_OK if analysis.converts else EXIT_ERROR
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.out), args.force)
 
@@ -308,23 +355,25 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         if args.cmd == "convert":
             return cmd_convert(args, argv)
+        if args.cmd == "analyze":
+            return cmd_analyze(args)
         return cmd_demo(args)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - never a bare traceback for users
         if args.debug:
             traceback.print_exception(exc)
-        print(_message(exc), file=sys.stderr)
+        print(_message(exc, args.debug), file=sys.stderr)
         return EXIT_ERROR
 
 
-def _message(exc: BaseException) -> str:
+def _message(exc: BaseException, debug: bool = False) -> str:
     if isinstance(exc, Fx2MlxError):
         return str(exc)
     if isinstance(exc, SystemExit):  # the user's code (forward, a hook) called sys.exit
         return f"[fx2mlx] the model's code called sys.exit({exc.code!r}) during conversion"
-    return (
-        f"[fx2mlx] internal error: {type(exc).__name__}: {exc}\n"
-        "  (nothing was written; rerun with --debug for the traceback and please report it)"
-    )
+    text = str(exc) if isinstance(exc, InternalError) else internal_message(exc)
+    if debug:
+        return f"{text} (a bug in fx2mlx: please report it, with the traceback above)"
+    return f"{text} (a bug in fx2mlx: rerun with --debug for the traceback, and please report it)"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from .capture import Captured, capture
 from .codegen.docstring import DocSpec
 from .codegen.emit import Emitted, emit
 from .converters import is_layer  # importing the package fills the registry
-from .errors import Fx2MlxError, UnsupportedError
+from .errors import Fx2MlxError, Unsupported, UnsupportedError
 from .passes.analyze_dynamic import analyze_dynamic
 from .passes.assign_layout import assign_layout
 from .passes.collapse_layers import collapse_layers
@@ -67,34 +69,48 @@ def compile_model(
     with progress.stage("capture"):
         captured = capture(model, inputs, is_layer, frontend)
     with progress.stage("passes"):
-        layers, baked, transposes = run_passes(captured, channels_last_io)
+        checked, transposes = run_passes(captured, channels_last_io)
     with progress.stage("emit"):
         emitted = emit(captured, DocSpec(inputs, command, channels_last_io), prefix)
     report = Report(
         frontend=captured.frontend,
         dynamic_batch=captured.dynamic_batch,
         transposes=transposes,
-        layers=len(layers),
+        layers=len(checked.layers),
         classes={c.name: c.count for c in emitted.classes},
         dynamic_dims=dynamic_dims(captured),
-        baked_dims=baked,
+        baked_dims=checked.baked,
         warnings=list(captured.warnings),
     )
     return captured, emitted, report
 
 
-def run_passes(captured: Captured, channels_last_io: bool) -> tuple[list[str], list[BakedDim], int]:
-    """The graph passes in order: (collapsed layers, baked-in dims, transposes inserted)."""
+@dataclass
+class Checked:
+    """What the passes before layout found in the graph."""
+
+    layers: list[str]  # module paths collapsed into one MLX layer each
+    problems: list[Unsupported]  # every unsupported op or configuration, all at once
+    baked: list[BakedDim]  # input sizes tracing wrote in as constants
+
+
+def check_passes(captured: Captured) -> Checked:
+    """The passes up to and including the unsupported-op check; never raises for an
+    unsupported op (``fx2mlx analyze`` reports them, :func:`run_passes` raises them)."""
     normalize_graph(captured)
     simplify_graph(captured)
     fuse_global_pool(captured)
     layers = collapse_layers(captured)
     problems = collect_unsupported(captured)
-    if problems:
-        raise UnsupportedError(problems)
-    baked = analyze_dynamic(captured)
-    transposes = assign_layout(captured, channels_last_io)
-    return layers, baked, transposes
+    return Checked(layers, problems, analyze_dynamic(captured))
+
+
+def run_passes(captured: Captured, channels_last_io: bool) -> tuple[Checked, int]:
+    """The graph passes in order: (what the checks found, transposes inserted)."""
+    checked = check_passes(captured)
+    if checked.problems:
+        raise UnsupportedError(checked.problems)
+    return checked, assign_layout(captured, channels_last_io)
 
 
 def dynamic_dims(captured: Captured) -> list[str]:

@@ -100,7 +100,7 @@ def baked_lines(baked: list[BakedDim], source: str, places: int = 3) -> list[str
     lines = []
     for (index, name, dim, value), items in sorted(groups.items()):
         text = f"baked in: input {index} ({name}) dim {dim} = {value}"
-        at = _comment_lines(items[0].note, source)
+        at = noted_lines(items[0].note, source)
         if at:
             text += f", model.py {'lines' if len(at) > 1 else 'line'} {_few(at, places)}"
         users = sorted({Path(b.source).name for b in items if b.source})
@@ -110,8 +110,9 @@ def baked_lines(baked: list[BakedDim], source: str, places: int = 3) -> list[str
     return lines
 
 
-def _comment_lines(note: str, source: str) -> list[int]:
-    # the pass writes the note as a comment on each line that uses the size
+def noted_lines(note: str, source: str) -> list[int]:
+    """Lines of ``source`` commented with ``note`` (the pass writes a baked-in size's note on
+    each line that uses it)."""
     pattern = re.compile(rf"#.*(?<!\d){re.escape(note)}")
     return [i for i, line in enumerate(source.splitlines(), 1) if pattern.search(line)]
 

@@ -8,6 +8,7 @@ anything else tracing can't follow (numpy, Python-side state).
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass, field
 
 import torch
 
@@ -31,6 +32,19 @@ HINTS = {
     "model": "the example inputs don't fit the model: check their shapes and dtypes"
     " (--input-shape, --input-dtype; one of each per input, in forward()'s order)",
 }
+
+
+@dataclass
+class Untraceable:
+    """Why no frontend captured a model: what the command line prints, in parts."""
+
+    kind: str  # a key of HINTS: "model", "control_flow" or "python"
+    headline: str  # "could not trace the model with any frontend"
+    hint: str
+    details: list[str] = field(default_factory=list)  # lines: each frontend's error, or the model's
+
+    def error(self) -> Fx2MlxError:
+        return Fx2MlxError("\n".join([f"{self.headline}:", *self.details, f"  hint: {self.hint}"]))
 
 
 def check_arity(model: torch.nn.Module, inputs: tuple) -> None:
@@ -73,7 +87,7 @@ def kind_of(errors: list[BaseException]) -> str:
     return "python"
 
 
-def eager_failure(model: torch.nn.Module, inputs: tuple) -> Fx2MlxError | None:
+def eager_failure(model: torch.nn.Module, inputs: tuple) -> Untraceable | None:
     """The error the model raises on ``inputs`` without tracing, if any."""
     try:
         with torch.no_grad():
@@ -81,10 +95,8 @@ def eager_failure(model: torch.nn.Module, inputs: tuple) -> Fx2MlxError | None:
     except Exception as exc:  # noqa: BLE001 - the model's own error, reported to the user
         lines = str(exc).strip().splitlines()
         where = user_frame(exc)
-        at = f"\n  at: {where}" if where else ""
         first = lines[0][:300] if lines else ""
-        return Fx2MlxError(
-            f"the model fails on these example inputs even without tracing:\n"
-            f"  {type(exc).__name__}: {first}{at}\n  hint: {HINTS['model']}"
-        )
+        details = [f"  {type(exc).__name__}: {first}"] + ([f"  at: {where}"] if where else [])
+        headline = "the model fails on these example inputs even without tracing"
+        return Untraceable("model", headline, HINTS["model"], details)
     return None

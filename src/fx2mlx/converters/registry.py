@@ -129,8 +129,8 @@ def register_layer(
 
 def target_name(target: object) -> str:
     """A readable name for an op target (``aten.conv2d.default``)."""
-    if isinstance(target, torch._ops.OpOverload):
-        return f"aten.{target._schema.name.split('::')[-1]}.{target._overloadname}"
+    if isinstance(target, torch._ops.OpOverload):  # aten::conv2d, or a custom mylib::op
+        return f"{target._schema.name.replace('::', '.')}.{target._overloadname}"
     module = getattr(target, "__module__", "") or ""
     name = getattr(target, "__name__", str(target))
     return f"{module}.{name}" if module else name

@@ -15,7 +15,7 @@ from ..meta import SCOPE
 
 _HINTS = {
     "no converter": "rewrite this part of forward() with supported ops, or register a converter"
-    " with fx2mlx.register_op (see docs/contributing-converters.md)",
+    " for it (fx2mlx.register_op)",
 }
 
 
