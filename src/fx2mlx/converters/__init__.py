@@ -19,6 +19,7 @@ from . import (  # noqa: F401 - imported for their registrations
     pooling,
     reduction,
     reorder,
+    rnn,
     shape,
     thirdparty,
 )
