@@ -51,6 +51,15 @@ class Seq(nn.Module):
         return self.rnn(x, (h0, c0) if self.pair else h0)
 
 
+class Wrap(nn.Module):
+    def __init__(self, rnn: nn.Module) -> None:
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x: torch.Tensor) -> object:
+        return self.rnn(x)
+
+
 def _bias(*flags: bool) -> bool:
     """Bias on or off, alternating over the other arguments: each kind meets both with every
     value of every other argument, at half the cases of the full product."""
@@ -269,3 +278,18 @@ def test_training_dropout_is_reported() -> None:
 
     with pytest.raises(fx2mlx.UnsupportedError, match="training mode"):
         fx2mlx.convert(Train(), torch.randn(L, N, IN))
+
+
+class Doubled(nn.LSTM):
+    """A subclass with a forward of its own is no longer torch's layer: its ops convert."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(x)[0] * 2
+
+
+@pytest.mark.parametrize("frontend", ["export", "fx"])
+def test_subclass_with_own_forward_is_functional(frontend: str) -> None:
+    model = Wrap(_randomize(Doubled(IN, HID, num_layers=2, bidirectional=True, proj_size=3)))
+    conv = assert_converts(model, torch.randn(L, N, IN), frontend=frontend)
+    assert "class Doubled(nn.Module):" in conv.source
+    assert "lstm(\n" in conv.source and "self.weight_hr_l1_reverse," in conv.source
