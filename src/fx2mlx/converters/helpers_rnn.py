@@ -1,10 +1,11 @@
 """Sources of the recurrent layers a generated file may need; helpers.py registers them.
 
 Each torch layer becomes a class with PyTorch's parameter names (``weight_ih_l0``,
-``bias_hh_l1_reverse``, ``weight_hr_l0``), so a state_dict loads unchanged. Both biases are
-kept rather than summed: folding ``bias_ih + bias_hh`` into the input projection, which is
-computed for every time step at once before the loop, costs one vector add per call, and
-GRU needs ``bias_hn`` apart anyway. The loop is left with one matmul a step (``mx.addmm``).
+``bias_hh_l1_reverse``, ``weight_hr_l0``), so a state_dict loads unchanged and ``sanitize``
+has nothing to do. Both biases are kept rather than summed: their sum is one vector add per
+call, folded into the input projection that is computed for every time step at once before
+the loop, and GRU must keep ``bias_hn`` apart anyway (r scales it). The loop is left with one
+matmul a step (``mx.addmm``).
 """
 
 from __future__ import annotations

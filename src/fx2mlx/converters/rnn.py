@@ -2,9 +2,10 @@
 
 A leaf layer becomes the generated class of the same name (helpers_rnn.py), with PyTorch's
 parameter names: ``self.rnn = LSTM(16, 32, num_layers=2)`` and ``self.rnn(x)`` or
-``self.rnn(x, (h0, c0))``, its result read by index as torch's is. The functional ops
-(``aten.lstm.input``, ``aten.gru_cell``, ...) that a root module or a custom forward leaves in
-the graph become calls of the same classes on the flat parameter list.
+``self.rnn(x, (h0, c0))``, its result read by index as torch's is. The ops that a root
+module or a subclass with its own forward leaves in the graph run the same code:
+``aten.lstm.input`` and its kin become ``lstm(x, hx, [weights...], ...)``, the class on
+PyTorch's flat parameter list; ``aten.lstm_cell`` and its kin the cells' own functions.
 """
 
 from __future__ import annotations
