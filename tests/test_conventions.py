@@ -126,7 +126,7 @@ def test_arguments_are_read_by_schema_name() -> None:
 def test_generated_helpers_are_defined_only_in_helpers_py() -> None:
     bad = []
     for path, tree in _converter_files():
-        if path.name == "helpers.py":
+        if path.name.startswith("helpers"):  # helpers.py, and helpers_<family>.py it registers
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Name) and node.id == "HELPERS":

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
+from ..converters.helpers import closure
 from ..expr import literal
 from .attrs import attr_name
 from .body import Body
@@ -96,9 +97,15 @@ class ClassPlanner:
         for cls in sorted(groups, key=lambda t: heights[t]):
             self._plan_group(cls, groups[cls])
         top = self._draft(self.root)
-        name = self.names.fresh(class_name(type(self.root.module).__name__))
+        name = self._fresh(class_name(type(self.root.module).__name__))
         self.classes.append(self._make(name, [self.root], [top[0]], top[1], []))
         return self.classes
+
+    def _fresh(self, base: str) -> str:
+        """A class name unlike every helper the file uses so far (a root ``nn.GRU``'s ops
+        bring in the ``GRU`` helper class)."""
+        self.names.taken |= set(closure(self.drafter.helpers))
+        return self.names.fresh(base)
 
     def _draft(self, scope: Scope) -> tuple[list[InitLine], Body]:
         payloads = self.drafter.payloads(scope, self.ctor.__getitem__)
@@ -162,7 +169,7 @@ class ClassPlanner:
         body: Body,
         flags: list[tuple[str, list[bool]]],
     ) -> None:
-        name = self.names.fresh(base)
+        name = self._fresh(base)
         cdef = self._make(name, insts, inits, body, flags)
         self.classes.append(cdef)
 

@@ -56,17 +56,25 @@ def op_stmt(node: fx.Node, scope: Scope, order: int, helpers: set[str]) -> Stmt:
 def layer_stmt(node: fx.Node, scope: Scope, order: int) -> Stmt:
     layer = node.meta[LAYER]
     target = attr_text(scope.module, relative(scope.path, layer.path))
-    arg = hole(node.args[0])
+    args = [_arg_text(a) for a in node.args]
     if layer.ctor.pre:
-        arg = layer.ctor.pre.replace("{x}", arg)
+        args[0] = layer.ctor.pre.replace("{x}", args[0])
     return Stmt(
         [node],
-        Expr(f"{target}({arg})"),
+        Expr(f"{target}({', '.join(args)})"),
         order,
         hint=source_hint(node, scope.module),
         comment=layer.ctor.comment,
         path=layer.path,
     )
+
+
+def _arg_text(arg: object) -> str:
+    """A layer call's argument: a value, or a tuple of them (an LSTM's ``(h0, c0)``)."""
+    if isinstance(arg, (tuple, list)):
+        return f"({', '.join(map(_arg_text, arg))}{',' if len(arg) == 1 else ''})"
+    assert isinstance(arg, fx.Node)
+    return hole(arg)
 
 
 def child_stmt(child: Scope, scope: Scope, order: int) -> Stmt:

@@ -20,6 +20,7 @@ from . import (  # noqa: F401 - imported for their registrations
     reduction,
     reorder,
     resize,
+    rnn,
     shape,
     thirdparty,
 )

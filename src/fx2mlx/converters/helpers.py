@@ -7,9 +7,11 @@ Each is exact with respect to PyTorch; tests compare them against torch on rando
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import helpers_resize as interp
+from .helpers_rnn import RNN_SOURCES
 
 _POOL_GEOMETRY = '''
 def _pool_geometry(size, kernel, stride, padding, dilation, ceil_mode):
@@ -224,11 +226,12 @@ HELPERS: dict[str, Helper] = {
         interp.INTERPOLATE_ANTIALIASED,
         needs=("_interp_axes", "_interp_step", "_antialias_weights"),
     ),
+    **{name: Helper(source, needs) for name, (source, needs) in RNN_SOURCES.items()},
 }
 
 
-def resolve(names: set[str]) -> tuple[list[str], list[str]]:
-    """Sources of the requested helpers and their dependencies, and the imports they need."""
+def closure(names: Iterable[str]) -> list[str]:
+    """The requested helpers and every helper they use, each after what it uses."""
     seen: list[str] = []
 
     def visit(name: str) -> None:
@@ -240,5 +243,11 @@ def resolve(names: set[str]) -> tuple[list[str], list[str]]:
 
     for name in sorted(names):
         visit(name)
+    return seen
+
+
+def resolve(names: set[str]) -> tuple[list[str], list[str]]:
+    """Sources of the requested helpers and their dependencies, and the imports they need."""
+    seen = closure(names)
     imports = sorted({imp for n in seen for imp in HELPERS[n].imports})
     return [HELPERS[n].source.strip() for n in seen], imports

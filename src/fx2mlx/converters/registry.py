@@ -22,6 +22,8 @@ Check = Callable[[fx.Node], "str | None"]
 """Why this call can't be converted (a configuration MLX can't match), or None."""
 Build = Callable[[Any], "Ctor | None"]
 """A layer builder: the torch module as an MLX constructor, or None to convert op by op."""
+Bind = Callable[[list[fx.Node], list[fx.Node], list[fx.Node]], "LayerIO | None"]
+"""How a layer's call meets the graph: ``bind(members, inputs, outputs)`` (see LayerIO)."""
 
 E = TypeVar("E", bound=Emit)
 B = TypeVar("B", bound=Build)
@@ -57,6 +59,19 @@ class Ctor:
 
 
 @dataclass(frozen=True)
+class LayerIO:
+    """A layer call with several inputs or outputs (an LSTM's states): what it is called with
+    and which part of its result each value read outside the layer is."""
+
+    args: tuple
+    """The call's arguments: graph values, nested in tuples as the layer's signature has them."""
+    outputs: dict[fx.Node, tuple[int, ...]]
+    """Each output value, by its index path into the layer's result (``(1, 0)``: ``[1][0]``)."""
+    val: Any
+    """The layer's result as the frontend would have it (fake tensors in the same structure)."""
+
+
+@dataclass(frozen=True)
 class LayerConverter:
     """Turns a leaf ``torch.nn`` module (its whole forward) into an MLX layer attribute."""
 
@@ -68,6 +83,8 @@ class LayerConverter:
     family: str = ""
     always: bool = False
     """Use the layer even where a parameter-free functional form could be emitted instead."""
+    bind: Bind | None = None
+    """For a layer with several inputs or outputs; without it, a call has one of each."""
 
 
 OPS: dict[object, OpConverter] = {}
@@ -105,6 +122,7 @@ def register_layer(
     layout: LayoutRule,
     weight_fix: dict[str, str] | None = None,
     always: bool = False,
+    bind: Bind | None = None,
 ) -> Callable[[B], B]:
     """Decorator: ``build(module) -> Ctor | None`` turns a leaf module into an MLX layer.
 
@@ -112,7 +130,8 @@ def register_layer(
     stack the decorator to give one builder several classes. ``build`` returns None when this
     configuration can't be one MLX layer; its ops are then converted one by one. ``weight_fix``
     maps a parameter name to the sanitize rule applied to it (see weights.py); ``always`` uses
-    the layer even outside lists, where a functional form would do. See
+    the layer even outside lists, where a functional form would do; ``bind`` maps the call of
+    a layer with several inputs or outputs onto the graph (see ``LayerIO``). See
     ``docs/contributing-converters.md`` for the conventions and a worked example.
     """
 
@@ -120,7 +139,7 @@ def register_layer(
         if module_type in LAYERS:
             raise RuntimeError(f"duplicate layer converter for {module_type}")
         LAYERS[module_type] = LayerConverter(
-            module_type, fn, mlx_type, layout, weight_fix or {}, _family(fn), always
+            module_type, fn, mlx_type, layout, weight_fix or {}, _family(fn), always, bind
         )
         return fn
 
