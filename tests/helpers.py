@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import sys
+from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 import fx2mlx
+from fx2mlx.capture import capture
+from fx2mlx.converters import OPS, is_layer
+from fx2mlx.tensors import to_mlx
+from fx2mlx.validate import compare, load_generated, run_both
 
 
 def assert_converts(
@@ -45,3 +53,61 @@ class AfterConv(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> Any:
         return self.fn(self.conv(x))
+
+
+def assert_roundtrip(
+    model: torch.nn.Module, conv: fx2mlx.Conversion, inputs: tuple, folder: Path
+) -> Any:
+    """Save ``conv``, load it strict from its safetensors, load the raw torch state_dict
+    through the generated ``sanitize()`` (strict), and check both against torch."""
+    conv.save(folder)
+    generated = load_generated(folder)  # load() is strict
+    fresh = type(generated)()
+    raw = {k: to_mlx(v) for k, v in model.state_dict().items()}
+    fresh.load_weights(list(fresh.sanitize(raw).items()), strict=True)
+    fresh.eval()
+    fresh.freeze()  # MLX's own machinery still works (no attribute took its place)
+    fresh.unfreeze()
+    for mlx_model in (generated, fresh):
+        expected, got = run_both(model, mlx_model, inputs)
+        checks = compare(expected, got, rtol=1e-4, atol=1e-3)
+        assert checks and all(c.ok for c in checks), f"{checks}\n--- generated ---\n{conv.source}"
+    return generated
+
+
+def assert_op_converts(fn: Any, inputs: tuple, targets: set[object], fresh: int = 2) -> None:
+    model = fn if isinstance(fn, nn.Module) else Lambda(fn)
+    graph = capture(model.eval(), inputs, is_layer, "export").graph
+    found = {n.target for n in graph.nodes if n.op == "call_function"}
+    assert targets & found, f"none of {targets} in {sorted(map(str, found))}"
+    assert targets <= set(OPS)
+    assert_converts(model, inputs, fresh=fresh)
+
+
+def ints(*shape: int, hi: int = 16) -> torch.Tensor:
+    return torch.randint(-hi, hi, shape)
+
+
+def bools(*shape: int) -> torch.Tensor:
+    return torch.rand(shape) > 0.5
+
+
+def imported_modules(source: str) -> set[str]:
+    """Top-level package of every import in ``source`` (relative imports are a failure)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "relative import in generated code"
+            found.add((node.module or "").split(".")[0])
+    return found
+
+
+def assert_only_mlx_and_stdlib(source: str) -> None:
+    """Generated code imports ``mlx`` and the standard library, nothing else."""
+    foreign = {
+        m for m in imported_modules(source) if m != "mlx" and m not in sys.stdlib_module_names
+    }
+    assert not foreign, f"generated code imports {sorted(foreign)}"
+    assert "mlx" in imported_modules(source)

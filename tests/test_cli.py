@@ -123,8 +123,9 @@ def test_refuses_foreign_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -
     assert run("convert", "tests.fixtures.models:make_tiny", "-o", str(out)) == 2
     assert "did not write" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
-    assert run("convert", "tests.fixtures.models:make_tiny", "-o", str(out), "--force") == 0
-    assert (out / "model.py").exists()
+    # not even --force replaces a folder without fx2mlx's manifest (see test_output_safety.py)
+    assert run("convert", "tests.fixtures.models:make_tiny", "-o", str(out), "--force") == 2
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
 
 
 def test_rewrites_its_own_folder(tmp_path: Path) -> None:

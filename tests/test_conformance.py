@@ -110,5 +110,5 @@ def test_module_db(name: str, index: int) -> None:
 
 def test_every_module_has_samples() -> None:
     missing = sorted(set(MODULES) - set(INFOS))
-    # Hardsigmoid has no module_db entry in this torch version; it is tested in test_ops_activation
+    # Hardsigmoid has no module_db entry in this torch version; it is tested in tests/converters/test_activation.py
     assert missing == ["Hardsigmoid"], missing

@@ -15,3 +15,14 @@ def test_supported_ops_table_is_current() -> None:
     spec.loader.exec_module(module)
     current = (ROOT / "docs" / "supported-ops.md").read_text()
     assert current == module.table(), "run: .venv/bin/python scripts/ops_table.py"
+
+
+def test_contributing_example_is_the_code() -> None:
+    """The worked example in docs/contributing-converters.md is quoted from the repository."""
+    doc = (ROOT / "docs" / "contributing-converters.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in doc.split("```python\n")[1:]]
+    sources = [ROOT / "src/fx2mlx/converters/norm.py", ROOT / "tests/converters/test_norm.py"]
+    code = "\n".join(p.read_text() for p in sources)
+    assert len(blocks) == 3
+    for block in blocks:
+        assert block in code, f"docs/contributing-converters.md quotes code that changed:\n{block}"

@@ -17,8 +17,11 @@ import pytest
 
 import fx2mlx
 from fx2mlx.codegen.emit import BLACK_MODE
+from fx2mlx.command import regenerate_command
 from fx2mlx.examples import EXAMPLES
 from fx2mlx.validate import validate_folder
+
+from .helpers import assert_only_mlx_and_stdlib
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
@@ -26,7 +29,7 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 def _conversion(name: str) -> fx2mlx.Conversion:
     module, attr = EXAMPLES[name].split(":")
     model, inputs = getattr(importlib.import_module(module), attr)()
-    return fx2mlx.convert(model, inputs, command=f"fx2mlx demo ({name})")
+    return fx2mlx.convert(model, inputs, command=regenerate_command(EXAMPLES[name], {}))
 
 
 def _weights_manifest(weights: dict[str, mx.array]) -> str:
@@ -60,17 +63,7 @@ def test_golden(name: str, update_golden: bool, tmp_path: Path) -> None:
     source = (folder / "model.py").read_text()
     ast.parse(source)
     assert black.format_str(source, mode=BLACK_MODE) == source, "golden is not black-stable"
-    imports = {
-        n.names[0].name.split(".")[0]
-        for n in ast.walk(ast.parse(source))
-        if isinstance(n, ast.Import)
-    }
-    imports |= {
-        n.module.split(".")[0]
-        for n in ast.walk(ast.parse(source))
-        if isinstance(n, ast.ImportFrom) and n.module
-    }
-    assert imports <= {"mlx", "pathlib", "itertools", "math"}, imports
+    assert_only_mlx_and_stdlib(source)
     # the committed file loads strictly with freshly converted weights and matches torch
     conv.save(tmp_path / "out")
     (tmp_path / "out" / "model.py").write_text(source)

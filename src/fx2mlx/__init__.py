@@ -16,18 +16,28 @@ from typing import Any
 import mlx.core as mx
 import torch
 
+from .analyze import Analysis, analyze
 from .converters.registry import register_layer, register_op
-from .errors import Fx2MlxError, Unsupported, UnsupportedError
+from .errors import Fx2MlxError, InternalError, Unsupported, UnsupportedError, internal_errors
+from .output import write_folder
+from .progress import SILENT, Progress
 from .report import Report, Validation
+from .tensors import random_tensor
+from .validate import validate_source
+from .weights import save_weights
 
 __version__ = "0.1.0"
 __all__ = [
+    "Analysis",
     "Conversion",
     "Fx2MlxError",
+    "InternalError",
+    "Progress",
     "Report",
     "UnsupportedError",
     "Unsupported",
     "Validation",
+    "analyze",
     "convert",
     "random_inputs",
     "register_layer",
@@ -43,21 +53,8 @@ def random_inputs(like: tuple, batch: int | None = None, seed: int = 1) -> tuple
         shape = list(x.shape)
         if batch is not None and shape:
             shape[0] = batch
-        if x.is_floating_point():
-            out.append(torch.randn(shape, generator=gen, dtype=x.dtype))
-        elif x.dtype == torch.bool:
-            out.append(torch.rand(shape, generator=gen) > 0.5)
-        else:
-            hi = int(x.max()) + 1 if x.numel() else 2
-            out.append(
-                torch.randint(
-                    int(x.min()) if x.numel() else 0,
-                    max(hi, 1),
-                    shape,
-                    generator=gen,
-                    dtype=x.dtype,
-                )
-            )
+        lo, hi = (int(x.min()), int(x.max()) + 1) if x.numel() else (0, 2)
+        out.append(random_tensor(shape, x.dtype, gen, lo, hi))
     return tuple(out)
 
 
@@ -72,7 +69,9 @@ class Conversion:
         weights: dict[str, mx.array],
         report: Report,
         manifest: dict[str, Any],
+        progress: Progress = SILENT,
     ) -> None:
+        self.progress = progress
         self.model = model
         self.inputs = inputs
         self.source = source
@@ -87,12 +86,18 @@ class Conversion:
             batch = self.inputs[0].shape[0] + 1
         return [self.inputs, random_inputs(self.inputs, batch)]
 
+    @internal_errors
     def validate(
-        self, inputs: list[tuple] | tuple | None = None, rtol: float = 1e-4, atol: float = 1e-3
+        self,
+        inputs: list[tuple] | tuple | None = None,
+        rtol: float = 1e-4,
+        atol: float = 1e-3,
+        progress: Progress | None = None,
     ) -> Validation:
-        """Run torch and the generated MLX model on the same inputs and compare every output."""
-        from .validate import validate_source
+        """Run torch and the generated MLX model on the same inputs and compare every output.
 
+        ``progress`` defaults to the one given to :func:`convert`.
+        """
         if inputs is None:
             sets = self.validation_inputs()
         elif inputs and isinstance(inputs[0], torch.Tensor):
@@ -100,48 +105,47 @@ class Conversion:
         else:
             sets = [tuple(s) for s in inputs]  # type: ignore[union-attr]
         cl_io = bool(self._manifest.get("channels_last_io"))
-        result = validate_source(self.model, self.source, self.weights, sets, rtol, atol, cl_io)
+        progress = self.progress if progress is None else progress
+        with progress.stage("validation"):
+            result = validate_source(
+                self.model, self.source, self.weights, sets, rtol, atol, cl_io, progress
+            )
         self.report.validation = result
         return result
 
     def files(self) -> dict[str, bytes]:
         """``model.py`` and ``model.safetensors`` as bytes."""
-        from .weights import save_weights
-
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.safetensors"
             save_weights(str(path), self.weights)
             blob = path.read_bytes()
         return {"model.py": self.source.encode(), "model.safetensors": blob}
 
+    def record_invocation(self, invocation: dict[str, Any]) -> None:
+        """Keep the command exactly as typed in the manifest: ``model.py`` shows only the
+        canonical command, so how a command was spelled never shows up as drift."""
+        self._manifest["invocation"] = invocation
+
     def manifest(self) -> dict[str, Any]:
         data = dict(self._manifest)
         data["report"] = self.report.to_json()
         return data
 
+    @internal_errors
     def save(self, out_dir: str | Path, force: bool = False) -> Path:
-        """Write ``model.py``, ``model.safetensors`` and ``fx2mlx.json`` atomically."""
-        from .output import write_folder
+        """Write ``model.py``, ``model.safetensors`` and ``fx2mlx.json`` to ``out_dir``.
 
+        Only into a new or empty folder or one fx2mlx wrote; there it replaces only the files
+        its manifest lists. ``force`` writes beside files added to such a folder and overwrites
+        generated files edited since; a user's file is never replaced. Raises
+        :class:`Fx2MlxError` when refused or when writing fails.
+        """
         out = Path(out_dir)
         write_folder(out, self.files(), self.manifest(), force)
         return out
 
 
-def _doc(model: torch.nn.Module, inputs: tuple, channels_last_io: bool, command: str | None) -> str:
-    cls = type(model)
-    shapes = ", ".join(f"{tuple(x.shape)} {str(x.dtype).replace('torch.', '')}" for x in inputs)
-    layout = "channels-last (NHWC)" if channels_last_io else "PyTorch's layout (e.g. NCHW)"
-    regen = command or f"fx2mlx.convert({cls.__name__}(), example_inputs)"
-    # the text lands in a docstring: keep quotes and backslashes from closing or escaping it
-    regen = regen.replace("\\", "\\\\").replace('"', '\\"')
-    return (
-        f"MLX port of {cls.__module__}.{cls.__qualname__}, generated by fx2mlx.\n\n"
-        f"Inputs and outputs use {layout}; example inputs: {shapes}.\n"
-        f"Regenerate with: {regen}\n"
-    )
-
-
+@internal_errors
 def convert(
     model: torch.nn.Module,
     example_inputs: Any,
@@ -149,6 +153,7 @@ def convert(
     frontend: str = "auto",
     channels_last_io: bool = False,
     command: str | None = None,
+    progress: Progress | None = None,
 ) -> Conversion:
     """Compile ``model`` into MLX source and weights.
 
@@ -160,7 +165,10 @@ def convert(
             (export, then fx).
         channels_last_io: take and return rank-3/4/5 tensors channels-last instead of
             PyTorch's channels-first layout.
-        command: the command line to record in the file's docstring and the manifest.
+        command: the command that regenerates the output, for the file's docstring and the
+            manifest (the CLI passes its canonical command, see ``fx2mlx.command``).
+        progress: receives each stage and long loop (the command line prints them); silent
+            by default.
 
     Returns:
         A :class:`Conversion`; call ``.validate()`` to compare against torch and
@@ -169,13 +177,17 @@ def convert(
     Raises:
         Fx2MlxError: bad input, or a model no frontend can trace.
         UnsupportedError: the model uses ops fx2mlx can't convert (all listed at once).
+        InternalError: a bug in fx2mlx (the original exception is its ``__cause__``).
     """
+    # lazily: the pipeline loads black and jinja (~0.5 s) that `import fx2mlx` alone needn't
     from .pipeline import check_inputs, compile_model, weights_of
 
     inputs = check_inputs(model, example_inputs)
-    doc = _doc(model, inputs, channels_last_io, command)
-    captured, emitted, report = compile_model(model, inputs, frontend, channels_last_io, doc)
-    weights = weights_of(captured, emitted)
+    progress = SILENT if progress is None else progress
+    captured, emitted, report = compile_model(
+        model, inputs, frontend, channels_last_io, command, progress
+    )
+    weights = weights_of(captured, emitted, progress)
     manifest = {
         "source_model": f"{type(model).__module__}.{type(model).__qualname__}",
         "versions": {
@@ -190,4 +202,4 @@ def convert(
         ],
         "channels_last_io": channels_last_io,
     }
-    return Conversion(model, inputs, emitted.source, weights, report, manifest)
+    return Conversion(model, inputs, emitted.source, weights, report, manifest, progress)

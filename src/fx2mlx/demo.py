@@ -7,7 +7,10 @@ import time
 import warnings
 from pathlib import Path
 
+from . import convert
+from .command import regenerate_command
 from .examples import EXAMPLES
+from .output import check_target
 
 
 def _load(name: str):  # noqa: ANN202 - (model, inputs)
@@ -15,8 +18,10 @@ def _load(name: str):  # noqa: ANN202 - (model, inputs)
     return getattr(importlib.import_module(module), attr)()
 
 
-def run_demo(out: Path) -> int:
-    from . import convert
+def run_demo(out: Path, force: bool = False) -> int:
+    """Each example goes to ``out/<name>`` under ``convert -o``'s rules, all checked up front."""
+    for name in EXAMPLES:
+        check_target(out / name, force)
 
     rows = [("model", "params", "outputs", "max abs err", "rel err", "transposes", "ok", "time")]
     failed = 0
@@ -25,9 +30,9 @@ def run_demo(out: Path) -> int:
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            conv = convert(model, inputs, command=f"fx2mlx demo ({name})")
+            conv = convert(model, inputs, command=regenerate_command(EXAMPLES[name], {}))
             result = conv.validate()
-        conv.save(out / name, force=True)
+        conv.save(out / name, force=force)
         seconds = time.perf_counter() - start
         params = sum(p.numel() for p in model.parameters())
         failed += not result.ok

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from . import converters  # noqa: F401 - fills the registry
 from .capture import Captured, capture
+from .codegen.docstring import DocSpec
 from .codegen.emit import Emitted, emit
-from .errors import Fx2MlxError, UnsupportedError
+from .converters import is_layer  # importing the package fills the registry
+from .errors import Fx2MlxError, Unsupported, UnsupportedError
 from .passes.analyze_dynamic import analyze_dynamic
 from .passes.assign_layout import assign_layout
 from .passes.collapse_layers import collapse_layers
@@ -15,8 +18,9 @@ from .passes.collect_unsupported import collect_unsupported
 from .passes.fuse_global_pool import fuse_global_pool
 from .passes.normalize_graph import normalize_graph
 from .passes.simplify_graph import simplify_graph
-from .report import Report
-from .weights import collect_weights, renamed_keys, sanitize_lines
+from .progress import SILENT, Progress
+from .report import BakedDim, Report
+from .weights import collect_weights
 
 
 class _ListRoot(torch.nn.Module):
@@ -52,34 +56,61 @@ def check_inputs(model: object, inputs: object) -> tuple:
 
 
 def compile_model(
-    model: torch.nn.Module, inputs: tuple, frontend: str, channels_last_io: bool, doc: str
+    model: torch.nn.Module,
+    inputs: tuple,
+    frontend: str,
+    channels_last_io: bool,
+    command: str | None = None,
+    progress: Progress = SILENT,
 ) -> tuple[Captured, Emitted, Report]:
     """Run every stage; raises :class:`UnsupportedError` listing all problems at once."""
     model.eval()
     model, prefix = wrap_list_root(model)
-    captured = capture(model, inputs, frontend)
+    with progress.stage("capture"):
+        captured = capture(model, inputs, is_layer, frontend)
+    with progress.stage("passes"):
+        checked, transposes = run_passes(captured, channels_last_io)
+    with progress.stage("emit"):
+        emitted = emit(captured, DocSpec(inputs, command, channels_last_io), prefix)
+    report = Report(
+        frontend=captured.frontend,
+        dynamic_batch=captured.dynamic_batch,
+        transposes=transposes,
+        layers=len(checked.layers),
+        classes={c.name: c.count for c in emitted.classes},
+        dynamic_dims=dynamic_dims(captured),
+        baked_dims=checked.baked,
+        warnings=list(captured.warnings),
+    )
+    return captured, emitted, report
+
+
+@dataclass
+class Checked:
+    """What the passes before layout found in the graph."""
+
+    layers: list[str]  # module paths collapsed into one MLX layer each
+    problems: list[Unsupported]  # every unsupported op or configuration, all at once
+    baked: list[BakedDim]  # input sizes tracing wrote in as constants
+
+
+def check_passes(captured: Captured) -> Checked:
+    """The passes up to and including the unsupported-op check; never raises for an
+    unsupported op (``fx2mlx analyze`` reports them, :func:`run_passes` raises them)."""
     normalize_graph(captured)
     simplify_graph(captured)
     fuse_global_pool(captured)
     layers = collapse_layers(captured)
     problems = collect_unsupported(captured)
-    if problems:
-        raise UnsupportedError(problems)
-    baked = analyze_dynamic(captured)
-    transposes = assign_layout(captured, channels_last_io)
-    renames = renamed_keys(captured, list(model.state_dict()))
-    emitted = emit(captured, doc, sanitize_lines(captured, prefix, renames))
-    report = Report(
-        frontend=captured.frontend,
-        dynamic_batch=captured.dynamic_batch,
-        transposes=transposes,
-        layers=len(layers),
-        classes={c.name: c.count for c in emitted.classes},
-        dynamic_dims=dynamic_dims(captured),
-        baked_dims=baked,
-        warnings=list(captured.warnings),
-    )
-    return captured, emitted, report
+    return Checked(layers, problems, analyze_dynamic(captured))
+
+
+def run_passes(captured: Captured, channels_last_io: bool) -> tuple[Checked, int]:
+    """The graph passes in order: (what the checks found, transposes inserted)."""
+    checked = check_passes(captured)
+    if checked.problems:
+        raise UnsupportedError(checked.problems)
+    return checked, assign_layout(captured, channels_last_io)
 
 
 def dynamic_dims(captured: Captured) -> list[str]:
@@ -96,5 +127,6 @@ def dynamic_dims(captured: Captured) -> list[str]:
     return out
 
 
-def weights_of(captured: Captured, emitted: Emitted) -> dict:
-    return collect_weights(captured, emitted.declared)
+def weights_of(captured: Captured, emitted: Emitted, progress: Progress = SILENT) -> dict:
+    with progress.stage("weights"):
+        return collect_weights(captured, emitted.declared, progress)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
-
-from .errors import Unsupported
 
 
 @dataclass
@@ -50,6 +50,27 @@ class Validation:
 
 
 @dataclass
+class BakedDim:
+    """A size tracing wrote into the code as a constant although it came from an input."""
+
+    input: str  # the input's name in the generated code, e.g. "tokens"
+    index: int  # its position among forward's inputs
+    dim: int
+    value: int
+    op: str  # the ATen op that took the size, e.g. "view"
+    module: str  # module path of that op ("<top>" for the model itself)
+    source: str = ""  # the user's line that produced it, "models.py:40"
+
+    @property
+    def note(self) -> str:
+        """The comment on the generated line that uses it."""
+        return f"{self.value} = {self.input}.shape[{self.dim}] when traced"
+
+    def __str__(self) -> str:
+        return f"{self.op} in {self.module}: {self.note}"
+
+
+@dataclass
 class Report:
     """Everything the conversion decided that a user may want to know."""
 
@@ -59,9 +80,8 @@ class Report:
     layers: int
     classes: dict[str, int]
     dynamic_dims: list[str] = field(default_factory=list)
-    baked_dims: list[str] = field(default_factory=list)
+    baked_dims: list[BakedDim] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    unsupported: list[Unsupported] = field(default_factory=list)
     validation: Validation | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -69,3 +89,34 @@ class Report:
         if self.validation is not None:
             data["validation"]["ok"] = self.validation.ok
         return data
+
+
+def baked_lines(baked: list[BakedDim], source: str, places: int = 3) -> list[str]:
+    """One console line per baked-in input size: where it sits in ``source`` (the generated
+    ``model.py``) and in the user's code."""
+    groups: dict[tuple[int, str, int, int], list[BakedDim]] = {}
+    for b in baked:
+        groups.setdefault((b.index, b.input, b.dim, b.value), []).append(b)
+    lines = []
+    for (index, name, dim, value), items in sorted(groups.items()):
+        text = f"baked in: input {index} ({name}) dim {dim} = {value}"
+        at = noted_lines(items[0].note, source)
+        if at:
+            text += f", model.py {'lines' if len(at) > 1 else 'line'} {_few(at, places)}"
+        users = sorted({Path(b.source).name for b in items if b.source})
+        if users:
+            text += f", from {_few(users, places)}"
+        lines.append(text)
+    return lines
+
+
+def noted_lines(note: str, source: str) -> list[int]:
+    """Lines of ``source`` commented with ``note`` (the pass writes a baked-in size's note on
+    each line that uses it)."""
+    pattern = re.compile(rf"#.*(?<!\d){re.escape(note)}")
+    return [i for i, line in enumerate(source.splitlines(), 1) if pattern.search(line)]
+
+
+def _few(items: list[Any], limit: int) -> str:
+    more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
+    return ", ".join(str(x) for x in items[:limit]) + more

@@ -14,7 +14,10 @@ import numpy as np
 import torch
 from torch.utils import _pytree as pytree
 
+from .progress import SILENT, Progress
 from .report import OutputCheck, Validation
+from .tensors import to_mlx
+from .weights import save_weights
 
 
 def load_generated(folder: Path) -> Any:
@@ -29,15 +32,6 @@ def load_generated(folder: Path) -> Any:
         return module.load()
     finally:
         sys.modules.pop(name, None)
-
-
-def to_mlx(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        t = value.detach().cpu()
-        if t.dtype == torch.float64:
-            t = t.float()
-        return mx.array(t.numpy())
-    return value
 
 
 def _mlx_leaves(value: Any) -> list[Any]:
@@ -115,11 +109,12 @@ def validate_folder(
     rtol: float = 1e-4,
     atol: float = 1e-3,
     channels_last_io: bool = False,
+    progress: Progress = SILENT,
 ) -> Validation:
     """Compare on every input set; an output's row keeps its worst errors."""
     generated = load_generated(folder)
     worst: dict[str, OutputCheck] = {}
-    for inputs in input_sets:
+    for inputs in progress.track(input_sets, len(input_sets), "validation"):
         expected, got = run_both(model, generated, inputs, channels_last_io)
         for check in compare(expected, got, rtol, atol):
             prev = worst.get(check.name)
@@ -139,11 +134,10 @@ def validate_source(
     rtol: float,
     atol: float,
     channels_last_io: bool = False,
+    progress: Progress = SILENT,
 ) -> Validation:
-    from .weights import save_weights
-
     with tempfile.TemporaryDirectory(prefix="fx2mlx-validate-") as tmp:
         folder = Path(tmp)
         (folder / "model.py").write_text(source)
         save_weights(str(folder / "model.safetensors"), weights)
-        return validate_folder(model, folder, input_sets, rtol, atol, channels_last_io)
+        return validate_folder(model, folder, input_sets, rtol, atol, channels_last_io, progress)

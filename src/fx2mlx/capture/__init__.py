@@ -6,25 +6,57 @@ import contextlib
 import io
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 
 from ..errors import Fx2MlxError
+from .diagnose import HINTS, Untraceable, check_arity, eager_failure, kind_of
 from .export import capture_export
-from .fx import capture_fx
-from .graph import SCOPE, UNSCOPED, Captured, user_frame
+from .fx import IsLayer, capture_fx
+from .graph import Captured, user_frame
 
 FRONTENDS = ("auto", "export", "fx")
 
-__all__ = ["SCOPE", "UNSCOPED", "Captured", "capture", "FRONTENDS"]
+__all__ = [
+    "Attempt",
+    "Captured",
+    "IsLayer",
+    "Untraceable",
+    "attempt",
+    "capture",
+    "untraceable",
+    "FRONTENDS",
+]
 
 
-def _describe(name: str, exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else type(exc).__name__
-    where = user_frame(exc)
-    loc = f"\n      at: {where}" if where else ""
-    return f"  - {name}: {type(exc).__name__}: {first[:300]}{loc}"
+@dataclass
+class Attempt:
+    """One frontend's try at the model: what it captured, or the exception it failed with."""
+
+    frontend: str
+    captured: Captured | None = None
+    error: Exception | None = None
+
+    @property
+    def reason(self) -> str:
+        """The failure in one line (``TraceError: symbolically traced variables ...``)."""
+        if self.error is None:
+            return ""
+        lines = str(self.error).strip().splitlines()
+        name = type(self.error).__name__
+        return f"{name}: {lines[0][:300]}" if lines else name
+
+    @property
+    def at(self) -> str:
+        """The line of the user's code where it failed (``models.py:33: if x.sum() > 0:``)."""
+        return user_frame(self.error) if self.error is not None else ""
+
+
+def _describe(tried: Attempt) -> list[str]:
+    return [f"  - {tried.frontend}: {tried.reason}"] + (
+        [f"      at: {tried.at}"] if tried.at else []
+    )
 
 
 @contextlib.contextmanager
@@ -40,26 +72,52 @@ def _silent_torch_logs() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def capture(model: torch.nn.Module, inputs: tuple, frontend: str = "auto") -> Captured:
-    """Capture ``model`` with the chosen frontend; ``auto`` tries export, then fx."""
+def attempt(model: torch.nn.Module, inputs: tuple, is_layer: IsLayer, frontend: str) -> Attempt:
+    """Capture with one frontend (``export`` or ``fx``); a tracing failure is returned, not
+    raised (fx2mlx's own errors still are)."""
+    try:
+        with _silent_torch_logs():
+            if frontend == "export":
+                return Attempt(frontend, capture_export(model, inputs))
+            return Attempt(frontend, capture_fx(model, inputs, is_layer))
+    except Fx2MlxError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported to the user by the caller
+        return Attempt(frontend, error=exc)
+
+
+def capture(
+    model: torch.nn.Module, inputs: tuple, is_layer: IsLayer, frontend: str = "auto"
+) -> Captured:
+    """Capture ``model`` with the chosen frontend; ``auto`` tries export, then fx.
+
+    ``is_layer`` names the modules fx2mlx converts whole (the fx frontend keeps them leaves).
+    """
     if frontend not in FRONTENDS:
         raise Fx2MlxError(f"unknown frontend {frontend!r}; choose one of {', '.join(FRONTENDS)}")
-    order = ["export", "fx"] if frontend == "auto" else [frontend]
-    failures: list[str] = []
-    for name in order:
-        try:
-            with _silent_torch_logs():
-                if name == "export":
-                    return capture_export(model, inputs)
-                return capture_fx(model, inputs)
-        except Fx2MlxError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - reported to the user below
-            failures.append(_describe(name, exc))
+    check_arity(model, inputs)
+    failed: list[Attempt] = []
+    for name in ["export", "fx"] if frontend == "auto" else [frontend]:
+        tried = attempt(model, inputs, is_layer, name)
+        if tried.captured is not None:
+            return tried.captured
+        failed.append(tried)
+    raise untraceable(model, inputs, failed, frontend).error()
+
+
+def untraceable(
+    model: torch.nn.Module, inputs: tuple, failed: list[Attempt], frontend: str = "auto"
+) -> Untraceable:
+    """Why every frontend failed, with the hint that fits the failure."""
+    with _silent_torch_logs():
+        eager = eager_failure(model, inputs)
+    if eager is not None:  # not a tracing problem at all
+        return eager
+    kind = kind_of([t.error for t in failed if t.error is not None])
     other = "" if frontend == "auto" else "; or let fx2mlx try every frontend (--frontend auto)"
-    raise Fx2MlxError(
-        "could not trace the model with any frontend:\n"
-        + "\n".join(failures)
-        + "\n  hint: remove data-dependent Python control flow from forward(), or pass"
-        " example inputs that match what forward() expects" + other
+    return Untraceable(
+        kind,
+        "could not trace the model with any frontend",
+        HINTS[kind] + other,
+        [line for tried in failed for line in _describe(tried)],
     )

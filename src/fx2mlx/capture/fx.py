@@ -4,27 +4,33 @@ Symbolic tracing walks the Python ``forward`` with proxies, which succeeds on so
 that ``torch.export`` rejects; exporting the resulting straight-line ``GraphModule`` gives
 the same ATen-level graph the rest of the pipeline expects. Only layers fx2mlx converts as a
 whole (Conv2d, Linear, ...) stay leaves, so every other module keeps its place in
-``nn_module_stack``.
+``nn_module_stack``; which those are, the caller says (``is_layer``), so that capture needs
+nothing of the converters.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import fx
 
-from ..converters.registry import layer_for
 from .export import _no_fastpath, capture_export
 from .graph import Captured
 
+IsLayer = Callable[[torch.nn.Module], bool]
+"""Whether fx2mlx converts this module as one layer (then tracing keeps it whole)."""
+
 
 class _Tracer(fx.Tracer):
-    def __init__(self, leaves: set[int]) -> None:
+    def __init__(self, is_layer: IsLayer, leaves: set[int]) -> None:
         super().__init__()
         self.record_stack_traces = True
+        self.is_layer = is_layer
         self.leaves = leaves  # ids of modules whose forward can't be traced with proxies
 
     def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:
-        return layer_for(m) is not None or id(m) in self.leaves
+        return self.is_layer(m) or id(m) in self.leaves
 
 
 def _failing_module(exc: BaseException, root: torch.nn.Module) -> torch.nn.Module | None:
@@ -39,12 +45,12 @@ def _failing_module(exc: BaseException, root: torch.nn.Module) -> torch.nn.Modul
     return found
 
 
-def _trace(model: torch.nn.Module, attempts: int = 8) -> fx.GraphModule:
+def _trace(model: torch.nn.Module, is_layer: IsLayer, attempts: int = 8) -> fx.GraphModule:
     """Trace; a submodule whose Python control flow defeats proxies becomes a leaf (export
     traces it later with real shapes) and tracing starts over."""
     leaves: set[int] = set()
     for _ in range(attempts):
-        tracer = _Tracer(leaves)
+        tracer = _Tracer(is_layer, leaves)
         try:
             with _no_fastpath():
                 graph = tracer.trace(model)
@@ -71,9 +77,11 @@ def _own_frame(gm: fx.GraphModule) -> None:
         node.meta["nn_module_stack"] = stack
 
 
-def capture_fx(model: torch.nn.Module, inputs: tuple, dynamic_batch: bool = True) -> Captured:
-    """Capture ``model`` through ``torch.fx.symbolic_trace``."""
-    gm = _trace(model)
+def capture_fx(
+    model: torch.nn.Module, inputs: tuple, is_layer: IsLayer, dynamic_batch: bool = True
+) -> Captured:
+    """Capture ``model`` through ``torch.fx.symbolic_trace``, keeping ``is_layer`` modules whole."""
+    gm = _trace(model, is_layer)
     gm.eval()
     _own_frame(gm)
     captured = capture_export(gm, inputs, dynamic_batch, frontend="fx")

@@ -10,10 +10,7 @@ import torch
 from torch import fx
 from torch.utils import _pytree as pytree
 
-SCOPE = "fx2mlx.scope"
-"""``node.meta`` key: tuple of ``(call_key, module_path)`` frames, outermost first, root excluded."""
-UNSCOPED = "fx2mlx.unscoped"
-"""``node.meta`` key: True when the frontend recorded no module stack for the node."""
+from ..meta import SCOPE, UNSCOPED
 
 
 @dataclass
@@ -121,7 +118,7 @@ def user_frame(exc: BaseException) -> str:
         path = fr.filename.replace("\\", "/")
         if "/torch/" in path or "/site-packages/" in path or "/lib/python3" in path:
             continue
-        if "/fx2mlx/capture/" in path:
-            continue
+        if "/fx2mlx/capture/" in path or path.startswith("<"):
+            continue  # our own frames, and code fx generated (``<string>``)
         best = f"{fr.filename}:{fr.lineno}: {fr.line}"
     return best

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from torch import fx
 
-from .expr import Expr
+from ..expr import Expr
 from .inline import Nested, expand, leaf_reads, tree_comments
 from .names import NameTable
 from .naming import Names

@@ -5,11 +5,11 @@ from __future__ import annotations
 from torch import fx
 
 from ..converters.registry import OPS
-from ..passes.assign_layout import relayout
-from ..passes.collapse_layers import LAYER
+from ..emit_ctx import EmitCtx
+from ..expr import ATOM, Expr, hole, ref
+from ..layout import relayout
+from ..meta import BAKED, COMMENT, LAYER
 from .attrs import attr_text, relative
-from .ctx import EmitCtx
-from .expr import ATOM, Expr, hole, ref
 from .hints import source_hint, source_location
 from .layout_notes import layout_note
 from .scopes import Scope
@@ -30,30 +30,39 @@ def op_stmt(node: fx.Node, scope: Scope, order: int, helpers: set[str]) -> Stmt:
     if inputs and expr.value() == inputs[0].name:
         return alias(node, inputs[0], order)  # layout-only: the value is its input
     comments = list(ctx.comments)
-    if node.meta.get("fx2mlx.comment"):
-        comments.append(node.meta["fx2mlx.comment"])
-    if node.meta.get("fx2mlx.baked"):
-        comments.append(node.meta["fx2mlx.baked"])
+    if node.meta.get(COMMENT):
+        comments.append(node.meta[COMMENT])
+    if node.meta.get(BAKED):
+        comments.append(node.meta[BAKED])
     hint, line = source_hint(node, scope.module), source_location(node, scope.module)
     return op(node, expr, order, hint=hint, line=line, comment="; ".join(comments))
 
 
 def layer_stmt(node: fx.Node, scope: Scope, order: int) -> Stmt:
     layer = node.meta[LAYER]
-    arg = ref(node.args[0])
+    args = [_arg(a) for a in node.args]
     if layer.ctor.pre:  # e.g. explicit padding: ``mx.pad({x}, ...)``
-        arg = Expr(layer.ctor.pre.replace("{x}", hole(node.args[0])))
+        args[0] = Expr(layer.ctor.pre.replace("{x}", hole(node.args[0])))
     return Stmt(
         Kind.CALL,
         [node],
         order,
         callee=attr_text(scope.module, relative(scope.path, layer.path)),
-        args=[arg],
+        args=args,
         hint=source_hint(node, scope.module),
         line=source_location(node, scope.module),
         comment=layer.ctor.comment,
         path=layer.path,
     )
+
+
+def _arg(arg: object) -> Expr:
+    """A layer call's argument: a value, or a tuple of them (an LSTM's ``(h0, c0)``)."""
+    if isinstance(arg, (tuple, list)):
+        items = [hole(a) for a in arg]
+        return Expr(f"({', '.join(items)}{',' if len(items) == 1 else ''})", ATOM)
+    assert isinstance(arg, fx.Node)
+    return ref(arg)
 
 
 def child_stmt(child: Scope, scope: Scope, order: int) -> Stmt:

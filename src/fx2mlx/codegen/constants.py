@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from .ctx import dtype_expr
+from ..emit_ctx import dtype_expr
+from ..expr import literal
 from .init import Raw, Tree
 
 SMALL = 64  # elements: up to this many, a literal list is clearer than a weights entry
@@ -63,10 +64,10 @@ def constant_tree(t: torch.Tensor) -> Tree | None:
             return Raw(f"mx.zeros({_shape(t)}{_dtype_kw(t)})")
         if value == 1:
             return Raw(f"mx.ones({_shape(t)}{_dtype_kw(t)})")
-        return Raw(f"mx.full({_shape(t)}, {value!r}{_dtype_kw(t)})")
+        return Raw(f"mx.full({_shape(t)}, {literal(value)}{_dtype_kw(t)})")
     arange = _arange(t)
     if arange is not None:
         return Raw(arange)
     if flat.numel() <= SMALL and t.dtype not in (torch.float16, torch.bfloat16):
-        return Raw(f"mx.array({t.tolist()!r}{_dtype_kw(t)})")
+        return Raw(f"mx.array({literal(t.tolist())}{_dtype_kw(t)})")
     return None

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
+from ..converters.helpers import closure
+from ..expr import literal
+from .attrs import attr_name
 from .body import Body
+from .docstring import source_name
 from .draft import Drafter
-from .expr import literal
 from .init import NO_DEFAULT, CallNode, InitLine, Slot, Tree, render, shape_key, slots
-from .names import NameTable, class_name, identifier
+from .names import NameTable, class_name
 from .optional import NotAChain
 from .scopes import Scope
 
@@ -40,13 +43,20 @@ class ClassDef:
 
 
 def annotation(value: object) -> str:
-    """The type annotation for a value flowing through ``__call__``."""
+    """The type annotation for a value flowing through ``__call__`` (a node's ``val``, or a
+    constant the code returns as it is)."""
     if isinstance(value, torch.Tensor):
         return "mx.array"
+    if isinstance(value, (torch.SymBool, bool)):  # before int: a bool is an int
+        return "bool"
     if isinstance(value, (torch.SymInt, int)):
         return "int"
     if isinstance(value, (torch.SymFloat, float)):
         return "float"
+    if isinstance(value, str):
+        return "str"
+    if value is None:
+        return "None"
     if isinstance(value, (list, tuple)):
         return "list[mx.array]"
     return "mx.array"
@@ -87,9 +97,15 @@ class ClassPlanner:
         for cls in sorted(groups, key=lambda t: heights[t]):
             self._plan_group(cls, groups[cls])
         top = self._draft(self.root)
-        name = self.names.fresh(class_name(type(self.root.module).__name__))
+        name = self._fresh(class_name(type(self.root.module).__name__))
         self.classes.append(self._make(name, [self.root], [top[0]], top[1], []))
         return self.classes
+
+    def _fresh(self, base: str) -> str:
+        """A class name unlike every helper the file uses so far (a root ``nn.GRU``'s ops
+        bring in the ``GRU`` helper class)."""
+        self.names.taken |= set(closure(self.drafter.helpers))
+        return self.names.fresh(base)
 
     def _draft(self, scope: Scope) -> tuple[list[InitLine], Body]:
         payloads = self.drafter.payloads(scope, self.ctor.__getitem__)
@@ -125,15 +141,16 @@ class ClassPlanner:
         except NotAChain:
             return False
         shapes = {
-            tuple(shape_key(ln.tree) for ln in drafts[s][0] if _attr(ln) not in optional)
+            tuple(
+                shape_key(ln.tree) for ln in drafts[s][0] if _optional_attr(ln, s, optional) is None
+            )
             for s in insts
         }
         if len(reduced) != 1 or len(shapes) != 1:
             return False
         ref = full[0]
         template = [
-            InitLine(ln.target, ln.tree, _attr(ln) if _attr(ln) in optional else None)
-            for ln in drafts[ref][0]
+            InitLine(ln.target, ln.tree, _optional_attr(ln, ref, optional)) for ln in drafts[ref][0]
         ]
         aligned = [_align(template, drafts[s][0], optional) for s in insts]
         for lines in aligned:
@@ -152,7 +169,7 @@ class ClassPlanner:
         body: Body,
         flags: list[tuple[str, list[bool]]],
     ) -> None:
-        name = self.names.fresh(base)
+        name = self._fresh(base)
         cdef = self._make(name, insts, inits, body, flags)
         self.classes.append(cdef)
 
@@ -166,25 +183,23 @@ class ClassPlanner:
     ) -> ClassDef:
         template = next(i for i in inits if all(ln is not None for ln in i))
         params, values = _lift(template, inits)  # type: ignore[arg-type]
-        lines = _render_init(template, inits)  # type: ignore[arg-type]
+        flag = _flag_names(params, flags)
+        lines = _render_init(template, inits, flag)  # type: ignore[arg-type]
         defaults = _defaults(params, values)
         positional = [(p, ann) for p, ann in params if p not in defaults]
         keyword = [(p, ann) for p, ann in params if p in defaults]
         sig = [(p, ann, None) for p, ann in positional]
         sig += [(p, ann, literal(defaults[p])) for p, ann in keyword]
-        sig += [(identifier(a), "bool", "False") for a, _ in flags]
+        sig += [(flag[a], "bool", "False") for a, _ in flags]
         for k, scope in enumerate(insts):
             args: list[Tree] = [Slot(p, values[p][k]) for p, _ in positional]
             kwargs: list[tuple[str, Tree]] = [
                 (p, Slot(p, _or(values[p][k], defaults[p]), default=defaults[p]))
                 for p, _ in keyword
             ]
-            kwargs += [
-                (identifier(a), Slot(identifier(a), present[k], default=False))
-                for a, present in flags
-            ]
+            kwargs += [(flag[a], Slot(flag[a], present[k], default=False)) for a, present in flags]
             self.ctor[scope] = CallNode(name, args, kwargs)
-        source = f"{type(insts[0].module).__module__}.{type(insts[0].module).__qualname__}"
+        source = source_name(type(insts[0].module))
         first = insts[0]
         types = [annotation(n.meta.get("val")) for n in first.inputs]
         return ClassDef(
@@ -198,6 +213,15 @@ class ClassPlanner:
             returns_annotation(first.outputs),
             len(insts),
         )
+
+
+def _flag_names(
+    params: list[tuple[str, str]], flags: list[tuple[str, list[bool]]]
+) -> dict[str, str]:
+    """``__init__`` flag per optional torch attribute, unique next to the lifted parameters
+    (attributes ``class`` and ``class_`` must not share one flag)."""
+    table = NameTable({p for p, _ in params} | {"self"})
+    return {a: table.fresh(a) for a, _ in flags}
 
 
 def _or(value: object, default: object) -> object:
@@ -228,6 +252,12 @@ def _key(draft: tuple[list[InitLine], Body]) -> object:
 
 def _attr(line: InitLine) -> str:
     return line.target.split(".")[1].split("[")[0]
+
+
+def _optional_attr(line: InitLine, scope: Scope, optional: set[str]) -> str | None:
+    """The optional torch attribute ``line`` builds (its generated name may differ)."""
+    generated = _attr(line)
+    return next((a for a in sorted(optional) if attr_name(scope.module, a) == generated), None)
 
 
 def _optional_attrs(insts: list[Scope]) -> set[str]:
@@ -285,7 +315,7 @@ def _lift(
             continue
         if match is None:
             match = table.fresh(slot.role)
-            params.append((match, type(present[0]).__name__))
+            params.append((match, _param_type(present[0])))
             values[match] = list(col)
         else:
             values[match] = [a if a is not _MISSING else b for a, b in zip(values[match], col)]
@@ -293,11 +323,22 @@ def _lift(
     return params, values
 
 
+def _param_type(value: object) -> str:
+    """The annotation of a lifted constructor value: a builtin type's name, never the value's
+    own class name (a model could name a ``float`` subclass anything)."""
+    for kind in (bool, int, float, str, tuple, list):
+        if isinstance(value, kind):
+            return kind.__name__
+    return "object"
+
+
 def _compatible(a: list[object], b: list[object]) -> bool:
     return all(x is _MISSING or y is _MISSING or x == y for x, y in zip(a, b))
 
 
-def _render_init(template: list[InitLine], inits: list[list[InitLine | None]]) -> list[str]:
+def _render_init(
+    template: list[InitLine], inits: list[list[InitLine | None]], flag: dict[str, str]
+) -> list[str]:
     lines: list[str] = []
     for j, line in enumerate(template):
         omit = set()
@@ -309,7 +350,7 @@ def _render_init(template: list[InitLine], inits: list[list[InitLine | None]]) -
                 omit.add(id(slot))
         text = f"{line.target} = {render(line.tree, omit)}"
         if line.guard:
-            lines += [f"if {identifier(line.guard)}:", f"    {text}"]
+            lines += [f"if {flag[line.guard]}:", f"    {text}"]
         else:
             lines.append(text)
     return lines

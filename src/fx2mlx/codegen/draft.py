@@ -9,13 +9,13 @@ from torch import fx, nn
 
 from ..capture import Captured
 from ..converters.registry import Ctor, layer_for
-from ..passes.collapse_layers import LAYER
-from .attrs import LIST_TYPES, attr_text, relative, segments
+from ..emit_ctx import dtype_expr
+from ..expr import ATOM, Expr, hole, literal
+from ..meta import LAYER
+from .attrs import LIST_TYPES, attr_text, private, relative, segments
 from .body import Body, render_body
 from .collect import scope_statements
 from .constants import constant_tree
-from .ctx import dtype_expr
-from .expr import ATOM, Expr, hole
 from .init import NO_DEFAULT, CallNode, DictNode, InitLine, ListNode, Raw, Slot, Tree
 from .loops import PASS_THROUGH, fold_loops
 from .optional import optional_call
@@ -58,7 +58,7 @@ class Drafter:
         rel = relative(scope.path, key)
         if key in self.embedded:
             head, _, last = rel.rpartition(".")
-            rel = f"{head}._{last}" if head else f"_{last}"
+            rel = f"{head}.{private(last)}" if head else private(last)
         return rel
 
     def ret_expr(self, scope: Scope) -> Expr:
@@ -140,7 +140,7 @@ class Drafter:
             if str(k) not in node:
                 items.append(filler(child))
                 continue
-            item_target = f"{target}[{k!r}]"
+            item_target = f"{target}[{literal(k)}]"
             built = self._tree_for(child, node[str(k)], item_target, holders)
             if built is None:
                 built = Raw("nn.Module()")

@@ -15,10 +15,16 @@ from torch.utils import _pytree as pytree
 
 from ..capture import Captured
 from ..converters import helpers as helper_sources
-from .dedup import ClassDef, ClassPlanner, returns_annotation
+from ..errors import Fx2MlxError
+from ..expr import Expr, hole, literal
+from ..meta import LAYER
+from .dedup import ClassDef, ClassPlanner
+from .docstring import DocSpec, class_doc, module_doc
 from .draft import Drafter
-from .expr import Expr, hole, literal
+from .returns import container, output_annotation
+from .sanitize import sanitize_lines
 from .scopes import build_scopes
+from .text import docstring_text
 
 BLACK_MODE = black.Mode(line_length=100)
 
@@ -28,7 +34,6 @@ class Emitted:
     source: str
     declared: list[str]
     classes: list[ClassDef]
-    top: str
 
 
 def _templates_dir() -> Path:
@@ -40,13 +45,15 @@ def _templates_dir() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(_templates_dir())),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters["docstring"] = docstring_text  # the template's only way to write prose
+    return env
 
 
 def _output_leaf(value: Any) -> str:
@@ -61,57 +68,53 @@ def render_outputs(spec: pytree.TreeSpec, leaves: list[Any]) -> str:
         if s.is_leaf():
             return _output_leaf(next(it))
         kids = [walk(c) for c in s.children()]
-        t = s.type
-        if t is type(None):
+        kind = container(s.type)
+        if kind == "None":
             return "None"
-        if t is list:
+        if kind == "list":
             return "[" + ", ".join(kids) + "]"
-        if _is_tuple(t):  # a top-level tuple reads `return a, b`
+        if kind == "tuple":  # a top-level tuple reads `return a, b`
             inner = ", ".join(kids) + ("," if len(kids) == 1 else "")
             return inner if top and len(kids) > 1 else f"({inner})"
         # dicts and ModelOutputs: their pytree context is the list of keys
-        return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(s.context, kids)) + "}"
+        return "{" + ", ".join(f"{_key(k)}: {v}" for k, v in zip(s.context, kids)) + "}"
 
     return walk(spec, top=True)
 
 
-def _is_tuple(t: type) -> bool:
-    return t is tuple or (isinstance(t, type) and issubclass(t, tuple))
+def _key(key: object) -> str:
+    """An output dict key as source; only plain constants (a key object's own ``repr`` could
+    write anything into the file)."""
+    try:
+        return literal(key)
+    except TypeError:
+        raise Fx2MlxError(
+            f"an output dict key of type {type(key).__name__} can't be written as a constant"
+        ) from None
 
 
-def _returns(spec: pytree.TreeSpec | None, outs: list[fx.Node]) -> str:
-    if spec is not None and not spec.is_leaf():
-        if spec.type is dict or (isinstance(spec.type, type) and issubclass(spec.type, dict)):
-            return "dict[str, mx.array]"
-        if spec.type is list:
-            return "list[mx.array]"
-        if _is_tuple(spec.type):
-            return "tuple[" + ", ".join("mx.array" for _ in spec.children_specs) + "]"
-    return returns_annotation(outs)
-
-
-def emit(captured: Captured, doc: str, sanitize: list[str]) -> Emitted:
-    """Generate the model source for an already normalized, laid-out, collapsed graph."""
+def emit(captured: Captured, doc: DocSpec, prefix: str = "") -> Emitted:
+    """Generate the model source for an already normalized, laid-out, collapsed graph
+    (``prefix``: the attribute holding a top-level list, for ``sanitize``)."""
     root = build_scopes(captured)
     output = next(n for n in captured.graph.nodes if n.op == "output")
     leaves = list(output.args[0]) if isinstance(output.args[0], (list, tuple)) else [output.args[0]]
     helpers: set[str] = {
-        h
-        for n in captured.graph.nodes
-        if n.op == "call_module"
-        for h in n.meta["fx2mlx.layer"].ctor.helpers
+        h for n in captured.graph.nodes if n.op == "call_module" for h in n.meta[LAYER].ctor.helpers
     }
     drafter = Drafter(captured, helpers, Expr(render_outputs(captured.out_spec, leaves)))
     drafter.assign_params(root)
     classes = ClassPlanner(drafter, root, reserved=set(helpers)).plan()
     sources, std_imports = helper_sources.resolve(helpers)
     top = len(classes) - 1  # the planner lists the model's own class last
+    declared = [k for ks in drafter.declared.values() for k in ks if k not in drafter.embedded]
+    sanitize = sanitize_lines(captured, declared, prefix)
     views = [_view(c, i == top, captured, sanitize, leaves) for i, c in enumerate(classes)]
     text = (
         _env()
         .get_template("model.py.j2")
         .render(
-            doc=doc,
+            doc=module_doc(captured, classes[-1].call_params, doc),
             std_imports=std_imports,
             helpers=sources,
             classes=views,
@@ -119,8 +122,7 @@ def emit(captured: Captured, doc: str, sanitize: list[str]) -> Emitted:
         )
     )
     source = black.format_str(text, mode=BLACK_MODE)
-    declared = [k for ks in drafter.declared.values() for k in ks if k not in drafter.embedded]
-    return Emitted(source, declared, classes, classes[-1].name)
+    return Emitted(source, declared, classes)
 
 
 def _view(
@@ -128,14 +130,10 @@ def _view(
 ) -> dict[str, Any]:
     return {
         "name": cls.name,
-        "doc": "" if is_top else f"Generated from {cls.source}.",
+        "doc": "" if is_top else class_doc(cls.source),
         "params": [f"{n}: {a}" + (f" = {d}" if d else "") for n, a, d in cls.params],
         "call_params": [f"{p}: {t}" for p, t in zip(cls.call_params, cls.call_types)],
-        "returns": (
-            _returns(captured.out_spec, [leaf for leaf in leaves if isinstance(leaf, fx.Node)])
-            if is_top
-            else cls.returns
-        ),
+        "returns": output_annotation(captured.out_spec, leaves) if is_top else cls.returns,
         "init": cls.init,
         "body": cls.body,
         "sanitize": sanitize if is_top else [],

@@ -8,12 +8,15 @@ import inspect
 import keyword
 import linecache
 import re
+import unicodedata
 
 from torch import fx, nn
 
+from .names import reserved
+
 _FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\w+)')
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:[-+*/@]|//)?=(?!=)")
-_AVOID = set(dir(builtins)) | {"self", "mx", "nn", "layer"}
+_AVOID = set(dir(builtins)) | {"layer"}
 _TUPLE = re.compile(r"^\s*([A-Za-z_]\w*)\s*,[\w\s,]*=(?!=)")
 
 
@@ -70,6 +73,9 @@ def source_hint(node: fx.Node, module: nn.Module) -> str | None:
     code = code.splitlines()[0] if code else code
     # `out, weights = f(...)`: the first name is the main result
     m = _TUPLE.match(code) or _ASSIGN.match(code)
-    if m is None or m.group(1) in _AVOID or keyword.iskeyword(m.group(1)):
+    if m is None:
+        return None
+    name = unicodedata.normalize("NFKC", m.group(1))  # as Python will read it
+    if name in _AVOID | reserved() or keyword.iskeyword(name) or not name.isidentifier():
         return None  # `input = module(input)`: don't shadow builtins in generated code
-    return m.group(1)
+    return name

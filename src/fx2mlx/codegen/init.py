@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .expr import literal
+from ..expr import literal
 
 NO_DEFAULT = object()
 
@@ -110,5 +110,5 @@ def render(tree: Tree, omit: set[int] | None = None) -> str:
             return f"({inner},)" if len(tree.items) == 1 else f"({inner})"
         return f"[{inner}]"
     if isinstance(tree, DictNode):
-        return "{" + ", ".join(f"{k!r}: {render(v, omit)}" for k, v in tree.items) + "}"
+        return "{" + ", ".join(f"{literal(k)}: {render(v, omit)}" for k, v in tree.items) + "}"
     return tree.text

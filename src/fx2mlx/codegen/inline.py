@@ -4,7 +4,7 @@ their full text, what they read, the comments they carry. :mod:`.nesting` decide
 
 from __future__ import annotations
 
-from .expr import Expr
+from ..expr import Expr
 from .statements import Stmt
 
 INLINE_LIMIT = 60  # characters: longer single-use expressions get a name of their own

@@ -11,7 +11,7 @@ import torch
 from torch import fx
 
 from ..converters.registry import OPS
-from ..passes.collapse_layers import LAYER
+from ..meta import LAYER, LAYOUT, LAYOUT_FROM
 
 NAMES = {
     (0, 2, 3, 1): "NHWC",
@@ -27,8 +27,8 @@ _CHANNELS_LAST = {"conv": "convolutions", "pooling": "pools", "norm": "norms"}
 
 def layout_note(node: fx.Node) -> str:
     """The comment for relayout ``node`` (empty when its layouts have no common name)."""
-    src = NAMES.get(node.meta.get("fx2mlx.layout_from"))  # type: ignore[arg-type]
-    dst = NAMES.get(node.meta.get("fx2mlx.layout"))  # type: ignore[arg-type]
+    src = NAMES.get(node.meta.get(LAYOUT_FROM))  # type: ignore[arg-type]
+    dst = NAMES.get(node.meta.get(LAYOUT))  # type: ignore[arg-type]
     if not src or not dst or src == dst:
         return ""
     user = next(iter(node.users), None)  # the one it was inserted for
@@ -46,9 +46,9 @@ def layout_note(node: fx.Node) -> str:
 
 
 def _matches_other_operand(node: fx.Node, user: fx.Node) -> bool:
-    want = node.meta.get("fx2mlx.layout")
+    want = node.meta.get(LAYOUT)
     others = [a for a in user.all_input_nodes if a is not node and a.op != "get_attr"]
-    return any(a.meta.get("fx2mlx.layout") == want for a in others)
+    return any(a.meta.get(LAYOUT) == want for a in others)
 
 
 def _channels_last_user(user: fx.Node) -> str:

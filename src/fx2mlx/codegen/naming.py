@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx
 
-from .expr import Expr
+from ..expr import Expr
 from .inline import Nested, expand, leaf_reads
 from .names import NameTable
 from .statements import Kind, Stmt

@@ -12,7 +12,7 @@ may be as deep as a statement of its own: ``return f(x)`` beats ``y = f(x)``, ``
 
 from __future__ import annotations
 
-from .expr import ATOM, Expr
+from ..expr import ATOM, Expr
 from .inline import INLINE_LIMIT, NEST_LIMIT, Nested, call_depth, counts, tree_comments
 from .statements import Kind, Stmt
 

@@ -7,8 +7,8 @@ out. Guarded, the chain becomes ``identity = x`` + ``if "downsample" in self: ..
 
 from __future__ import annotations
 
-from .attrs import relative
-from .expr import ref
+from ..expr import ref
+from .attrs import attr_name, relative
 from .scopes import Scope
 from .statements import Kind, Stmt, alias
 
@@ -33,7 +33,15 @@ def optional_call(stmts: list[Stmt], scope: Scope, attr: str, guarded: bool) -> 
     (src,) = external
     if guarded:
         anchor, hint = group[-1].anchor, group[-1].hint
-        new = Stmt(Kind.GUARD, [out], anchor, args=[ref(src)], body=group, guard=attr, hint=hint)
+        new = Stmt(
+            Kind.GUARD,
+            [out],
+            anchor,
+            args=[ref(src)],
+            body=group,
+            guard=attr_name(scope.module, attr),
+            hint=hint,
+        )
         new.comment = "; ".join(dict.fromkeys(s.comment for s in group if s.comment))
     else:
         new = alias(out, src, group[-1].anchor)

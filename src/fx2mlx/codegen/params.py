@@ -13,9 +13,12 @@ from torch import fx, nn
 
 from ..capture import Captured
 from .hints import source_line
-from .names import NameTable, identifier
+from .names import NameTable, identifier, reserved
 from .scopes import Scope
 from .sizes import is_size
+
+# Names a generated ``__call__`` binds itself (``for layer in self.layers``).
+LOCALS = ("self", "layer")
 
 
 def param_names(
@@ -24,11 +27,11 @@ def param_names(
     """``__call__`` parameter names: the forward's own names where its source shows them,
     else the name a child call already gave the same value (``known``)."""
     if scope.parent is None:
-        names = [identifier(n) for n in captured.input_names]
-        return [("x" if n == "input_" else n) for n in names]
+        table = NameTable(set(LOCALS) | reserved())  # `ﬁlter` and `filter` are one name to Python
+        return [table.fresh("x" if identifier(n) == "input_" else n) for n in captured.input_names]
     sig = _signature(scope.module)
     first = "x" if not sig or sig[0] in ("input", "args") else identifier(sig[0])
-    table = NameTable({"self"})
+    table = NameTable(set(LOCALS) | reserved())
     inside = set(scope.subtree_nodes())
     names: list[str] = []
     for node in scope.inputs:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .expr import Expr, call
+from ..expr import Expr, call, literal
 from .inline import INLINE_LIMIT, NEST_LIMIT, call_depth
-from .names import attr_identifier
 from .statements import Kind, Stmt
+from .text import comment_text
 
 LINE_ROOM = 100 - 8  # black's line length, less the indentation of a method body
 INDENT = "    "
@@ -34,6 +34,7 @@ def statement_lines(
 def _commented(line: str, comment: str, above: bool = False) -> list[str]:
     """``line  # comment``, or the comment on a line of its own above where a trailing
     comment would make black split the line."""
+    comment = comment_text(comment)  # notes may quote the model: one inert line
     if not comment:
         return [line]
     indent = line[: len(line) - len(line.lstrip())]
@@ -58,7 +59,7 @@ def _guard(s: Stmt, var: str, text: Text, comment: str) -> list[str]:
     ``var``: the same shape as torch's ``if self.downsample is not None:``."""
     src = text(s.args[0])
     head = [] if src == var else [f"{var} = {src}"]
-    head += _commented(f"if {attr_identifier(s.guard)!r} in self:", comment)
+    head += _commented(f"if {literal(s.guard)} in self:", comment)
     return head + [INDENT + line for line in _chain(s.body, var, src, text)]
 
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from torch import fx, nn
 
-from ..capture import SCOPE, UNSCOPED, Captured
-from .expr import Expr
+from ..capture import Captured
+from ..expr import Expr
+from ..meta import SCOPE, UNSCOPED
 from .sizes import Dims, is_size, size_expr
 
 Frame = tuple[str, str]

@@ -14,8 +14,8 @@ import sympy
 import torch
 from torch import fx
 
-from ..passes.assign_layout import LAYOUT
-from .expr import Expr, binary, constant, ref, unary
+from ..expr import Expr, binary, constant, ref, unary
+from ..meta import LAYOUT
 
 Dims = dict[str, tuple[fx.Node, int]]
 """Dimensions sizes read: key -> (tensor, stored axis)."""

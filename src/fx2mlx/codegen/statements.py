@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import fx
 
-from .expr import Expr, call, ref
+from ..expr import Expr, call, ref
 
 
 class Kind(Enum):

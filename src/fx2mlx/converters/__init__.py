@@ -10,6 +10,7 @@ from . import (  # noqa: F401 - imported for their registrations
     creation,
     elementwise,
     embedding,
+    indexing,
     linear,
     math,
     mha,
@@ -18,9 +19,29 @@ from . import (  # noqa: F401 - imported for their registrations
     pooling,
     reduction,
     reorder,
+    resize,
+    rnn,
     shape,
     thirdparty,
 )
-from .registry import LAYERS, OPS, Ctor, LayerConverter, OpConverter, layer_for, target_name
+from .registry import (
+    LAYERS,
+    OPS,
+    Ctor,
+    LayerConverter,
+    OpConverter,
+    is_layer,
+    layer_for,
+    target_name,
+)
 
-__all__ = ["LAYERS", "OPS", "Ctor", "LayerConverter", "OpConverter", "layer_for", "target_name"]
+__all__ = [
+    "LAYERS",
+    "OPS",
+    "Ctor",
+    "LayerConverter",
+    "OpConverter",
+    "is_layer",
+    "layer_for",
+    "target_name",
+]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import torch
 from torch import fx
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import Expr, binary, call, unary
-from ..passes.assign_layout import elementwise, keep
+from ..emit_ctx import EmitCtx, op_args
+from ..expr import Expr, binary, call, unary
+from ..layout import elementwise, keep
 from .registry import register_op
 
 aten = torch.ops.aten
@@ -30,24 +30,25 @@ _OPERATORS = {
 }
 
 
-def _integral(node: fx.Node) -> str | None:
+def check_bitwise(node: fx.Node) -> str | None:
     """Bitwise operators are defined on bool and integer tensors only (as in torch)."""
-    for a in node.args[:2]:
+    args = op_args(node)
+    for a in (args["self"], args.get("other")):
         val = a.meta.get("val") if isinstance(a, fx.Node) else None
         if isinstance(val, torch.Tensor) and val.dtype.is_floating_point:
             return f"bitwise operator on a {val.dtype} tensor"
     return None
 
 
-@register_op(*_OPERATORS, layout=elementwise, check=_integral)
+@register_op(*_OPERATORS, layout=elementwise, check=check_bitwise)
 def bitwise_operator(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return binary(_OPERATORS[node.target], ctx.arg(0), ctx.arg(1))
+    return binary(_OPERATORS[node.target], ctx.arg("self"), ctx.arg("other"))
 
 
 @register_op(aten.logical_xor.default, layout=elementwise)
 def logical_xor(node: fx.Node, ctx: EmitCtx) -> Expr:
     # torch treats any nonzero value as True; compare the truth values, not the bits.
-    return binary("!=", _truth(node.args[0]), _truth(node.args[1]))
+    return binary("!=", _truth(ctx.arg("self")), _truth(ctx.arg("other")))
 
 
 def _truth(value: object) -> Expr | fx.Node:
@@ -57,8 +58,8 @@ def _truth(value: object) -> Expr | fx.Node:
     return binary("!=", value, 0)  # type: ignore[arg-type]
 
 
-@register_op(aten.bitwise_not.default, layout=keep, check=_integral)
+@register_op(aten.bitwise_not.default, layout=keep, check=check_bitwise)
 def bitwise_not(node: fx.Node, ctx: EmitCtx) -> Expr:
-    if ctx.dtype(node.args[0]) is torch.bool:
-        return call("mx.logical_not", ctx.a(0))
-    return unary("~", ctx.arg(0))
+    if ctx.dtype(ctx.arg("self")) is torch.bool:
+        return call("mx.logical_not", ctx.a("self"))
+    return unary("~", ctx.arg("self"))

@@ -5,19 +5,14 @@ from __future__ import annotations
 import torch
 from torch import fx, nn
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ATOM, Expr, binary
-from ..passes.assign_layout import to_channels_last
+from ..emit_ctx import EmitCtx, op_args
+from ..expr import ATOM, Expr, binary
+from ..layout import to_channels_last
+from .padding import MX_PAD_MODES
 from .registry import Ctor, register_layer, register_op
-from .spatial import batched_input, spatial_dims, spatial_layout, unbatch
+from .spatial import batched_input, int_or_tuple, per_axis, spatial_dims, spatial_layout, unbatch
 
 aten = torch.ops.aten
-_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge"}
-
-
-def _one(value: tuple[int, ...]) -> int | tuple[int, ...]:
-    """``(3, 3)`` -> ``3``: MLX takes an int for equal sizes, which reads better."""
-    return value[0] if len(set(value)) == 1 else tuple(value)
 
 
 def _same_padding(conv: nn.Module) -> list[tuple[int, int]]:
@@ -42,17 +37,19 @@ def _pre_pad(pads: list[tuple[int, int]], mode: str) -> str:
     return f"mx.pad({{x}}, {widths!r}{mode_arg})"
 
 
+@register_layer(nn.Conv1d, "nn.Conv1d", layout=to_channels_last, weight_fix={"weight": "conv"})
+@register_layer(nn.Conv2d, "nn.Conv2d", layout=to_channels_last, weight_fix={"weight": "conv"})
 def build_conv(conv: nn.Module) -> Ctor | None:
-    if conv.padding_mode not in _PAD_MODES:
+    if conv.padding_mode not in MX_PAD_MODES:
         return None
     pads = _pads(conv)
     symmetric = all(lo == hi for lo, hi in pads)
     explicit = conv.padding_mode != "zeros" or not symmetric
-    padding = 0 if explicit else _one(tuple(lo for lo, _ in pads))
+    padding = 0 if explicit else int_or_tuple([lo for lo, _ in pads])
     kwargs: list[tuple[str, object]] = [
-        ("stride", _one(conv.stride)),
+        ("stride", int_or_tuple(conv.stride)),
         ("padding", padding),
-        ("dilation", _one(conv.dilation)),
+        ("dilation", int_or_tuple(conv.dilation)),
         ("groups", conv.groups),
         ("bias", conv.bias is not None),
     ]
@@ -60,31 +57,17 @@ def build_conv(conv: nn.Module) -> Ctor | None:
     args = [
         ("in_channels", conv.in_channels),
         ("out_channels", conv.out_channels),
-        ("kernel_size", _one(conv.kernel_size)),
+        ("kernel_size", int_or_tuple(conv.kernel_size)),
     ]
-    pre = _pre_pad(pads, _PAD_MODES[conv.padding_mode]) if explicit and any(map(any, pads)) else ""
+    mode = MX_PAD_MODES[conv.padding_mode]
+    pre = _pre_pad(pads, mode) if explicit and any(map(any, pads)) else ""
     # MLX layers need a batch axis: unbatched (C, *spatial) calls go op by op
     ranks = (len(conv.kernel_size) + 2,)
     return Ctor(f"nn.{type(conv).__name__}", args, kwargs, defaults, pre=pre, input_ranks=ranks)
 
 
-register_layer(nn.Conv1d, "nn.Conv1d", layout=to_channels_last, weight_fix={"weight": "conv"})(
-    build_conv
-)
-register_layer(nn.Conv2d, "nn.Conv2d", layout=to_channels_last, weight_fix={"weight": "conv"})(
-    build_conv
-)
-
-
-def _int_list(value: object, n: int) -> list[int]:
-    if isinstance(value, int):
-        return [value] * n
-    values = list(value)  # type: ignore[arg-type]
-    return values * n if len(values) == 1 else values
-
-
-def _check_conv(node: fx.Node) -> str | None:
-    padding = node.args[4] if len(node.args) > 4 else node.kwargs.get("padding", 0)
+def check_conv(node: fx.Node) -> str | None:
+    padding = op_args(node)["padding"]
     if isinstance(padding, str) and padding not in ("valid", "same"):
         return f"functional convolution with padding={padding!r}"
     return None
@@ -92,15 +75,31 @@ def _check_conv(node: fx.Node) -> str | None:
 
 def _functional_pads(ctx: EmitCtx, n: int) -> list[tuple[int, int]]:
     """Per-spatial-axis (lo, hi); 'same' puts the odd extra cell on the right, as torch does."""
-    padding = ctx.arg("padding", 0)
+    padding = ctx.arg("padding")
     if padding == "valid":
         return [(0, 0)] * n
     if padding == "same":
-        kernel = ctx.shape(ctx.arg(1))[2:]
-        dilation = _int_list(ctx.arg("dilation", 1), n)
+        kernel = ctx.shape(ctx.arg("weight"))[2:]
+        dilation = per_axis(ctx.arg("dilation"), n)
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         return [(t // 2, t - t // 2) for t in totals]
-    return [(p, p) for p in _int_list(padding, n)]
+    return [(p, p) for p in per_axis(padding, n)]
+
+
+def _keywords(ctx: EmitCtx, n: int, padding: list[int]) -> list[str]:
+    """``stride=``, ``padding=``, ``dilation=``, ``groups=`` where they differ from MLX's."""
+    out = []
+    for name, value, unset in (
+        ("stride", ctx.arg("stride"), 1),
+        ("padding", padding, 0),
+        ("dilation", ctx.arg("dilation"), 1),
+    ):
+        values = per_axis(value, n)
+        if any(v != unset for v in values):
+            out.append(f"{name}={ctx.x(int_or_tuple(values))}")
+    if ctx.arg("groups") != 1:
+        out.append(f"groups={ctx.a('groups')}")
+    return out
 
 
 @register_op(
@@ -109,12 +108,11 @@ def _functional_pads(ctx: EmitCtx, n: int) -> list[tuple[int, int]]:
     aten.conv1d.padding,
     aten.conv2d.padding,
     layout=spatial_layout,
-    check=_check_conv,
+    check=check_conv,
 )
 def conv(node: fx.Node, ctx: EmitCtx) -> Expr:
     """``F.conv2d(x, w, b, ...)`` with a weight that is not a layer's: move axes at run time."""
     n = spatial_dims(node)
-    weight, bias = ctx.arg(1), ctx.arg("bias", None)
     pads = _functional_pads(ctx, n)
     x = batched_input(node, ctx)
     if any(lo != hi for lo, hi in pads):
@@ -123,19 +121,9 @@ def conv(node: fx.Node, ctx: EmitCtx) -> Expr:
     else:
         padding = [lo for lo, _ in pads]
     axes = (0, *range(2, n + 2), 1)
-    w = f"{ctx.x(weight, ATOM)}.transpose{axes!r}"
-    args = [x, w]
-    for name, value in (
-        ("stride", ctx.arg("stride", 1)),
-        ("padding", padding),
-        ("dilation", ctx.arg("dilation", 1)),
-    ):
-        vals = _int_list(value, n)
-        if any(v != (0 if name == "padding" else 1) for v in vals):
-            args.append(f"{name}={ctx.x(_one(tuple(vals)))}")
-    if ctx.arg("groups", 1) != 1:
-        args.append(f"groups={ctx.x(ctx.arg('groups', 1))}")
-    text = f"mx.conv{n}d({', '.join(args)})"
+    w = f"{ctx.a('weight', ATOM)}.transpose{axes!r}"
+    text = f"mx.conv{n}d({', '.join([x, w, *_keywords(ctx, n, padding)])})"
+    bias = ctx.arg("bias")
     if bias is None:
         return unbatch(node, ctx, Expr(text))
     return unbatch(node, ctx, binary("+", Expr(text), bias))

@@ -7,11 +7,11 @@ import operator
 import torch
 from torch import fx
 
-from ..codegen.ctx import EmitCtx, dtype_expr
-from ..codegen.expr import ATOM, Expr, call
-from ..codegen.expr import binary as infix
-from ..codegen.expr import unary as prefix
-from ..passes.assign_layout import elementwise, keep
+from ..emit_ctx import EmitCtx, dtype_expr
+from ..expr import ATOM, Expr, call
+from ..expr import binary as infix
+from ..expr import unary as prefix
+from ..layout import elementwise, keep
 from .registry import register_op
 
 aten = torch.ops.aten
@@ -54,7 +54,7 @@ def _is_tensor(value: object) -> bool:
 @register_op(*_BINARY, layout=elementwise)
 def binary(node: fx.Node, ctx: EmitCtx) -> Expr:
     op = _BINARY[node.target]
-    a, b = ctx.arg(0), ctx.arg(1)
+    a, b = ctx.arg("self"), ctx.arg("exponent" if op == "**" else "other")
     if node.target in (aten.rsub.Scalar, aten.rsub.Tensor):
         a, b = b, a
     alpha = ctx.arg("alpha", 1)
@@ -69,15 +69,15 @@ def binary(node: fx.Node, ctx: EmitCtx) -> Expr:
 def logical(node: fx.Node, ctx: EmitCtx) -> Expr:
     # not `&`/`|`: those are bitwise on integers, and torch treats any nonzero as True
     fn = "mx.logical_and" if node.target is aten.logical_and.default else "mx.logical_or"
-    return call(fn, ctx.a(0), ctx.a(1))
+    return call(fn, ctx.a("self"), ctx.a("other"))
 
 
 @register_op(aten.div.Tensor_mode, aten.div.Scalar_mode, layout=elementwise)
 def div_mode(node: fx.Node, ctx: EmitCtx) -> Expr:
     mode = ctx.arg("rounding_mode", None)
     if mode == "floor":
-        return call("mx.floor_divide", ctx.a(0), ctx.a(1))
-    quotient = infix("/", ctx.arg(0), ctx.arg(1))
+        return call("mx.floor_divide", ctx.a("self"), ctx.a("other"))
+    quotient = infix("/", ctx.arg("self"), ctx.arg("other"))
     if mode == "trunc":
         # MLX has no truncating division; round the true quotient toward zero.
         floor, ceil = call("mx.floor", quotient), call("mx.ceil", quotient)
@@ -122,13 +122,13 @@ _UNARY = {
 def unary(node: fx.Node, ctx: EmitCtx) -> Expr:
     fn = _UNARY[node.target]
     if fn is None:
-        return prefix("-", ctx.arg(0))
-    return call(fn, ctx.a(0))
+        return prefix("-", ctx.arg("self"))
+    return call(fn, ctx.a("self"))
 
 
 @register_op(aten.frac.default, layout=keep)
 def frac(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return infix("-", ctx.arg(0), call("mx.trunc", ctx.a(0)))
+    return infix("-", ctx.arg("self"), call("mx.trunc", ctx.a("self")))
 
 
 _FUNCTIONS = {
@@ -145,53 +145,53 @@ _FUNCTIONS = {
 def function2(node: fx.Node, ctx: EmitCtx) -> Expr:
     """Binary ops MLX spells as functions with torch's semantics (remainder takes the
     divisor's sign, floor_divide rounds down, as in torch)."""
-    return call(_FUNCTIONS[node.target], ctx.a(0), ctx.a(1))
+    return call(_FUNCTIONS[node.target], ctx.a("self"), ctx.a("other"))
 
 
 @register_op(aten.fmod.Scalar, aten.fmod.Tensor, layout=elementwise)
 def fmod(node: fx.Node, ctx: EmitCtx) -> Expr:
     # C fmod takes the dividend's sign; MLX only has remainder (the divisor's): shift back.
-    r = call("mx.remainder", ctx.a(0), ctx.a(1))
-    flip = infix("&", infix("!=", r, 0), infix("!=", infix("<", r, 0), infix("<", ctx.arg(0), 0)))
-    return call("mx.where", flip, infix("-", r, ctx.arg(1)), r)
+    r = call("mx.remainder", ctx.a("self"), ctx.a("other"))
+    sign_differs = infix("!=", infix("<", r, 0), infix("<", ctx.arg("self"), 0))
+    flip = infix("&", infix("!=", r, 0), sign_differs)
+    return call("mx.where", flip, infix("-", r, ctx.arg("other")), r)
 
 
 @register_op(aten.lerp.Scalar, aten.lerp.Tensor, layout=elementwise)
 def lerp(node: fx.Node, ctx: EmitCtx) -> Expr:
-    start, end, weight = ctx.arg(0), ctx.arg(1), ctx.arg(2)
+    start, end, weight = ctx.arg("self"), ctx.arg("end"), ctx.arg("weight")
     return infix("+", start, infix("*", weight, infix("-", end, start)))
 
 
 @register_op(aten.addcmul.default, aten.addcdiv.default, layout=elementwise)
 def addc(node: fx.Node, ctx: EmitCtx) -> Expr:
     op = "*" if node.target is aten.addcmul.default else "/"
-    term = infix(op, ctx.arg(1), ctx.arg(2))
+    term = infix(op, ctx.arg("tensor1"), ctx.arg("tensor2"))
     value = ctx.arg("value", 1)
     if value != 1:
         term = infix("*", value, term)
-    return infix("+", ctx.arg(0), term)
+    return infix("+", ctx.arg("self"), term)
 
 
 @register_op(aten.maximum.default, aten.minimum.default, layout=elementwise)
 def min_max(node: fx.Node, ctx: EmitCtx) -> Expr:
     fn = "mx.maximum" if node.target is aten.maximum.default else "mx.minimum"
-    return call(fn, ctx.a(0), ctx.a(1))
+    return call(fn, ctx.a("self"), ctx.a("other"))
 
 
 @register_op(aten.clamp.default, aten.clamp.Tensor, layout=elementwise)
 def clamp(node: fx.Node, ctx: EmitCtx) -> Expr:
-    lo, hi = ctx.arg("min", None), ctx.arg("max", None)
-    return call("mx.clip", ctx.a(0), ctx.x(lo), ctx.x(hi))
+    return call("mx.clip", ctx.a("self"), ctx.a("min"), ctx.a("max"))
 
 
 @register_op(aten.clamp_min.default, layout=keep)
 def clamp_min(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return call("mx.maximum", ctx.a(0), ctx.a(1))
+    return call("mx.maximum", ctx.a("self"), ctx.a("min"))
 
 
 @register_op(aten.clamp_max.default, layout=keep)
 def clamp_max(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return call("mx.minimum", ctx.a(0), ctx.a(1))
+    return call("mx.minimum", ctx.a("self"), ctx.a("max"))
 
 
 @register_op(
@@ -202,26 +202,24 @@ def clamp_max(node: fx.Node, ctx: EmitCtx) -> Expr:
     layout=elementwise,
 )
 def where(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return call("mx.where", ctx.a(0), ctx.a(1), ctx.a(2))
+    return call("mx.where", ctx.a("condition"), ctx.a("self"), ctx.a("other"))
 
 
 @register_op(aten.masked_fill.Scalar, aten.masked_fill.Tensor, layout=elementwise)
 def masked_fill(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return call("mx.where", ctx.a(1), ctx.a(2), ctx.a(0))
+    return call("mx.where", ctx.a("mask"), ctx.a("value"), ctx.a("self"))
 
 
-def _cast(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return Expr(f"{ctx.a(0, ATOM)}.astype({dtype_expr(ctx.dtype())})")
-
-
-register_op(
+@register_op(
     aten.to.dtype,
     aten._to_copy.default,
     aten.to.dtype_layout,
     aten.type_as.default,
     aten.to.device,
     layout=keep,
-)(_cast)
+)
+def cast(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return Expr(f"{ctx.a('self', ATOM)}.astype({dtype_expr(ctx.dtype())})")
 
 
 _SCALAR_OPS = {
@@ -237,4 +235,4 @@ _SCALAR_OPS = {
 @register_op(*_SCALAR_OPS)
 def scalar_op(node: fx.Node, ctx: EmitCtx) -> Expr:
     """Arithmetic on symbolic sizes (``x.shape[0] * 2``)."""
-    return infix(_SCALAR_OPS[node.target], node.args[0], node.args[1])
+    return infix(_SCALAR_OPS[node.target], ctx.arg("a"), ctx.arg("b"))

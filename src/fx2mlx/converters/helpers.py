@@ -1,9 +1,17 @@
-"""Module-level helper functions a generated file may need (emitted only when used).
+"""Module-level helpers a generated file may need (emitted only when used): the one place
+they are defined. A converter asks for one with ``ctx.helper(name)`` (an op) or
+``Ctor(helpers=(name,))`` (a layer).
 
 Each is exact with respect to PyTorch; tests compare them against torch on random inputs.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from . import helpers_resize as interp
+from .helpers_rnn import RNN_SOURCES
 
 _POOL_GEOMETRY = '''
 def _pool_geometry(size, kernel, stride, padding, dilation, ceil_mode):
@@ -141,31 +149,105 @@ def circular_pad(x, widths):
     return x
 '''
 
-HELPERS: dict[str, tuple[str, list[str], list[str]]] = {
-    # name: (source, helpers it needs, standard-library imports it needs)
-    "_pool_geometry": (_POOL_GEOMETRY, [], []),
-    "_windows": (_WINDOWS, [], ["itertools"]),
-    "max_pool": (MAX_POOL, ["_pool_geometry", "_windows"], []),
-    "avg_pool": (AVG_POOL, ["_pool_geometry", "_windows"], []),
-    "max_pool_with_indices": (MAX_POOL_INDICES, ["_pool_geometry", "_windows"], ["math"]),
-    "adaptive_avg_pool": (ADAPTIVE_AVG_POOL, [], []),
-    "group_norm": (GROUP_NORM, [], []),
-    "circular_pad": (CIRCULAR_PAD, [], []),
+EMBEDDING_RENORM = '''
+def embedding_renorm(weight, indices, max_norm, norm_type=2.0):
+    """PyTorch's max_norm lookup: rows that are looked up and longer than max_norm shrink."""
+    norms = mx.sum(mx.abs(weight) ** norm_type, axis=-1, keepdims=True) ** (1.0 / norm_type)
+    used = mx.zeros((weight.shape[0], 1)).at[indices.reshape(-1)].add(1.0) > 0
+    scale = mx.where(used & (norms > max_norm), max_norm / (norms + 1e-7), 1.0)
+    return weight * scale
+'''
+
+MHA_CLASS = '''
+class MultiheadAttention(nn.Module):
+    """torch.nn.MultiheadAttention used for self-attention, with PyTorch's parameter names."""
+
+    def __init__(self, dims: int, num_heads: int, bias: bool = True, batch_first: bool = False) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.batch_first = batch_first
+        self.in_proj_weight = mx.zeros((3 * dims, dims))
+        if bias:
+            self.in_proj_bias = mx.zeros((3 * dims,))
+        self.out_proj = nn.Linear(dims, dims, bias=bias)
+
+    def __call__(self, x: mx.array) -> mx.array:
+        if not self.batch_first:
+            x = x.swapaxes(0, 1)
+        B, L, D = x.shape
+        qkv = x @ self.in_proj_weight.T
+        if "in_proj_bias" in self:
+            qkv = qkv + self.in_proj_bias
+        qkv = qkv.reshape(B, L, 3, self.num_heads, -1).transpose(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        out = mx.fast.scaled_dot_product_attention(q, k, v, scale=q.shape[-1] ** -0.5)
+        out = self.out_proj(out.transpose(0, 2, 1, 3).reshape(B, L, D))
+        return out if self.batch_first else out.swapaxes(0, 1)
+'''
+
+
+@dataclass(frozen=True)
+class Helper:
+    source: str
+    needs: tuple[str, ...] = ()
+    """Other helpers it calls."""
+    imports: tuple[str, ...] = ()
+    """Standard-library modules it uses."""
+
+
+HELPERS: dict[str, Helper] = {
+    "_pool_geometry": Helper(_POOL_GEOMETRY),
+    "_windows": Helper(_WINDOWS, imports=("itertools",)),
+    "max_pool": Helper(MAX_POOL, needs=("_pool_geometry", "_windows")),
+    "avg_pool": Helper(AVG_POOL, needs=("_pool_geometry", "_windows")),
+    "max_pool_with_indices": Helper(
+        MAX_POOL_INDICES, needs=("_pool_geometry", "_windows"), imports=("math",)
+    ),
+    "adaptive_avg_pool": Helper(ADAPTIVE_AVG_POOL),
+    "group_norm": Helper(GROUP_NORM),
+    "circular_pad": Helper(CIRCULAR_PAD),
+    "embedding_renorm": Helper(EMBEDDING_RENORM),
+    "MultiheadAttention": Helper(MHA_CLASS),
+    "_interp_axes": Helper(interp.INTERP_AXES, imports=("math",)),
+    "_interp_step": Helper(interp.INTERP_STEP),
+    "_interp_source": Helper(interp.INTERP_SOURCE, needs=("_interp_step",)),
+    "_interp_taps": Helper(interp.INTERP_TAPS),
+    "_cubic": Helper(interp.CUBIC),
+    "_antialias_weights": Helper(interp.ANTIALIAS_WEIGHTS, needs=("_cubic",), imports=("math",)),
+    "interpolate_nearest": Helper(interp.INTERPOLATE_NEAREST, needs=("_interp_axes",)),
+    "interpolate_linear": Helper(
+        interp.INTERPOLATE_LINEAR, needs=("_interp_axes", "_interp_source", "_interp_taps")
+    ),
+    "interpolate_cubic": Helper(
+        interp.INTERPOLATE_CUBIC,
+        needs=("_interp_axes", "_interp_source", "_interp_taps", "_cubic"),
+    ),
+    "interpolate_antialiased": Helper(
+        interp.INTERPOLATE_ANTIALIASED,
+        needs=("_interp_axes", "_interp_step", "_antialias_weights"),
+    ),
+    **{name: Helper(source, needs) for name, (source, needs) in RNN_SOURCES.items()},
 }
 
 
-def resolve(names: set[str]) -> tuple[list[str], list[str]]:
-    """Sources of the requested helpers and their dependencies, and the imports they need."""
+def closure(names: Iterable[str]) -> list[str]:
+    """The requested helpers and every helper they use, each after what it uses."""
     seen: list[str] = []
 
     def visit(name: str) -> None:
         if name in seen:
             return
-        for dep in HELPERS[name][1]:
+        for dep in HELPERS[name].needs:
             visit(dep)
         seen.append(name)
 
     for name in sorted(names):
         visit(name)
-    imports = sorted({imp for n in seen for imp in HELPERS[n][2]})
-    return [HELPERS[n][0].strip() for n in seen], imports
+    return seen
+
+
+def resolve(names: set[str]) -> tuple[list[str], list[str]]:
+    """Sources of the requested helpers and their dependencies, and the imports they need."""
+    seen = closure(names)
+    imports = sorted({imp for n in seen for imp in HELPERS[n].imports})
+    return [HELPERS[n].source.strip() for n in seen], imports

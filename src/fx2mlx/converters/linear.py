@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import fx, nn
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ATOM, Expr, binary
-from ..passes.assign_layout import last_axis
+from ..emit_ctx import EmitCtx
+from ..expr import ATOM, Expr, binary
+from ..layout import last_axis
 from .registry import Ctor, register_layer, register_op
 
 aten = torch.ops.aten
@@ -21,21 +21,23 @@ def build_linear(linear: nn.Linear) -> Ctor:
 
 @register_op(aten.linear.default, layout=last_axis)
 def linear(node: fx.Node, ctx: EmitCtx) -> Expr:
-    weight, bias = ctx.arg(1), ctx.arg("bias", None)
-    product = binary("@", ctx.arg(0), Expr(f"{ctx.x(weight, ATOM)}.T"))
+    weight, bias = ctx.arg("weight"), ctx.arg("bias", None)
+    product = binary("@", ctx.arg("input"), Expr(f"{ctx.x(weight, ATOM)}.T"))
     return product if bias is None else binary("+", product, bias)
 
 
 @register_op(aten.matmul.default, aten.mm.default, aten.bmm.default)
 def matmul(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return binary("@", ctx.arg(0), ctx.arg(1))
+    other = "other" if node.target is aten.matmul.default else "mat2"
+    return binary("@", ctx.arg("self"), ctx.arg(other))
 
 
 @register_op(aten.addmm.default, aten.baddbmm.default)
 def addmm(node: fx.Node, ctx: EmitCtx) -> Expr:
     beta, alpha = ctx.arg("beta", 1), ctx.arg("alpha", 1)
-    product = binary("@", ctx.arg(1), ctx.arg(2))
+    left, right = ("mat1", "mat2") if node.target is aten.addmm.default else ("batch1", "batch2")
+    product = binary("@", ctx.arg(left), ctx.arg(right))
     if alpha != 1:
         product = binary("*", alpha, product)
-    base = ctx.arg(0) if beta == 1 else binary("*", beta, ctx.arg(0))
+    base = ctx.arg("self") if beta == 1 else binary("*", beta, ctx.arg("self"))
     return binary("+", base, product)

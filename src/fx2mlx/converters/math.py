@@ -5,32 +5,32 @@ from __future__ import annotations
 import torch
 from torch import fx
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import Expr, call
-from ..passes.assign_layout import elementwise
+from ..emit_ctx import EmitCtx, op_args
+from ..expr import Expr, call
+from ..layout import elementwise
 from .registry import register_op
 
 aten = torch.ops.aten
 
 
-def _diff_check(node: fx.Node) -> str | None:
-    val = node.args[0].meta.get("val")
+def check_diff(node: fx.Node) -> str | None:
+    val = op_args(node)["self"].meta.get("val")
     if isinstance(val, torch.Tensor) and val.dtype is torch.bool:
         return "torch.diff on a bool tensor (torch takes a logical xor there)"
     return None
 
 
-@register_op(aten.diff.default, layout=elementwise, check=_diff_check)
+@register_op(aten.diff.default, layout=elementwise, check=check_diff)
 def diff(node: fx.Node, ctx: EmitCtx) -> Expr:
     """torch.diff(x, n, dim, prepend, append): MLX's diff has no prepend/append; concatenate."""
-    x = node.args[0]
-    axis = ctx.axis(x, ctx.arg("dim", -1))
-    parts = [p for p in (ctx.arg("prepend", None), x, ctx.arg("append", None)) if p is not None]
+    x = ctx.arg("self")
+    axis = ctx.axis(x, ctx.arg("dim"))
+    parts = [p for p in (ctx.arg("prepend"), x, ctx.arg("append")) if p is not None]
     data = (
         ctx.x(x)
         if len(parts) == 1
         else call("mx.concatenate", ctx.x(list(parts)), axis=str(axis)).text
     )
-    n = ctx.arg("n", 1)
+    n = ctx.arg("n")
     kwargs = {"axis": str(axis)} if n == 1 else {"n": ctx.x(n), "axis": str(axis)}
     return call("mx.diff", data, **kwargs)

@@ -1,18 +1,21 @@
-"""Normalization: BatchNorm (eval), LayerNorm, GroupNorm as MLX layers or ``mx.fast`` calls."""
+"""Normalization: BatchNorm (eval), LayerNorm, GroupNorm, RMSNorm as MLX layers or ``mx.fast``
+calls."""
 
 from __future__ import annotations
 
 import torch
 from torch import fx, nn
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ATOM, Expr, binary, call
-from ..passes.assign_layout import last_axis, to_channels_last
+from ..emit_ctx import EmitCtx, op_args
+from ..expr import ATOM, Expr, binary, call
+from ..layout import last_axis, to_channels_last
 from .registry import Ctor, register_layer, register_op
 
 aten = torch.ops.aten
 
 
+@register_layer(nn.BatchNorm1d, "nn.BatchNorm", layout=to_channels_last)
+@register_layer(nn.BatchNorm2d, "nn.BatchNorm", layout=to_channels_last)
 def build_batch_norm(bn: nn.Module) -> Ctor | None:
     if bn.affine and bn.bias is None:
         return None  # MLX's affine BatchNorm always has a bias
@@ -24,10 +27,6 @@ def build_batch_norm(bn: nn.Module) -> Ctor | None:
     ]
     defaults = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}
     return Ctor("nn.BatchNorm", [("num_features", bn.num_features)], kwargs, defaults)
-
-
-for _bn in (nn.BatchNorm1d, nn.BatchNorm2d):
-    register_layer(_bn, "nn.BatchNorm", layout=to_channels_last)(build_batch_norm)
 
 
 @register_layer(nn.LayerNorm, "nn.LayerNorm", layout=last_axis)
@@ -62,8 +61,8 @@ def build_group_norm(gn: nn.GroupNorm) -> Ctor | None:
 )
 def batch_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
     """Eval-mode batch norm with running statistics, channels last."""
-    x, w, b, mean, var = (ctx.arg(i) for i in range(5))
-    eps = ctx.arg("eps", 1e-5) if node.target is aten.batch_norm.default else ctx.arg(6)
+    x, w, b = ctx.arg("input"), ctx.arg("weight"), ctx.arg("bias")
+    mean, var, eps = ctx.arg("running_mean"), ctx.arg("running_var"), ctx.arg("eps")
     if mean is None:
         raise AssertionError("checked: batch statistics need training mode")
     out = binary("*", binary("-", x, mean), call("mx.rsqrt", binary("+", var, eps)))
@@ -74,17 +73,14 @@ def batch_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 @register_op(aten.layer_norm.default, layout=last_axis)
 def layer_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
-    shape = list(ctx.arg(1))
-    w, b, eps = ctx.arg("weight", None), ctx.arg("bias", None), ctx.arg("eps", 1e-5)
-    x = ctx.a(0)
-    if len(shape) == 1:
-        return call("mx.fast.layer_norm", x, ctx.x(w), ctx.x(b), repr(eps))
+    k = len(ctx.arg("normalized_shape"))
+    w, b, eps = ctx.arg("weight"), ctx.arg("bias"), ctx.arg("eps")
+    if k == 1:
+        return call("mx.fast.layer_norm", ctx.a("input"), ctx.x(w), ctx.x(b), repr(eps))
     # normalize over several trailing axes: flatten them, normalize, restore
-    k = len(shape)
-    flat = f"{ctx.a(0, ATOM)}.reshape(*{ctx.a(0, ATOM)}.shape[:-{k}], -1)"
-    normed = Expr(
-        f"mx.fast.layer_norm({flat}, None, None, {eps!r}).reshape({ctx.a(0, ATOM)}.shape)"
-    )
+    x = ctx.a("input", ATOM)
+    flat = f"{x}.reshape(*{x}.shape[:-{k}], -1)"
+    normed = Expr(f"mx.fast.layer_norm({flat}, None, None, {eps!r}).reshape({x}.shape)")
     if w is not None:
         normed = binary("*", normed, w)
     return normed if b is None else binary("+", normed, b)
@@ -92,7 +88,29 @@ def layer_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 @register_op(aten.group_norm.default, layout=to_channels_last)
 def group_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
-    groups, w, b = ctx.arg(1), ctx.arg("weight", None), ctx.arg("bias", None)
-    eps = ctx.arg("eps", 1e-5)
     fn = ctx.helper("group_norm")
-    return call(fn, ctx.a(0), ctx.x(groups), ctx.x(w), ctx.x(b), repr(eps))
+    args = [ctx.a(name) for name in ("input", "num_groups", "weight", "bias")]
+    return call(fn, *args, repr(ctx.arg("eps")))
+
+
+@register_layer(nn.RMSNorm, "nn.RMSNorm", layout=last_axis)
+def build_rms_norm(norm: nn.RMSNorm) -> Ctor | None:
+    if len(norm.normalized_shape) != 1 or not norm.elementwise_affine:
+        return None  # MLX's RMSNorm normalizes the last axis only, and always has a weight
+    # torch's eps=None means the epsilon of the input's dtype
+    eps = norm.eps if norm.eps is not None else torch.finfo(norm.weight.dtype).eps
+    return Ctor("nn.RMSNorm", [("dims", norm.normalized_shape[0])], [("eps", eps)], {"eps": 1e-5})
+
+
+def check_rms_norm(node: fx.Node) -> str | None:
+    if len(op_args(node)["normalized_shape"]) != 1:
+        return "rms_norm over several trailing axes (mx.fast.rms_norm takes the last one)"
+    return None
+
+
+@register_op(aten.rms_norm.default, layout=last_axis, check=check_rms_norm)
+def rms_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
+    eps = ctx.arg("eps")
+    if eps is None:
+        eps = torch.finfo(ctx.dtype()).eps  # torch's default: the epsilon of the input's dtype
+    return call("mx.fast.rms_norm", ctx.a("input"), ctx.a("weight"), repr(eps))

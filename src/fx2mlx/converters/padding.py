@@ -5,15 +5,23 @@ from __future__ import annotations
 import torch
 from torch import fx
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import Expr, call
-from ..passes.assign_layout import keep
+from ..emit_ctx import EmitCtx, op_args
+from ..expr import Expr, call
+from ..layout import keep
 from .registry import register_op
 
 aten = torch.ops.aten
 
-# torch mode -> mx.pad mode; both "reflect"s exclude the edge value, "edge" repeats it.
-_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}
+MX_PAD_MODES = {
+    "constant": "constant",
+    "zeros": "constant",
+    "reflect": "reflect",
+    "replicate": "edge",
+}
+"""torch padding mode (``F.pad``'s, or a conv's ``padding_mode``) -> ``mx.pad`` mode. Both
+"reflect"s exclude the edge value, "edge" repeats it; "circular" has no ``mx.pad`` mode (the
+``circular_pad`` helper does it)."""
+
 _MODE_OPS = {
     aten.reflection_pad1d.default: "reflect",
     aten.reflection_pad2d.default: "reflect",
@@ -26,16 +34,21 @@ _MODE_OPS = {
 def _mode(node: fx.Node) -> str:
     if node.target in _MODE_OPS:
         return _MODE_OPS[node.target]
-    if node.target is aten.pad.default:
-        return node.kwargs.get("mode", node.args[2] if len(node.args) > 2 else "constant")
-    return "constant"
+    return op_args(node).get("mode", "constant")
 
 
-def _check_pad(node: fx.Node) -> str | None:
-    if any(not isinstance(p, int) or p < 0 for p in node.args[1]):
+def _widths_arg(node: fx.Node) -> list[int]:
+    """torch's flat (last_lo, last_hi, prev_lo, ...); the reflection/replication ops call it
+    ``padding``, the others ``pad``."""
+    args = op_args(node)
+    return list(args["pad"] if "pad" in args else args["padding"])
+
+
+def check_pad(node: fx.Node) -> str | None:
+    if any(not isinstance(p, int) or p < 0 for p in _widths_arg(node)):
         return "padding by a negative or dynamic amount"
     mode = _mode(node)
-    if mode not in _MODES and mode != "circular":
+    if mode not in MX_PAD_MODES and mode != "circular":
         return f"padding mode {mode!r}"
     return None
 
@@ -50,18 +63,17 @@ def _widths(ctx: EmitCtx, src: fx.Node, pad: list[int]) -> list[tuple[int, int]]
 
 
 @register_op(
-    aten.pad.default, aten.constant_pad_nd.default, *_MODE_OPS, layout=keep, check=_check_pad
+    aten.pad.default, aten.constant_pad_nd.default, *_MODE_OPS, layout=keep, check=check_pad
 )
 def pad(node: fx.Node, ctx: EmitCtx) -> Expr:
-    src = ctx.arg(0)
-    widths = _widths(ctx, src, list(ctx.arg(1)))
+    widths = _widths(ctx, ctx.arg("self"), _widths_arg(node))
     mode = _mode(node)
     if mode == "circular":
-        return call(ctx.helper("circular_pad"), ctx.a(0), repr(widths))
+        return call(ctx.helper("circular_pad"), ctx.a("self"), repr(widths))
     kwargs: dict[str, str] = {}
     if mode != "constant":
-        kwargs["mode"] = repr(_MODES[mode])
+        kwargs["mode"] = repr(MX_PAD_MODES[mode])
     value = ctx.arg("value", None)
     if mode == "constant" and value:
         kwargs["constant_values"] = ctx.x(value)
-    return call("mx.pad", ctx.a(0), repr(widths), **kwargs)
+    return call("mx.pad", ctx.a("self"), repr(widths), **kwargs)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import fx
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import Expr, binary, call
-from ..passes.assign_layout import Decision, Perm, keep
+from ..emit_ctx import EmitCtx, dtype_expr, op_args
+from ..expr import Expr, binary, call
+from ..layout import Decision, Perm, keep
 from .registry import register_op
 
 aten = torch.ops.aten
@@ -15,8 +15,9 @@ aten = torch.ops.aten
 
 def _dims(node: fx.Node) -> list[int]:
     """The reduced PyTorch dims (all of them when the op reduces everything)."""
-    r = node.args[0].meta["val"].dim()
-    dims = _named(node, "dim")
+    args = op_args(node)
+    r = args["self"].meta["val"].dim()
+    dims = args.get("dim")  # mean(x) and sum(x) have none
     if dims is None or (isinstance(dims, (list, tuple)) and len(dims) == 0):
         return list(range(r))
     if isinstance(dims, int):
@@ -24,22 +25,13 @@ def _dims(node: fx.Node) -> list[int]:
     return sorted({d % max(r, 1) for d in dims})
 
 
-def _named(node: fx.Node, name: str, default: object = None) -> object:
-    """An argument by schema name (positional or keyword), or ``default``."""
-    names = [a.name for a in node.target._schema.arguments]
-    if name not in names:
-        return default
-    i = names.index(name)
-    return node.args[i] if i < len(node.args) else node.kwargs.get(name, default)
-
-
 def _keepdim(node: fx.Node) -> bool:
-    return bool(_named(node, "keepdim", False))
+    return bool(op_args(node).get("keepdim", False))
 
 
 def reduce_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
     """Reduce on the stored layout; dropped axes leave the remaining order unchanged."""
-    src = node.args[0]
+    src = op_args(node)["self"]
     p = perms[src]
     if _keepdim(node):
         return Decision({src: p}, p)
@@ -49,7 +41,7 @@ def reduce_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
 
 
 def _axis_kwargs(node: fx.Node, ctx: EmitCtx) -> dict[str, str]:
-    src = ctx.arg(0)
+    src = ctx.arg("self")
     r = ctx.rank(src)
     dims = _dims(node)
     out: dict[str, str] = {}
@@ -84,17 +76,11 @@ _REDUCE = {
 
 @register_op(*_REDUCE, layout=reduce_layout)
 def reduce(node: fx.Node, ctx: EmitCtx) -> Expr:
-    text = call(_REDUCE[node.target], ctx.a(0), **_axis_kwargs(node, ctx))
+    text = call(_REDUCE[node.target], ctx.a("self"), **_axis_kwargs(node, ctx))
     summed = node.target in (aten.sum.dim_IntList, aten.sum.default)
-    if summed and ctx.dtype() != ctx.dtype(ctx.arg(0)):
-        return Expr(f"{text.text}.astype({_dtype(ctx)})")
+    if summed and ctx.dtype() != ctx.dtype(ctx.arg("self")):
+        return Expr(f"{text.text}.astype({dtype_expr(ctx.dtype())})")
     return text
-
-
-def _dtype(ctx: EmitCtx) -> str:
-    from ..codegen.ctx import dtype_expr
-
-    return dtype_expr(ctx.dtype())
 
 
 _VARS = {
@@ -110,14 +96,14 @@ _VARS = {
 @register_op(*_VARS, layout=reduce_layout)
 def var(node: fx.Node, ctx: EmitCtx) -> Expr:
     fn = _VARS[node.target]
-    correction = ctx.arg("correction", None)
+    correction = ctx.arg("correction", None)  # the .dim and plain forms say `unbiased`
     if "unbiased" in ctx.args:
         correction = 1 if ctx.arg("unbiased") else 0
     ddof = 1 if correction is None else correction
     kwargs = _axis_kwargs(node, ctx)
     if ddof:
         kwargs["ddof"] = ctx.x(int(ddof))
-    return call(fn, ctx.a(0), **kwargs)
+    return call(fn, ctx.a("self"), **kwargs)
 
 
 @register_op(aten.max.dim, aten.min.dim, layout=reduce_layout)
@@ -126,22 +112,22 @@ def max_dim(node: fx.Node, ctx: EmitCtx) -> Expr:
     fn = "max" if node.target is aten.max.dim else "min"
     kwargs = _axis_kwargs(node, ctx)
     args = ", ".join(f"{k}={v}" for k, v in kwargs.items())
-    x = ctx.a(0)
+    x = ctx.a("self")
     return Expr(f"(mx.{fn}({x}, {args}), mx.arg{fn}({x}, {args}))")
 
 
 @register_op(aten.cumsum.default, layout=keep)
 def cumsum(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return call("mx.cumsum", ctx.a(0), axis=str(ctx.axis(ctx.arg(0), ctx.arg(1))))
+    return call("mx.cumsum", ctx.a("self"), axis=str(ctx.axis(ctx.arg("self"), ctx.arg("dim"))))
 
 
 @register_op(aten.linalg_vector_norm.default, layout=reduce_layout)
 def vector_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
     """``torch.linalg.vector_norm`` (and ``Tensor.norm``): MLX's own norm is the 2-norm only."""
-    order = ctx.arg("ord", 2)
+    order = ctx.arg("ord")
     kwargs = ", ".join(f"{k}={v}" for k, v in _axis_kwargs(node, ctx).items())
     kwargs = f", {kwargs}" if kwargs else ""
-    x = ctx.a(0)
+    x = ctx.a("self")
     if order == float("inf"):
         return Expr(f"mx.max(mx.abs({x}){kwargs})")
     if order == 1:

@@ -1,20 +1,32 @@
-"""The single registry of converters, keyed by exact target (ATen overload or module class)."""
+"""The single registry of converters, keyed by exact target (ATen overload or module class).
+
+How to write a converter, with a worked example: ``docs/contributing-converters.md``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 import torch
 from torch import fx
 
-if TYPE_CHECKING:
-    from ..codegen.ctx import EmitCtx
-    from ..codegen.expr import Expr
-    from ..passes.assign_layout import LayoutRule
+from ..emit_ctx import EmitCtx
+from ..expr import Expr
+from ..layout import LayoutRule, canonical
 
+Emit = Callable[[fx.Node, EmitCtx], Expr]
+"""An op converter: the node (with its context) as one MLX expression."""
 Check = Callable[[fx.Node], "str | None"]
+"""Why this call can't be converted (a configuration MLX can't match), or None."""
+Build = Callable[[Any], "Ctor | None"]
+"""A layer builder: the torch module as an MLX constructor, or None to convert op by op."""
+Bind = Callable[[list[fx.Node], list[fx.Node], list[fx.Node]], "LayerIO | None"]
+"""How a layer's call meets the graph: ``bind(members, inputs, outputs)`` (see LayerIO)."""
+
+E = TypeVar("E", bound=Emit)
+B = TypeVar("B", bound=Build)
 
 
 @dataclass(frozen=True)
@@ -22,7 +34,7 @@ class OpConverter:
     """Turns one graph node into an MLX expression."""
 
     target: object
-    emit: Callable[[fx.Node, EmitCtx], Expr]
+    emit: Emit
     layout: LayoutRule
     check: Check | None = None
     family: str = ""
@@ -47,17 +59,32 @@ class Ctor:
 
 
 @dataclass(frozen=True)
+class LayerIO:
+    """A layer call with several inputs or outputs (an LSTM's states): what it is called with
+    and which part of its result each value read outside the layer is."""
+
+    args: tuple
+    """The call's arguments: graph values, nested in tuples as the layer's signature has them."""
+    outputs: dict[fx.Node, tuple[int, ...]]
+    """Each output value, by its index path into the layer's result (``(1, 0)``: ``[1][0]``)."""
+    val: Any
+    """The layer's result as the frontend would have it (fake tensors in the same structure)."""
+
+
+@dataclass(frozen=True)
 class LayerConverter:
     """Turns a leaf ``torch.nn`` module (its whole forward) into an MLX layer attribute."""
 
     module_type: type | str
-    build: Callable[[torch.nn.Module], Ctor | None]
+    build: Build
     mlx_type: str
     layout: LayoutRule
     weight_fix: dict[str, str] = field(default_factory=dict)
     family: str = ""
     always: bool = False
     """Use the layer even where a parameter-free functional form could be emitted instead."""
+    bind: Bind | None = None
+    """For a layer with several inputs or outputs; without it, a call has one of each."""
 
 
 OPS: dict[object, OpConverter] = {}
@@ -65,20 +92,25 @@ LAYERS: dict[type | str, LayerConverter] = {}
 """Keyed by class, or by ``"module.QualName"`` for third-party classes we don't import."""
 
 
-def register_op(
-    *targets: object,
-    layout: LayoutRule | None = None,
-    check: Check | None = None,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``fn(node, ctx) -> Expr`` for each target; duplicates are an error."""
-    from ..passes.assign_layout import canonical
+def _family(fn: Callable[..., Any]) -> str:
+    return fn.__module__.rsplit(".", 1)[-1]
 
-    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        family = fn.__module__.rsplit(".", 1)[-1]
+
+def register_op(
+    *targets: object, layout: LayoutRule = canonical, check: Check | None = None
+) -> Callable[[E], E]:
+    """Decorator: ``emit(node, ctx) -> Expr`` converts calls of each of ``targets``.
+
+    ``layout`` is the op's layout rule (``fx2mlx.layout``; the default keeps PyTorch's layout);
+    ``check(node)`` names a configuration MLX can't match. Registering a target twice is an
+    error. See ``docs/contributing-converters.md`` for the conventions and a worked example.
+    """
+
+    def deco(fn: E) -> E:
         for target in targets:
             if target in OPS:
                 raise RuntimeError(f"duplicate converter for {target}")
-            OPS[target] = OpConverter(target, fn, layout or canonical, check, family)
+            OPS[target] = OpConverter(target, fn, layout, check, _family(fn))
         return fn
 
     return deco
@@ -90,20 +122,24 @@ def register_layer(
     layout: LayoutRule,
     weight_fix: dict[str, str] | None = None,
     always: bool = False,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``build(module) -> Ctor | None`` for a leaf module class.
+    bind: Bind | None = None,
+) -> Callable[[B], B]:
+    """Decorator: ``build(module) -> Ctor | None`` turns a leaf module into an MLX layer.
 
-    ``weight_fix`` maps a parameter name to the sanitize rule applied to it (see weights.py).
-    ``build`` returns None when this configuration can't be one MLX layer; its ops are then
-    converted one by one instead.
+    ``module_type`` is the torch class (or ``"module.QualName"`` for a third-party class);
+    stack the decorator to give one builder several classes. ``build`` returns None when this
+    configuration can't be one MLX layer; its ops are then converted one by one. ``weight_fix``
+    maps a parameter name to the sanitize rule applied to it (see weights.py); ``always`` uses
+    the layer even outside lists, where a functional form would do; ``bind`` maps the call of
+    a layer with several inputs or outputs onto the graph (see ``LayerIO``). See
+    ``docs/contributing-converters.md`` for the conventions and a worked example.
     """
 
-    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def deco(fn: B) -> B:
         if module_type in LAYERS:
             raise RuntimeError(f"duplicate layer converter for {module_type}")
-        family = fn.__module__.rsplit(".", 1)[-1]
         LAYERS[module_type] = LayerConverter(
-            module_type, fn, mlx_type, layout, weight_fix or {}, family, always
+            module_type, fn, mlx_type, layout, weight_fix or {}, _family(fn), always, bind
         )
         return fn
 
@@ -112,11 +148,16 @@ def register_layer(
 
 def target_name(target: object) -> str:
     """A readable name for an op target (``aten.conv2d.default``)."""
-    if isinstance(target, torch._ops.OpOverload):
-        return f"aten.{target._schema.name.split('::')[-1]}.{target._overloadname}"
+    if isinstance(target, torch._ops.OpOverload):  # aten::conv2d, or a custom mylib::op
+        return f"{target._schema.name.replace('::', '.')}.{target._overloadname}"
     module = getattr(target, "__module__", "") or ""
     name = getattr(target, "__name__", str(target))
     return f"{module}.{name}" if module else name
+
+
+def is_layer(module: torch.nn.Module) -> bool:
+    """Whether ``module`` has a layer converter (capture keeps such modules whole)."""
+    return layer_for(module) is not None
 
 
 def layer_for(module: torch.nn.Module) -> LayerConverter | None:

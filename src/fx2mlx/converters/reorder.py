@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import fx
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ATOM, Expr, call
-from ..passes.assign_layout import Decision, Perm, canonical, keep
+from ..emit_ctx import EmitCtx, op_args
+from ..expr import ATOM, Expr, call
+from ..layout import Decision, Perm, canonical, keep
 from .registry import register_op
 
 aten = torch.ops.aten
@@ -16,22 +16,21 @@ aten = torch.ops.aten
 @register_op(aten.flip.default, layout=keep)
 def flip(node: fx.Node, ctx: EmitCtx) -> Expr:
     # MLX has no flip; a negative-step slice reverses an axis.
-    src = ctx.arg(0)
-    axes = set(ctx.axes(src, list(ctx.arg(1))))
+    src = ctx.arg("self")
+    axes = set(ctx.axes(src, list(ctx.arg("dims"))))
     last = max(axes)
     items = ["::-1" if a in axes else ":" for a in range(last + 1)]
     return Expr(f"{ctx.x(src, ATOM)}[{', '.join(items)}]")
 
 
-def _roll_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
+def roll_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
     """Rolling the flattened tensor depends on element order: that needs torch's layout."""
-    dims = node.args[2] if len(node.args) > 2 else node.kwargs.get("dims", [])
-    return keep(node, perms) if dims else canonical(node, perms)
+    return keep(node, perms) if op_args(node)["dims"] else canonical(node, perms)
 
 
-@register_op(aten.roll.default, layout=_roll_layout)
+@register_op(aten.roll.default, layout=roll_layout)
 def roll(node: fx.Node, ctx: EmitCtx) -> Expr:
-    src, shifts, dims = ctx.arg(0), list(ctx.arg(1)), list(ctx.arg("dims", []))
+    src, shifts, dims = ctx.arg("self"), list(ctx.arg("shifts")), list(ctx.arg("dims"))
     if not dims:
         # torch rolls the flattened tensor, then restores the shape
         flat = f"mx.roll({ctx.x(src, ATOM)}.flatten(), {shifts[0]!r})"
@@ -39,4 +38,4 @@ def roll(node: fx.Node, ctx: EmitCtx) -> Expr:
     axes = ctx.axes(src, dims)
     shift = shifts[0] if len(shifts) == 1 else tuple(shifts)
     axis = axes[0] if len(axes) == 1 else tuple(axes)
-    return call("mx.roll", ctx.a(0), repr(shift), axis=repr(axis))
+    return call("mx.roll", ctx.a("self"), repr(shift), axis=repr(axis))

@@ -1,4 +1,4 @@
-"""Shared by conv and pooling ops: spatial rank, and unbatched ``(C, *spatial)`` inputs.
+"""Shared by conv and pooling ops: spatial rank, per-axis sizes, and unbatched inputs.
 
 MLX's conv and pool kernels need ``(N, *spatial, C)``. An unbatched input is stored
 ``(*spatial, C)`` and given a batch axis of one for the call (``x[None]``, then ``[0]``).
@@ -6,11 +6,13 @@ MLX's conv and pool kernels need ``(N, *spatial, C)``. An unbatched input is sto
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import fx
 
-from ..codegen.ctx import EmitCtx
-from ..codegen.expr import ATOM, Expr, operand
-from ..passes.assign_layout import (
+from ..emit_ctx import EmitCtx
+from ..expr import ATOM, Expr, operand
+from ..layout import (
     Decision,
     Perm,
     first_input,
@@ -31,6 +33,19 @@ def spatial_dims(node: fx.Node) -> int:
     raise AssertionError(f"no spatial rank in {name}")
 
 
+def per_axis(value: object, n: int) -> tuple[int, ...]:
+    """A size argument for each of ``n`` axes: ``3`` or ``[3]`` -> ``(3, 3)`` when n is 2."""
+    if isinstance(value, int):
+        return (value,) * n
+    values = tuple(value)  # type: ignore[arg-type]
+    return values * n if len(values) == 1 else values
+
+
+def int_or_tuple(values: Sequence[int]) -> int | tuple[int, ...]:
+    """``(3, 3)`` -> ``3``: MLX takes an int for equal sizes, which reads better."""
+    return values[0] if len(set(values)) == 1 else tuple(values)
+
+
 def _channels_last_unbatched(rank: int) -> Perm:
     return (*range(1, rank), 0)
 
@@ -47,18 +62,19 @@ def spatial_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
     return Decision(need, _channels_last_unbatched(orank) if orank is not None else None)
 
 
-def is_unbatched(node: fx.Node, ctx: EmitCtx) -> bool:
-    return ctx.rank(ctx.arg(0)) == spatial_dims(node) + 1
+def is_unbatched(node: fx.Node) -> bool:
+    return rank_of(first_input(node)) == spatial_dims(node) + 1
 
 
 def batched_input(node: fx.Node, ctx: EmitCtx) -> str:
     """The first input as a batched channels-last array (source text of precedence ATOM)."""
-    return f"{ctx.a(0, ATOM)}[None]" if is_unbatched(node, ctx) else ctx.a(0, ATOM)
+    x = ctx.x(first_input(node), ATOM)
+    return f"{x}[None]" if is_unbatched(node) else x
 
 
-def unbatch(node: fx.Node, ctx: EmitCtx, expr: Expr) -> Expr:
+def unbatch(node: fx.Node, expr: Expr) -> Expr:
     """Drop the batch axis :func:`batched_input` added."""
-    if not is_unbatched(node, ctx):
+    if not is_unbatched(node):
         return expr
     text = operand(expr, ATOM)
     return Expr(f"{text}[0]")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..passes.assign_layout import last_axis
+from ..layout import last_axis
 from .registry import Ctor, register_layer
 
 

@@ -48,7 +48,27 @@ def make_gpt2_tiny() -> tuple[torch.nn.Module, tuple[torch.Tensor, ...]]:
         n_layer=2,
         n_head=4,
         n_positions=64,
+        bos_token_id=98,  # GPT-2's 50256 is outside this tiny vocabulary
+        eos_token_id=98,
         use_cache=False,
         attn_implementation="sdpa",
     )
     return tf.GPT2LMHeadModel(config).eval(), (torch.randint(0, 99, (2, 10)),)
+
+
+def make_llama_tiny() -> tuple[torch.nn.Module, tuple[torch.Tensor, ...]]:
+    """LlamaForCausalLM (2 layers, width 32, grouped-query attention) on token ids."""
+    tf = _transformers()
+    torch.manual_seed(0)
+    config = tf.LlamaConfig(
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        use_cache=False,
+        attn_implementation="sdpa",
+    )
+    return tf.LlamaForCausalLM(config).eval(), (torch.randint(0, 99, (2, 10)),)

@@ -8,12 +8,16 @@ gets a comment saying where the number came from.
 
 from __future__ import annotations
 
+import re
+
 import torch
 from torch import fx
 
 from ..capture import Captured
+from ..meta import BAKED, SCOPE
+from ..report import BakedDim
 
-BAKED = "fx2mlx.baked"
+_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 _SHAPE_OPS = {
     "view",
     "reshape",
@@ -30,6 +34,19 @@ _SHAPE_OPS = {
     "unflatten",
     "slice",
     "narrow",
+    # F.interpolate(size=...): the output size
+    "upsample_nearest1d",
+    "upsample_nearest2d",
+    "upsample_nearest3d",
+    "_upsample_nearest_exact1d",
+    "_upsample_nearest_exact2d",
+    "_upsample_nearest_exact3d",
+    "upsample_linear1d",
+    "upsample_bilinear2d",
+    "upsample_trilinear3d",
+    "upsample_bicubic2d",
+    "_upsample_bilinear2d_aa",
+    "_upsample_bicubic2d_aa",
 }
 
 
@@ -48,23 +65,34 @@ def _ints(value: object) -> list[int]:
     return []
 
 
-def _static_dims(captured: Captured) -> dict[int, str]:
-    """Static input sizes (> 1) and where they come from: ``{12: 'tokens.shape[1]'}``."""
-    found: dict[int, str] = {}
+def _static_dims(captured: Captured) -> dict[int, tuple[int, str, int]]:
+    """Static input sizes (> 1) and where they come from: ``{12: (0, 'tokens', 1)}``."""
+    found: dict[int, tuple[int, str, int]] = {}
+    index = 0
     for node in captured.graph.nodes:
-        val = node.meta.get("val")
-        if node.op != "placeholder" or not isinstance(val, torch.Tensor):
+        if node.op != "placeholder":
             continue
-        for d, size in enumerate(val.shape):
+        val = node.meta.get("val")
+        for d, size in enumerate(val.shape if isinstance(val, torch.Tensor) else ()):
             if isinstance(size, int) and size > 1:
-                found.setdefault(size, f"{node.name}.shape[{d}]")
+                found.setdefault(size, (index, node.name, d))
+        index += 1
     return found
 
 
-def analyze_dynamic(captured: Captured) -> list[str]:
+def _user_line(node: fx.Node) -> str:
+    """``path:line`` of the innermost frame outside torch that produced ``node``."""
+    found = ""
+    for m in _FRAME.finditer(node.meta.get("stack_trace") or ""):
+        if "/torch/" not in m.group(1).replace("\\", "/"):
+            found = f"{m.group(1)}:{m.group(2)}"
+    return found
+
+
+def analyze_dynamic(captured: Captured) -> list[BakedDim]:
     """Mark (``meta[BAKED]``) and list shape arguments equal to a static input dimension."""
     dims = _static_dims(captured)
-    found: list[str] = []
+    found: list[BakedDim] = []
     for node in captured.graph.nodes:
         if node.op != "call_function" or _op_name(node) not in _SHAPE_OPS:
             continue
@@ -72,9 +100,20 @@ def analyze_dynamic(captured: Captured) -> list[str]:
         hits = sorted({v for a in args for v in _ints(a) if v in dims})
         if not hits:
             continue
-        note = ", ".join(f"{v} = {dims[v]} when traced" for v in hits)
-        node.meta[BAKED] = note
-        frames = node.meta.get("fx2mlx.scope", ())
+        frames = node.meta.get(SCOPE, ())
         where = frames[-1][1] if frames else "<top>"
-        found.append(f"{_op_name(node)} in {where}: {note}")
+        baked = [
+            BakedDim(
+                input=dims[v][1],
+                index=dims[v][0],
+                dim=dims[v][2],
+                value=v,
+                op=_op_name(node),
+                module=where,
+                source=_user_line(node),
+            )
+            for v in hits
+        ]
+        node.meta[BAKED] = ", ".join(b.note for b in baked)
+        found += baked
     return found

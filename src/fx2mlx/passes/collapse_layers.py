@@ -2,23 +2,24 @@
 
 A module whose class has a layer converter (Conv2d, Linear, BatchNorm2d, ...) and whose
 forward reads one tensor and returns one tensor becomes a single node; the emitter turns it
-into ``self.conv1 = nn.Conv2d(...)`` and ``self.conv1(x)``. Parameter-free layers (ReLU,
+into ``self.conv1 = nn.Conv2d(...)`` and ``self.conv1(x)``. A layer whose converter binds
+several inputs or outputs (an LSTM and its states) becomes one call whose outputs are read by
+index (``self.rnn(x)[1][0]``). Parameter-free layers (ReLU,
 MaxPool2d) are collapsed only inside ``nn.Sequential``/``nn.ModuleList`` so those lists can be
 iterated; elsewhere their ops become functional calls.
 """
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 import torch
 from torch import fx, nn
 
-from ..capture import SCOPE, Captured
-from ..converters.registry import Ctor, LayerConverter, layer_for
-
-LAYER = "fx2mlx.layer"
-"""``node.meta`` key on collapsed ``call_module`` nodes: a :class:`LayerCall`."""
+from ..capture import Captured
+from ..converters.registry import Ctor, LayerConverter, LayerIO, layer_for
+from ..meta import LAYER, SCOPE
 
 LIST_TYPES = (nn.Sequential, nn.ModuleList)
 
@@ -96,36 +97,62 @@ def collapse_layers(captured: Captured) -> list[str]:
         if not members:
             continue
         boundary = _boundary(members, frame[1], captured.aliases)
-        if boundary is None or len(boundary[0]) != 1 or len(boundary[1]) != 1:
+        io = _bind(layer, members, boundary) if boundary is not None else None
+        if io is None:
             continue
         ranks = layer.ctor.input_ranks
-        if ranks and boundary[0][0].meta["val"].dim() not in ranks:
+        if ranks and io.args[0].meta["val"].dim() not in ranks:
             continue
-        _replace(graph, members, boundary[0][0], boundary[1][0], frame, layer)
+        _replace(graph, members, io, frame, layer)
         done.append(frame[1])
     return done
 
 
+def _bind(
+    layer: LayerCall, members: list[fx.Node], boundary: tuple[list[fx.Node], list[fx.Node]]
+) -> LayerIO | None:
+    """The layer's call: by its converter's ``bind``, else one input and one output."""
+    inputs, outputs = boundary
+    if layer.converter.bind is not None:
+        return layer.converter.bind(members, inputs, outputs)
+    if len(inputs) != 1 or len(outputs) != 1:
+        return None
+    return LayerIO((inputs[0],), {outputs[0]: ()}, outputs[0].meta.get("val"))
+
+
 def _replace(
-    graph: fx.Graph,
-    members: list[fx.Node],
-    src: fx.Node,
-    out: fx.Node,
-    frame: tuple[str, str],
-    layer: LayerCall,
+    graph: fx.Graph, members: list[fx.Node], io: LayerIO, frame: tuple[str, str], layer: LayerCall
 ) -> None:
-    with graph.inserting_after(out):
-        node = graph.call_module(layer.path, (src,))
-    scope = out.meta[SCOPE]
+    last = max(io.outputs, key=members.index)
+    scope = last.meta[SCOPE]
+    with graph.inserting_after(last):
+        node = graph.call_module(layer.path, io.args)
     node.meta[SCOPE] = scope[: scope.index(frame) + 1]
-    node.meta["val"] = out.meta.get("val")
-    node.meta["stack_trace"] = out.meta.get("stack_trace")
+    node.meta["val"] = io.val
+    node.meta["stack_trace"] = last.meta.get("stack_trace")
     node.meta[LAYER] = layer
-    out.replace_all_uses_with(node)
-    node.args = (src,)
+    parts: dict[tuple[int, ...], fx.Node] = {(): node}
+    for out, path in io.outputs.items():
+        out.replace_all_uses_with(_part(graph, parts, path, scope[: scope.index(frame)]))
     for member in reversed(members):
         attrs = [a for a in member.all_input_nodes if a.op == "get_attr"]
         graph.erase_node(member)
         for attr in attrs:
             if not attr.users:
                 graph.erase_node(attr)
+
+
+def _part(
+    graph: fx.Graph, parts: dict[tuple[int, ...], fx.Node], path: tuple[int, ...], scope: tuple
+) -> fx.Node:
+    """``call[i][j]``: one part of the layer's result, read by the layer's caller."""
+    if path in parts:
+        return parts[path]
+    parent = _part(graph, parts, path[:-1], scope)
+    with graph.inserting_after(parent):
+        node = graph.call_function(operator.getitem, (parent, path[-1]))
+    node.meta["val"] = parent.meta["val"][path[-1]]
+    node.meta["stack_trace"] = parent.meta.get("stack_trace")
+    node.meta[SCOPE] = scope
+    parts[path] = node
+    return node

@@ -7,14 +7,15 @@ import operator
 import torch
 from torch import fx
 
-from ..capture import SCOPE, Captured
+from ..capture import Captured
 from ..converters.registry import OPS, target_name
 from ..errors import Unsupported
-from .assign_layout import relayout
+from ..layout import relayout
+from ..meta import SCOPE
 
 _HINTS = {
     "no converter": "rewrite this part of forward() with supported ops, or register a converter"
-    " with fx2mlx.register_op (see the README)",
+    " for it (fx2mlx.register_op)",
 }
 
 

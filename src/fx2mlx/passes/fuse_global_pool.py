@@ -10,9 +10,9 @@ import torch
 from torch import fx
 
 from ..capture import Captured
+from ..meta import COMMENT
 
 aten = torch.ops.aten
-COMMENT = "fx2mlx.comment"
 _POOLS = {
     aten.adaptive_avg_pool1d.default: 1,
     aten.adaptive_avg_pool2d.default: 2,

@@ -12,9 +12,9 @@ import torch
 from torch import fx
 
 from ..capture import Captured
+from ..emit_ctx import OPEN_END, op_args
 
 aten = torch.ops.aten
-_BIG = 2**62
 _ADD = {aten.add.Tensor, aten.add.Scalar, aten.sub.Tensor, aten.sub.Scalar}
 _MUL = {aten.mul.Tensor, aten.mul.Scalar, aten.div.Tensor, aten.div.Scalar}
 _AND = {aten.logical_and.default, aten.bitwise_and.Tensor, aten.__and__.Tensor}
@@ -31,10 +31,10 @@ def _same(node: fx.Node, src: object) -> bool:
 
 
 def _full_slice(node: fx.Node) -> bool:
-    args = list(node.args) + [None] * (5 - len(node.args))
-    _, dim, start, end, step = args[:5]
-    size = _val(node.args[0]).shape[dim or 0]  # type: ignore[union-attr]
-    whole = end is None or (isinstance(end, int) and (end >= _BIG or end == size))
+    args = op_args(node)
+    start, end, step = args["start"], args["end"], args["step"]
+    size = _val(args["self"]).shape[args["dim"]]  # type: ignore[union-attr]
+    whole = end is None or (isinstance(end, int) and (end >= OPEN_END or end == size))
     return start in (None, 0) and (step in (None, 1)) and whole
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from .helpers import Lambda, assert_converts
+from ..helpers import Lambda, assert_converts
 
 # Some lambdas take (b, a): the first input is then not the first one used, which the
 # generated signature must still respect.

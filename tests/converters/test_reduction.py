@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from .helpers import AfterConv, Lambda, assert_converts
+from ..helpers import AfterConv, Lambda, assert_converts
 
 REDUCE = {
     "mean": lambda x, d, k: x.mean(dim=d, keepdim=k),

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .helpers import Lambda, assert_converts
+from ..helpers import Lambda, assert_converts
 
 
 def _qkv(lq: int = 5, lk: int = 5, rank: int = 4) -> tuple[torch.Tensor, ...]:
@@ -166,3 +166,17 @@ def test_sdpa_fully_masked_rows_are_zero(kind: str, rank: int) -> None:
     q, k, v = _qkv(5, 5, rank)
     fn = Lambda(lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m))
     assert_converts(fn, (q, k, v, mask), fresh=0)
+
+
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_sdpa_fully_masked_row(kind: str) -> None:
+    """Minimal repro of GPT-2 (sdpa) with left padding: the pad positions attend to nothing."""
+    import torch.nn.functional as F
+
+    mask = torch.ones(2, 1, 5, 5, dtype=torch.bool).tril()
+    mask[1, :, :, :2] = False  # sequence 1 is left-padded by two: queries 0 and 1 see no key
+    if kind == "float":
+        mask = torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))
+    q, k, v = (torch.randn(2, 3, 5, 4) for _ in range(3))
+    model = Lambda(lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m))
+    assert_converts(model, (q, k, v, mask), fresh=0)

@@ -1,4 +1,5 @@
-"""Normalization against torch: eval BatchNorm, LayerNorm, GroupNorm (layers and functional)."""
+"""Normalization against torch: eval BatchNorm, LayerNorm, GroupNorm, RMSNorm (layers and
+functional)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .helpers import Lambda, assert_converts
+import fx2mlx
+
+from ..helpers import Lambda, assert_converts
 
 
 def _randomize(module: nn.Module) -> nn.Module:
@@ -127,3 +130,21 @@ def test_norm_stack_both_frontends(frontend: str) -> None:
 
 def test_functional_layer_norm_no_weight() -> None:
     assert_converts(Lambda(lambda x: F.layer_norm(x, (4, 6))), torch.randn(2, 4, 6))
+
+
+RMS = [dict(), dict(eps=1e-3), dict(elementwise_affine=False)]
+
+
+@pytest.mark.parametrize("wrapped", [True, False], ids=["layer", "functional"])
+@pytest.mark.parametrize("kw", RMS, ids=str)
+def test_rms_norm(kw: dict, wrapped: bool) -> None:
+    norm = _randomize(nn.RMSNorm(8, **kw))
+    conv = assert_converts(Wrap(norm) if wrapped else norm, torch.randn(3, 5, 8) * 3 + 1)
+    layer = wrapped and norm.elementwise_affine  # MLX's RMSNorm always has a weight
+    assert ("nn.RMSNorm(8" in conv.source) == layer
+    assert ("mx.fast.rms_norm(" in conv.source) == (not layer)
+
+
+def test_rms_norm_over_several_axes_is_reported() -> None:
+    with pytest.raises(fx2mlx.UnsupportedError, match="several trailing axes"):
+        fx2mlx.convert(nn.RMSNorm((5, 8)), torch.randn(3, 5, 8))

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
 from torch import fx
 
-from ..passes.assign_layout import LAYOUT, Perm, identity
 from .expr import LOWEST, hole, operand
+from .layout import Perm, identity
+from .meta import LAYOUT
 
 _MISSING = object()
+
+OPEN_END = 2**62
+"""ATen writes an open slice end (``x[2:]``) as a huge int (``sys.maxsize``); an end at least
+this large means "to the end"."""
 
 
 class EmitCtx:
@@ -20,21 +26,21 @@ class EmitCtx:
         self.node = node
         self._helpers = helpers
         self.comments: list[str] = []
-        self.args = _named_args(node)
+        self.args = op_args(node)
 
     # -- arguments -------------------------------------------------------------------------
-    def arg(self, key: str | int, default: Any = _MISSING) -> Any:
-        """The raw argument by schema name or position (a Node, a constant, or a list)."""
-        if isinstance(key, int):
-            if key < len(self.node.args):
-                return self.node.args[key]
-            if default is _MISSING:
-                raise KeyError(key)
-            return default
-        if key in self.args:
-            return self.args[key]
+    def arg(self, name: str, default: Any = _MISSING) -> Any:
+        """The raw argument ``name`` (a Node, a constant, or a list), as :func:`op_args` has it.
+
+        ``default`` is for an argument that some of the converter's targets lack (``alpha`` of
+        ``add`` but not of ``mul``); the schema's own defaults are already filled in.
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"arguments are read by schema name, not {name!r}")
+        if name in self.args:
+            return self.args[name]
         if default is _MISSING:
-            raise KeyError(key)
+            raise KeyError(f"{self.node.target} has no argument {name!r}")
         return default
 
     def x(self, value: Any, prec: int = LOWEST) -> str:
@@ -52,9 +58,9 @@ class EmitCtx:
             return dtype_expr(value)
         return operand(value, prec)  # a negative number takes parentheses where needed
 
-    def a(self, key: str | int, prec: int = LOWEST, default: Any = _MISSING) -> str:
-        """``self.x(self.arg(key))``: the argument rendered as source text."""
-        return self.x(self.arg(key, default), prec)
+    def a(self, name: str, prec: int = LOWEST, default: Any = _MISSING) -> str:
+        """``self.x(self.arg(name))``: the argument rendered as source text."""
+        return self.x(self.arg(name, default), prec)
 
     # -- layout and shape ------------------------------------------------------------------
     def perm(self, node: fx.Node | None = None) -> Perm:
@@ -106,19 +112,42 @@ class EmitCtx:
         self.comments.append(text)
 
 
-def _named_args(node: fx.Node) -> dict[str, Any]:
-    schema = getattr(node.target, "_schema", None)
-    if schema is None:
-        return dict(node.kwargs)
+def op_args(node: fx.Node) -> dict[str, Any]:
+    """The node's arguments by name, defaults filled in: ``op_args(node)["stride"]``.
+
+    Names come from the ATen schema (``print(torch.ops.aten.conv2d.default._schema)``), or from
+    the Python signature for other targets (``operator.getitem(a, b)``). An argument the call
+    leaves out takes its default; one without a default is absent.
+    """
     out: dict[str, Any] = {}
-    for i, arg in enumerate(schema.arguments):
-        if i < len(node.args):
-            out[arg.name] = node.args[i]
-        elif arg.name in node.kwargs:
-            out[arg.name] = node.kwargs[arg.name]
-        elif arg.has_default_value():
-            out[arg.name] = arg.default_value
+    for i, (name, positional, default) in enumerate(_params(node.target)):
+        if positional and i < len(node.args):
+            out[name] = node.args[i]
+        elif name in node.kwargs:
+            out[name] = node.kwargs[name]
+        elif default is not _MISSING:
+            out[name] = default
     return out
+
+
+def _params(target: Any) -> tuple[tuple[str, bool, Any], ...]:
+    """``(name, may be positional, default or _MISSING)`` for each parameter of ``target``."""
+    schema = getattr(target, "_schema", None)
+    if schema is not None:
+        return tuple(
+            (a.name, not a.kwarg_only, a.default_value if a.has_default_value() else _MISSING)
+            for a in schema.arguments
+        )
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return ()
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return tuple(
+        (p.name, p.kind in positional, _MISSING if p.default is p.empty else p.default)
+        for p in params
+        if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    )
 
 
 _DTYPES = {

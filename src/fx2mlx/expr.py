@@ -110,19 +110,20 @@ def ref(value: fx.Node | str) -> Expr:
 
 
 def literal(value: object) -> str:
-    """Python source for a constant: ``repr`` for safety, with floats kept exact."""
+    """Python source for a constant: ``repr`` for safety, with floats kept exact. The base
+    types' own ``repr`` is used, so a ``str`` or ``float`` subclass can't supply its own."""
     if isinstance(value, bool) or value is None:
-        return repr(value)
+        return repr(value)  # bool can't be subclassed
     if isinstance(value, float):
         if math.isinf(value):
             return "float('inf')" if value > 0 else "-float('inf')"
         if math.isnan(value):
             return "float('nan')"
-        return repr(value)
+        return float.__repr__(value)
     if isinstance(value, int):
-        return repr(int(value))
+        return int.__repr__(value)
     if isinstance(value, str):
-        return repr(value)
+        return str.__repr__(value)
     if isinstance(value, tuple):
         inner = ", ".join(literal(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .helpers import Lambda, assert_converts
+from ..helpers import Lambda, assert_converts
 
 MODULES = [
     nn.ReLU(),

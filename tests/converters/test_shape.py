@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from .helpers import AfterConv, Lambda, assert_converts
+from ..helpers import AfterConv, Lambda, assert_converts
 
 SHAPE = {
     "flatten": lambda y: y.flatten(),

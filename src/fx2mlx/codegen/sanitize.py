@@ -1,0 +1,160 @@
+"""The generated ``sanitize`` method: a PyTorch state_dict -> this model's names and layouts.
+
+It does exactly what the conversion did to the weights (the layout rules of ``weights.RULES``,
+by layer type), renames what had to be renamed, and drops only keys it knows about
+(BatchNorm's step counters, PyTorch keys the generated model holds no parameter for). Any
+other key passes through, so strict loading names it instead of it vanishing silently.
+"""
+
+from __future__ import annotations
+
+from ..capture import Captured
+from ..meta import LAYER
+from ..passes.collapse_layers import LayerCall
+from ..weights import RULES
+from .attrs import state_key
+
+COUNTER = "num_batches_tracked"  # BatchNorm's step counter: MLX's BatchNorm has none
+UNUSED = "in PyTorch's state_dict, never read by forward()"
+UNSAVED = "buffers PyTorch doesn't save (older checkpoints may hold them)"
+
+
+def renamed_keys(captured: Captured, keys: list[str]) -> dict[str, str]:
+    """Torch state keys whose generated parameter path differs (renamed attributes)."""
+    out = {k: state_key(captured.model, k) for k in keys}
+    return {k: v for k, v in sorted(out.items()) if k != v}
+
+
+def _torch_keys(captured: Captured) -> tuple[list[str], list[str]]:
+    """The model's state keys, and its buffers PyTorch doesn't save (non-persistent)."""
+    state = list(captured.model.state_dict())
+    saved = set(state)
+    unsaved = [name for name, _ in captured.model.named_buffers() if name not in saved]
+    return state, unsaved
+
+
+def skipped_keys(captured: Captured, declared: list[str]) -> dict[str, list[str]]:
+    """PyTorch keys the generated model holds no parameter for (in its naming), by reason:
+    state keys ``forward`` never reads, and non-persistent buffers."""
+    layers = [n.meta[LAYER].path for n in captured.graph.nodes if n.op == "call_module"]
+    held = set(declared)
+
+    def unheld(key: str) -> bool:
+        # a converted layer holds its module's whole state_dict (see weights._layer_weights)
+        in_layer = any(not p or key.startswith(f"{p}.") for p in layers)
+        return key not in held and not in_layer and key.rpartition(".")[2] != COUNTER
+
+    state, unsaved = _torch_keys(captured)
+    return {
+        reason: sorted(state_key(captured.model, k) for k in keys if unheld(k))
+        for reason, keys in ((UNUSED, state), (UNSAVED, unsaved))
+    }
+
+
+def _layers(captured: Captured) -> list[tuple[str, LayerCall]]:
+    return [
+        (state_key(captured.model, n.meta[LAYER].path), n.meta[LAYER])
+        for n in captured.graph.nodes
+        if n.op == "call_module"
+    ]
+
+
+def _rule_condition(rule: str, param: str, layers: list[tuple[str, LayerCall]]) -> str:
+    """When a key needs ``rule``: by MLX layer type if every such layer needs it, else by the
+    layer's attribute name, else by listing the keys. Sorted tuples, never sets: the text must
+    not depend on the hash seed."""
+    hits = [(p, layer) for p, layer in layers if layer.converter.weight_fix.get(param) == rule]
+    types = sorted({layer.converter.mlx_type for _, layer in hits})
+    same_type = [(p, layer) for p, layer in layers if layer.converter.mlx_type in types]
+    if len(hits) == len(same_type):
+        isinst = types[0] if len(types) == 1 else f"({', '.join(types)})"
+        return f"isinstance(layers.get(owner), {isinst}) and name == {param!r}"
+    names = sorted({p.rpartition(".")[2] for p, _ in hits})
+    clash = [
+        p for p, layer in same_type if (p, layer) not in hits and p.rpartition(".")[2] in names
+    ]
+    if not clash:
+        return f"owner.rpartition('.')[2] in {tuple(names)!r} and name == {param!r}"
+    keys = sorted({f"{p}.{param}" for p, _ in hits})
+    return f"key in {tuple(keys)!r}"
+
+
+def rule_lines(captured: Captured) -> list[str]:
+    """``if <condition>: value = <MLX layout>`` for each (rule, parameter) the model needs."""
+    layers = _layers(captured)
+    wanted = sorted(
+        {(rule, param) for _, layer in layers for param, rule in layer.converter.weight_fix.items()}
+    )
+    lines: list[str] = []
+    for rule, param in wanted:
+        lines.append(f"    if {_rule_condition(rule, param, layers)}:")
+        lines.append(f"        # {RULES[rule].why}")
+        lines.append(f"        value = {RULES[rule].mlx_code}")
+    return lines
+
+
+def sanitize_lines(captured: Captured, declared: list[str], prefix: str = "") -> list[str]:
+    """The body of the generated ``sanitize`` (the template adds its ``def`` and docstring).
+
+    Args:
+        captured: the model after every pass.
+        declared: state keys the generated classes hold outside converted layers.
+        prefix: the attribute holding a top-level list (``"layers."``), or ``""``.
+    """
+    state, unsaved = _torch_keys(captured)
+    renames = renamed_keys(captured, state + unsaved)
+    skipped = {why: keys for why, keys in skipped_keys(captured, declared).items() if keys}
+    counters = any(k.rpartition(".")[2] == COUNTER for k in state)
+    rules = rule_lines(captured)
+    if not (prefix or renames or skipped or counters or rules):
+        return ["return weights  # PyTorch's names and layouts are this model's already"]
+    return [
+        *_setup(renames, skipped, any("layers.get" in line for line in rules)),
+        "sanitized = {}",
+        "for key, value in weights.items():",
+        *_key_lines(prefix, bool(renames)),
+        *_split_line(bool(rules), counters),
+        *_skip_lines(counters, bool(skipped)),
+        *rules,
+        "    sanitized[key] = value",
+        "return sanitized",
+    ]
+
+
+def _setup(renames: dict[str, str], skipped: dict[str, list[str]], layers: bool) -> list[str]:
+    lines = [f"renamed = {renames!r}"] if renames else []
+    if skipped:  # PyTorch keys this model has no parameter for, each group with its reason
+        lines.append("skipped = (")
+        for why, keys in skipped.items():
+            lines += [f"    # {why}", *(f"    {k!r}," for k in keys)]
+        lines.append(")")
+    if layers:
+        lines.append("layers = dict(self.named_modules())")
+    return lines
+
+
+def _skip_lines(counters: bool, skipped: bool) -> list[str]:
+    lines = []
+    if counters:
+        lines.append(f"    if name == {COUNTER!r}:")
+        lines.append("        continue  # BatchNorm's step counter: MLX's BatchNorm keeps none")
+    if skipped:
+        lines += ["    if key in skipped:", "        continue"]
+    return lines
+
+
+def _split_line(rules: bool, counters: bool) -> list[str]:
+    if rules:
+        return ['    owner, _, name = key.rpartition(".")']
+    return ['    name = key.rpartition(".")[2]'] if counters else []
+
+
+def _key_lines(prefix: str, renamed: bool) -> list[str]:
+    lines = []
+    if prefix:
+        lines.append(
+            f"    key = {prefix!r} + key  # the top-level list is held as self.{prefix[:-1]}"
+        )
+    if renamed:
+        lines.append("    key = renamed.get(key, key)  # attributes MLX needs spelled differently")
+    return lines
