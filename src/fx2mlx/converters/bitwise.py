@@ -1,7 +1,7 @@
 """Bitwise and logical operators: the ``&``/``|``/``^``/``~`` aliases and xor forms.
 
 Python binds ``|`` < ``^`` < ``&`` between comparisons and ``+`` (``a == b & c`` is
-``a == (b & c)``): :func:`~fx2mlx.codegen.expr.binary` parenthesizes accordingly.
+``a == (b & c)``): :func:`~fx2mlx.expr.binary` parenthesizes accordingly.
 """
 
 from __future__ import annotations

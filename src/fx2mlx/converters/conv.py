@@ -125,5 +125,5 @@ def conv(node: fx.Node, ctx: EmitCtx) -> Expr:
     text = f"mx.conv{n}d({', '.join([x, w, *_keywords(ctx, n, padding)])})"
     bias = ctx.arg("bias")
     if bias is None:
-        return unbatch(node, ctx, Expr(text))
-    return unbatch(node, ctx, binary("+", Expr(text), bias))
+        return unbatch(node, Expr(text))
+    return unbatch(node, binary("+", Expr(text), bias))

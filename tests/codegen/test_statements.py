@@ -12,7 +12,6 @@ from torch import fx, nn
 
 from fx2mlx.codegen.body import render_body
 from fx2mlx.codegen.draft import layer_tree
-from fx2mlx.codegen.expr import ATOM, Expr, binary, call, constant, hole, ref, unary
 from fx2mlx.codegen.init import render, slots
 from fx2mlx.codegen.loops import fold_loops
 from fx2mlx.codegen.optional import NotAChain, optional_call
@@ -20,6 +19,7 @@ from fx2mlx.codegen.order import init_order
 from fx2mlx.codegen.scopes import Scope
 from fx2mlx.codegen.statements import Kind, Stmt, op, returns
 from fx2mlx.converters.registry import Ctor
+from fx2mlx.expr import ATOM, Expr, binary, call, constant, hole, ref, unary
 
 
 def text(expr: Expr) -> str:
