@@ -19,29 +19,34 @@ class BasicBlock(nn.Module):
         self, in_channels: int, out_channels: int, stride: int = 1, downsample: bool = False
     ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.conv1 = nn.Conv2d(
+            in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False
+        )
         self.bn1 = nn.BatchNorm(out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm(out_channels)
         if downsample:
             self.downsample = [
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
                 nn.BatchNorm(out_channels),
             ]
 
     def __call__(self, x: mx.array) -> mx.array:
         out = nn.relu(self.bn1(self.conv1(x)))
-        identity = self.downsample[1](self.downsample[0](x)) if "downsample" in self else x
-        out = nn.relu(self.bn2(self.conv2(out)) + identity)
-        return out
+        out = self.bn2(self.conv2(out))
+        identity = x
+        if "downsample" in self:
+            for layer in self.downsample:
+                identity = layer(identity)
+        return nn.relu(out + identity)
 
 
 class ResNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm(64)
-        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1 = [BasicBlock(64, 64), BasicBlock(64, 64)]
         self.layer2 = [BasicBlock(64, 128, stride=2, downsample=True), BasicBlock(128, 128)]
         self.layer3 = [BasicBlock(128, 256, stride=2, downsample=True), BasicBlock(256, 256)]
@@ -49,7 +54,7 @@ class ResNet(nn.Module):
         self.fc = nn.Linear(512, 1000)
 
     def __call__(self, x: mx.array) -> mx.array:
-        x = x.transpose(0, 2, 3, 1)  # NCHW -> NHWC
+        x = x.transpose(0, 2, 3, 1)  # NCHW -> NHWC: MLX's nn.Conv2d is channels-last
         x = nn.relu(self.bn1(self.conv1(x)))
         x = self.maxpool(x)
         for layer in self.layer1:
@@ -60,8 +65,7 @@ class ResNet(nn.Module):
             x = layer(x)
         for layer in self.layer4:
             x = layer(x)
-        x = mx.mean(x, axis=(1, 2))  # AdaptiveAvgPool2d(1) + flatten
-        return self.fc(x)
+        return self.fc(mx.mean(x, axis=(1, 2)))  # AdaptiveAvgPool2d(1) + flatten
 
     def sanitize(self, weights: dict[str, mx.array]) -> dict[str, mx.array]:
         """Map a PyTorch state_dict (as MLX arrays) to this model's names and layouts."""

@@ -53,8 +53,8 @@ class TransformerEncoderLayer(nn.Module):
 
     def __call__(self, src: mx.array) -> mx.array:
         x = src + self.self_attn(self.norm1(src))
-        x2 = nn.relu(self.linear1(self.norm2(x)))
-        return x + self.linear2(x2)
+        y = nn.relu(self.linear1(self.norm2(x)))
+        return x + self.linear2(y)
 
 
 class TransformerEncoder(nn.Module):
@@ -65,25 +65,24 @@ class TransformerEncoder(nn.Module):
         self.layers = [TransformerEncoderLayer(), TransformerEncoderLayer()]
 
     def __call__(self, src: mx.array) -> mx.array:
-        output = src
         for layer in self.layers:
-            output = layer(output)
-        return output
+            src = layer(src)
+        return src
 
 
 class TextClassifier(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.embed = nn.Embedding(1000, 64)
+        self.pos = mx.zeros((1, 128, 64))
         self.encoder = TransformerEncoder()
         self.norm = nn.LayerNorm(64)
         self.head = nn.Linear(64, 3)
-        self.pos = mx.zeros((1, 128, 64))
 
     def __call__(self, tokens: mx.array) -> mx.array:
-        x = self.pos[:, :12]  # 12 = tokens.shape[1] when traced
-        x = self.norm(self.encoder(self.embed(tokens) + x))
-        return self.head(mx.mean(x, axis=1))
+        x = self.embed(tokens) + self.pos[:, :12]  # 12 = tokens.shape[1] when traced
+        x = self.encoder(x)
+        return self.head(mx.mean(self.norm(x), axis=1))
 
     def sanitize(self, weights: dict[str, mx.array]) -> dict[str, mx.array]:
         """Map a PyTorch state_dict (as MLX arrays) to this model's names and layouts."""

@@ -15,15 +15,16 @@ import mlx.nn as nn
 class VADNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.conv1 = nn.Conv1d(1, 32, 5, padding=2)
-        self.pool = nn.MaxPool1d(2)
-        self.conv2 = nn.Conv1d(32, 64, 5, padding=2)
+        self.conv1 = nn.Conv1d(1, 32, kernel_size=5, padding=2)
+        self.pool = nn.MaxPool1d(kernel_size=2)
+        self.conv2 = nn.Conv1d(32, 64, kernel_size=5, padding=2)
         self.fc = nn.Linear(3200, 2)
 
     def __call__(self, x: mx.array) -> mx.array:
-        x = x.transpose(0, 2, 1)  # NCL -> NLC
+        x = x.transpose(0, 2, 1)  # NCL -> NLC: MLX's nn.Conv1d is channels-last
         x = self.pool(nn.relu(self.conv1(x)))
-        x = nn.relu(self.conv2(x)).transpose(0, 2, 1)  # NLC -> NCL
+        # flatten in PyTorch's (C, L) order so fc.weight loads unchanged
+        x = nn.relu(self.conv2(x)).transpose(0, 2, 1)
         return self.fc(x.flatten(1))
 
     def sanitize(self, weights: dict[str, mx.array]) -> dict[str, mx.array]:

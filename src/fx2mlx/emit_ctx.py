@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import fx
 
-from .expr import LOWEST, UNARY, hole, literal
+from .expr import LOWEST, hole, operand
 from .layout import Perm, identity
 from .meta import LAYOUT
 
@@ -56,9 +56,7 @@ class EmitCtx:
             )
         if isinstance(value, torch.dtype):
             return dtype_expr(value)
-        text = literal(value)
-        negative = isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0
-        return f"({text})" if negative and prec > UNARY else text
+        return operand(value, prec)  # a negative number takes parentheses where needed
 
     def a(self, name: str, prec: int = LOWEST, default: Any = _MISSING) -> str:
         """``self.x(self.arg(name))``: the argument rendered as source text."""

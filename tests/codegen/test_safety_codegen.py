@@ -288,14 +288,15 @@ def test_module_docstring_states_each_inputs_layout(case: str) -> None:
 def test_comment_text_is_inert_where_statements_are_written() -> None:
     from torch import fx
 
-    from fx2mlx.codegen.body import Stmt, _statement
+    from fx2mlx.codegen.render import statement_lines
+    from fx2mlx.codegen.statements import op
     from fx2mlx.expr import Expr
 
     graph = fx.Graph()
     node = graph.placeholder("x")
     for comment in HOSTILE:
-        stmt = Stmt([node], Expr("f(x)"), 0, comment=comment)
-        lines = _statement(stmt, "f(x)", ["y"], {})
+        stmt = op(node, Expr("f(x)"), 0, comment=comment)
+        lines = statement_lines(stmt, ["y"], lambda e: e.text, comment=stmt.comment)
         source = "\n".join(lines) + "\n"
         tree = ast.parse(source)
         assert len(lines) == len(tree.body) == 1 and source.count("\n") == 1, lines

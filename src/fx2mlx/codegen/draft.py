@@ -10,28 +10,29 @@ from torch import fx, nn
 from ..capture import Captured
 from ..converters.registry import Ctor, layer_for
 from ..emit_ctx import dtype_expr
-from ..expr import ATOM, Expr, fill, hole, holes, literal
+from ..expr import ATOM, Expr, hole, literal
 from ..meta import LAYER
 from .attrs import LIST_TYPES, attr_text, private, relative, segments
 from .body import Body, render_body
+from .collect import scope_statements
 from .constants import constant_tree
 from .init import NO_DEFAULT, CallNode, DictNode, InitLine, ListNode, Raw, Slot, Tree
 from .loops import PASS_THROUGH, fold_loops
 from .optional import optional_call
+from .order import init_order
 from .params import param_names
 from .scopes import Scope, walk
-from .statements import scope_statements
+from .statements import returns
 
 
 class Drafter:
     """Renders bodies and builds ``__init__`` trees for scopes of one captured graph."""
 
-    def __init__(self, captured: Captured, helpers: set[str], ret_root: str) -> None:
+    def __init__(self, captured: Captured, helpers: set[str], ret_root: Expr) -> None:
         self.captured = captured
         self.helpers = helpers
         self.ret_root = ret_root
         self.order = {n: i for i, n in enumerate(captured.graph.nodes)}
-        self.by_name = {n.name: n for n in captured.graph.nodes}
         self.attrs = [n for n in captured.graph.nodes if n.op == "get_attr"]
         self.embedded = _embedded(captured)
         self.names: dict[Scope, dict[fx.Node, str]] = {}  # parameter names chosen so far
@@ -60,11 +61,11 @@ class Drafter:
             rel = f"{head}.{private(last)}" if head else private(last)
         return rel
 
-    def ret_text(self, scope: Scope) -> str:
+    def ret_expr(self, scope: Scope) -> Expr:
         if scope.parent is None:
             return self.ret_root
         outs = [hole(o) for o in scope.outputs]
-        return ", ".join(outs) if outs else "None"
+        return Expr(", ".join(outs) if outs else "None")
 
     def body(
         self, scope: Scope, guard: set[str] = frozenset(), alias: set[str] = frozenset()
@@ -77,24 +78,17 @@ class Drafter:
         stmts = scope_statements(scope, self.order, self.helpers)
         for attr in sorted(set(guard) | set(alias)):
             stmts = optional_call(stmts, scope, attr, guarded=attr in guard)
-        ret = self.ret_text(scope)
-        uses: dict[str, int] = {}
-        for s in stmts:
-            for name in holes(s.expr.text):
-                uses[name] = uses.get(name, 0) + 1
-        for name in holes(ret):
-            uses[name] = uses.get(name, 0) + 1
-        stmts = fold_loops(stmts, scope, uses, self.by_name)
+        stmts = fold_loops([*stmts, returns(self.ret_expr(scope))], scope)
         known = {n: p for c in scope.children for n, p in self.names.get(c, {}).items()}
         params = list(zip(scope.inputs, param_names(scope, self.captured, known)))
         self.names[scope] = dict(params)
         values = self.attr_values(scope)
-        names = {n.name: Expr(p) for n, p in params}
-        pinned: set[str] = set()
-        for node, expr in scope.sizes.items():
-            pinned |= {names[h].text for h in holes(expr.text)}
-            values[node.name] = Expr(fill(expr.text, names), expr.prec)
-        return render_body(stmts, params, values, ret, pinned)
+        names = {n: p for n, p in params}
+        dims = {key: (names[t], axis) for key, (t, axis) in scope.dims.items()}
+        for key, (name, axis) in dims.items():
+            values[key] = Expr(f"{name}.shape[{axis}]")
+        sizes = {node.name: expr for node, expr in scope.sizes.items()}
+        return render_body(stmts, params, values, sizes, dims)
 
     # -- __init__ -----------------------------------------------------------------------
     def init_lines(self, scope: Scope, payloads: dict[str, Tree]) -> list[InitLine]:
@@ -228,20 +222,31 @@ def _deepest(scope: Scope, key: str) -> Scope:
 
 
 def _ordered(module: nn.Module | None, tree: dict) -> list[str]:
+    """Attributes in torch's order: as ``__init__`` assigns them, else submodules, then
+    parameters, then buffers."""
     keys = [k for k in tree if k != "\x00payload"]
     if module is None:
         return keys
     known = list(getattr(module, "_modules", {})) + list(getattr(module, "_parameters", {}))
     known += list(getattr(module, "_buffers", {}))
     rank = {k: i for i, k in enumerate(known)}
-    return sorted(keys, key=lambda k: (rank.get(k, len(rank)), keys.index(k)))
+    source = init_order(type(module))
+    return sorted(
+        keys, key=lambda k: (source.get(k, len(source)), rank.get(k, len(rank)), keys.index(k))
+    )
+
+
+# Arguments a bare number leaves unclear (``nn.Conv2d(64, 64, 3)``): passed by keyword, as
+# MLX's own examples do (``kernel_size=3``); sizes (channels, dims) stay positional.
+KEYWORD_ROLES = {"kernel_size", "negative_slope"}
 
 
 def layer_tree(ctor: Ctor) -> Tree:
-    args: list[Tree] = [Slot(role, value) for role, value in ctor.args]
-    kwargs: list[tuple[str, Tree]] = [
-        (k, Slot(k, v, ctor.defaults.get(k, NO_DEFAULT))) for k, v in ctor.kwargs
-    ]
+    roles = [role for role, _ in ctor.args]
+    cut = next((i for i, role in enumerate(roles) if role in KEYWORD_ROLES), len(roles))
+    args: list[Tree] = [Slot(role, value) for role, value in ctor.args[:cut]]
+    kwargs: list[tuple[str, Tree]] = [(role, Slot(role, value)) for role, value in ctor.args[cut:]]
+    kwargs += [(k, Slot(k, v, ctor.defaults.get(k, NO_DEFAULT))) for k, v in ctor.kwargs]
     return CallNode(ctor.fn, args, kwargs)
 
 

@@ -16,7 +16,7 @@ from torch.utils import _pytree as pytree
 from ..capture import Captured
 from ..converters import helpers as helper_sources
 from ..errors import Fx2MlxError
-from ..expr import hole, literal
+from ..expr import Expr, hole, literal
 from ..meta import LAYER
 from .dedup import ClassDef, ClassPlanner
 from .docstring import DocSpec, class_doc, module_doc
@@ -102,7 +102,7 @@ def emit(captured: Captured, doc: DocSpec, prefix: str = "") -> Emitted:
     helpers: set[str] = {
         h for n in captured.graph.nodes if n.op == "call_module" for h in n.meta[LAYER].ctor.helpers
     }
-    drafter = Drafter(captured, helpers, render_outputs(captured.out_spec, leaves))
+    drafter = Drafter(captured, helpers, Expr(render_outputs(captured.out_spec, leaves)))
     drafter.assign_params(root)
     classes = ClassPlanner(drafter, root, reserved=set(helpers)).plan()
     sources, std_imports = helper_sources.resolve(helpers)

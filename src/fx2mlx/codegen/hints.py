@@ -31,19 +31,31 @@ def _source_span(cls: type) -> tuple[str, int, int] | None:
     return (path, start, start + len(lines)) if path else None
 
 
-def source_line(node: fx.Node, module: nn.Module) -> str | None:
-    """The line of ``module``'s class (its forward or a helper method) that produced ``node``."""
+Location = tuple[str, int, str]
+"""File, line number and function of a source line."""
+
+
+def source_location(node: fx.Node, module: nn.Module) -> Location | None:
+    """The line of ``module``'s ``forward`` that produced ``node``. (Only ``forward``:
+    torch.export records no other frames, fx all; reading the same gives the same file.)"""
     trace = node.meta.get("stack_trace") or ""
     span = _source_span(type(module))
     if not trace or not span:
         return None
     path, first, end = span
-    line = None
+    found = None
     for m in _FRAME.finditer(trace):
-        if m.group(1) == path and first <= int(m.group(2)) < end:
-            line = int(m.group(2))
-    if line is None:
+        if m.group(1) == path and first <= int(m.group(2)) < end and m.group(3) == "forward":
+            found = (path, int(m.group(2)), m.group(3))
+    return found
+
+
+def source_line(node: fx.Node, module: nn.Module) -> str | None:
+    """The text of :func:`source_location` (a call spread over lines: all of it)."""
+    found = source_location(node, module)
+    if found is None:
         return None
+    path, line, _ = found
     text = linecache.getline(path, line)
     # a call spread over several lines: read on until its brackets close
     for extra in range(1, 12):

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from torch import fx, nn
+from dataclasses import replace
 
-from ..expr import Expr, hole, holes
+from torch import nn
+
 from .attrs import LIST_TYPES, attr_text, relative
-from .body import Stmt
+from .inline import counts
 from .scopes import Scope
+from .statements import Kind, Stmt
 
 # Modules that do nothing in eval mode: a chain may skip them and still iterate the list.
 PASS_THROUGH = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout, nn.Identity)
 
 
-def _list_item(stmt: Stmt, scope: Scope) -> tuple[str, int, str] | None:
-    """(list path, index, other args) when ``stmt`` is exactly ``self.<list>[i](x, ...)``."""
-    if stmt.path is None or stmt.guard or len(stmt.outs) != 1 or "." not in stmt.path:
+def _list_item(stmt: Stmt, scope: Scope) -> tuple[str, int] | None:
+    """(list path, index) when ``stmt`` calls ``self.<list>[i]`` with a value first."""
+    if stmt.kind is not Kind.CALL or stmt.path is None or len(stmt.outs) != 1:
+        return None
+    if "." not in stmt.path or not stmt.args or stmt.args[0].value() is None:
         return None
     parent, index = stmt.path.rsplit(".", 1)
     if not index.isdigit() or (scope.path and not parent.startswith(scope.path)):
@@ -23,17 +27,7 @@ def _list_item(stmt: Stmt, scope: Scope) -> tuple[str, int, str] | None:
     owner = (
         scope.module.get_submodule(relative(scope.path, parent)) if parent != scope.path else None
     )
-    if not isinstance(owner, LIST_TYPES):
-        return None
-    names = holes(stmt.expr.text)
-    target = attr_text(scope.module, relative(scope.path, stmt.path))
-    head = f"{target}(\x00{names[0]}|0\x00" if names else ""
-    if not names or not stmt.expr.text.startswith(head) or not stmt.expr.text.endswith(")"):
-        return None
-    rest = stmt.expr.text[len(head) : -1]
-    if rest and not rest.startswith(", "):
-        return None
-    return parent, int(index), rest
+    return (parent, int(index)) if isinstance(owner, LIST_TYPES) else None
 
 
 def _covers(owner: nn.Module, indices: list[int]) -> bool:
@@ -41,28 +35,35 @@ def _covers(owner: nn.Module, indices: list[int]) -> bool:
     return indices == sorted(indices) and all(isinstance(owner[i], PASS_THROUGH) for i in skipped)
 
 
-def fold_loops(
-    stmts: list[Stmt], scope: Scope, uses: dict[str, int], by_name: dict[str, fx.Node]
-) -> list[Stmt]:
-    """Replace each maximal chain that walks a whole list (2+ calls) by one loop statement."""
+def _continues(prev: Stmt, stmt: Stmt, parent: str, scope: Scope, uses: dict[str, int]) -> bool:
+    """Whether ``stmt`` calls the next item of the same list on ``prev``'s output alone."""
+    item = _list_item(stmt, scope)
+    if item is None or item[0] != parent or stmt.args[1:] != prev.args[1:]:
+        return False
+    out = prev.outs[0].name
+    return stmt.args[0].value() == out and uses.get(out, 0) == 1
+
+
+def fold_loops(stmts: list[Stmt], scope: Scope) -> list[Stmt]:
+    """Replace each maximal chain that walks a whole list (2+ calls) by one loop statement;
+    guarded statements are folded inside too. ``stmts`` ends with the return."""
+    uses = counts(stmts)
     out: list[Stmt] = []
     i = 0
     while i < len(stmts):
+        if stmts[i].kind is Kind.GUARD:
+            out.append(replace(stmts[i], body=fold_loops(stmts[i].body, scope)))
+            i += 1
+            continue
         item = _list_item(stmts[i], scope)
         j = i + 1
         while item is not None and j < len(stmts):
-            nxt = _list_item(stmts[j], scope)
-            prev = stmts[j - 1].outs[0]
-            if nxt is None or nxt[0] != item[0] or nxt[2] != item[2]:
-                break
-            if holes(stmts[j].expr.text)[0] != prev.name:
-                break
-            if uses.get(prev.name, 0) != 1:
+            if not _continues(stmts[j - 1], stmts[j], item[0], scope, uses):
                 break
             j += 1
         run = stmts[i:j]
         if item is not None and len(run) >= 2 and _folds(run, scope, item[0]):
-            out.append(_loop(run, scope, item[0], item[2], by_name))
+            out.append(_loop(run, scope, item[0]))
         else:
             out.extend(run)
         i = j
@@ -74,17 +75,14 @@ def _folds(run: list[Stmt], scope: Scope, parent: str) -> bool:
     return _covers(owner, [int(s.path.rsplit(".", 1)[1]) for s in run])  # type: ignore[union-attr]
 
 
-def _loop(
-    run: list[Stmt], scope: Scope, parent: str, rest: str, by_name: dict[str, fx.Node]
-) -> Stmt:
-    """``rest`` holds the arguments every call shares (``, mask``)."""
-    src = by_name[holes(run[0].expr.text)[0]]
-    attr = attr_text(scope.module, relative(scope.path, parent))
+def _loop(run: list[Stmt], scope: Scope, parent: str) -> Stmt:
+    """One statement for the chain; its arguments are the first call's (the chain's input and
+    the arguments every call shares)."""
     return Stmt(
+        Kind.LOOP,
         list(run[-1].outs),
-        Expr(f"layer({hole(src)}{rest})"),
         run[-1].anchor,
-        kind="loop",
+        callee=attr_text(scope.module, relative(scope.path, parent)),
+        args=list(run[0].args),
         hint=run[-1].hint or run[0].hint,
-        loop=(attr, src),
     )

@@ -15,7 +15,7 @@ from torch import fx, nn
 from ..capture import Captured
 from ..expr import Expr
 from ..meta import SCOPE, UNSCOPED
-from .sizes import is_size, size_expr
+from .sizes import Dims, is_size, size_expr
 
 Frame = tuple[str, str]
 
@@ -32,6 +32,7 @@ class Scope:
     inputs: list[fx.Node] = field(default_factory=list)
     outputs: list[fx.Node] = field(default_factory=list)
     sizes: dict[fx.Node, Expr] = field(default_factory=dict)
+    dims: Dims = field(default_factory=dict)  # the dimensions ``sizes`` read
 
     @property
     def path(self) -> str:
@@ -194,16 +195,17 @@ def _compute_boundaries(scope: Scope, order: dict[fx.Node, int]) -> None:
     """Inputs, outputs and locally derived sizes; children first."""
     for child in scope.children:
         _compute_boundaries(child, order)
-    scope.sizes = {}
+    scope.sizes, scope.dims = {}, {}
     inside = set(scope.subtree_nodes())
     direct = set(scope.nodes)
     sizes_here = [n for n in scope.nodes if is_size(n)]
     needed = _needed(scope, [n for n in scope.nodes if not is_size(n)], order)
     tensors = [a for a in _external(scope, needed, direct, inside) if not is_size(a)]
     for node in dict.fromkeys([a for a in needed if is_size(a)] + sizes_here):
-        expr = size_expr(node, tensors)
-        if expr is not None:
-            scope.sizes[node] = expr
+        found = size_expr(node, tensors)
+        if found is not None:
+            scope.sizes[node] = found[0]
+            scope.dims.update(found[1])
     unresolved = [n for n in sizes_here if n not in scope.sizes]
     needed += [a for n in unresolved for a in n.all_input_nodes if a not in needed]
     inputs = _external(scope, needed, direct, inside)

@@ -6,7 +6,7 @@ import torch
 from torch import fx
 
 from ..emit_ctx import EmitCtx
-from ..expr import ADD, ATOM, MUL, Expr, call
+from ..expr import ATOM, Expr, binary, call
 from ..layout import keep
 from .registry import Ctor, register_layer, register_op
 
@@ -39,7 +39,7 @@ def gelu(node: fx.Node, ctx: EmitCtx) -> Expr:
 @register_op(aten.hardsigmoid.default, layout=keep)
 def hardsigmoid(node: fx.Node, ctx: EmitCtx) -> Expr:
     # MLX has no hard_sigmoid; this is torch's definition.
-    return Expr(f"nn.relu6({ctx.a('self', ADD)} + 3.0) / 6.0", MUL)
+    return binary("/", call("nn.relu6", binary("+", ctx.arg("self"), 3.0)), 6.0)
 
 
 @register_op(aten.hardtanh.default, layout=keep)
@@ -62,21 +62,15 @@ def elu(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 @register_op(aten.softplus.default, layout=keep)
 def softplus(node: fx.Node, ctx: EmitCtx) -> Expr:
-    beta, threshold = ctx.arg("beta"), ctx.arg("threshold")
-    if beta == 1.0:
-        soft = call("nn.softplus", ctx.a("self"))
-    else:
-        scaled = f"nn.softplus({ctx.x(beta)} * {ctx.a('self', MUL + 1)})"
-        soft = Expr(f"{scaled} / {ctx.x(beta, MUL + 1)}", MUL)
+    beta, threshold = ctx.arg("beta", 1.0), ctx.arg("threshold", 20.0)
+    scaled = ctx.arg("self") if beta == 1.0 else binary("*", beta, ctx.arg("self"))
+    soft = call("nn.softplus", scaled)
+    if beta != 1.0:
+        soft = binary("/", soft, beta)
     if threshold >= 15:
         # torch switches to the identity above `threshold`; there they differ by < 3e-7 * x.
         return soft
-    linear = (
-        f"{ctx.x(beta)} * {ctx.a('self', MUL + 1)} > {ctx.x(threshold)}"
-        if beta != 1.0
-        else f"{ctx.a('self', MUL + 1)} > {ctx.x(threshold)}"
-    )
-    return call("mx.where", linear, ctx.a("self"), soft.text)
+    return call("mx.where", binary(">", scaled, threshold), ctx.a("self"), soft)
 
 
 @register_op(aten.celu.default, layout=keep)
@@ -92,7 +86,7 @@ def shrink(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 @register_op(aten.threshold.default, layout=keep)
 def threshold(node: fx.Node, ctx: EmitCtx) -> Expr:
-    above = f"{ctx.a('self', MUL + 1)} > {ctx.a('threshold', MUL + 1)}"
+    above = binary(">", ctx.arg("self"), ctx.arg("threshold"))
     return call("mx.where", above, ctx.a("self"), ctx.a("value"))
 
 

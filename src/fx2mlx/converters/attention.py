@@ -8,7 +8,7 @@ import torch
 from torch import fx
 
 from ..emit_ctx import EmitCtx, op_args
-from ..expr import ATOM, COMPARE, Expr, call
+from ..expr import ATOM, Expr, binary, call
 from .registry import register_op
 
 aten = torch.ops.aten
@@ -44,10 +44,10 @@ def _causal_mask(ctx: EmitCtx) -> str:
     return f"mx.tril(mx.ones(({q}.shape[-2], {k}.shape[-2]), dtype=mx.bool_))"
 
 
-def _sees_a_key(ctx: EmitCtx, mask: fx.Node, mask_text: str) -> str:
+def _sees_a_key(ctx: EmitCtx, mask: fx.Node) -> Expr:
     """Per query: is any key allowed? (a bool mask's True, a float mask's finite entry)"""
-    allowed = mask_text if ctx.dtype(mask) is torch.bool else f'{mask_text} != -float("inf")'
-    return f"mx.any({allowed}, axis=-1, keepdims=True)"
+    allowed = ctx.x(mask) if ctx.dtype(mask) is torch.bool else binary("!=", mask, -math.inf)
+    return call("mx.any", allowed, axis="-1", keepdims="True")
 
 
 @register_op(aten.scaled_dot_product_attention.default, check=check_sdpa)
@@ -72,4 +72,4 @@ def sdpa(node: fx.Node, ctx: EmitCtx) -> Expr:
         return out
     # torch returns 0 for a query whose keys are all masked; MLX the mean of v, or NaN
     ctx.comment("zero where a query may attend to no key, as torch")
-    return call("mx.where", _sees_a_key(ctx, mask, ctx.x(mask, COMPARE + 1)), out.text, "0.0")
+    return call("mx.where", _sees_a_key(ctx, mask), out, "0.0")

@@ -6,7 +6,7 @@ import torch
 from torch import fx, nn
 
 from ..emit_ctx import EmitCtx, op_args
-from ..expr import ADD, ATOM, Expr
+from ..expr import ATOM, Expr, binary
 from ..layout import to_channels_last
 from .padding import MX_PAD_MODES
 from .registry import Ctor, register_layer, register_op
@@ -126,4 +126,4 @@ def conv(node: fx.Node, ctx: EmitCtx) -> Expr:
     bias = ctx.arg("bias")
     if bias is None:
         return unbatch(node, Expr(text))
-    return unbatch(node, Expr(f"{text} + {ctx.x(bias, ADD + 1)}", ADD))
+    return unbatch(node, binary("+", Expr(text), bias))

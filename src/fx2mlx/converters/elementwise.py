@@ -8,41 +8,42 @@ import torch
 from torch import fx
 
 from ..emit_ctx import EmitCtx, dtype_expr
-from ..expr import ADD, ATOM, COMPARE, MUL, POWER, UNARY, Expr, call
+from ..expr import ATOM, Expr, call
+from ..expr import binary as infix
+from ..expr import unary as prefix
 from ..layout import elementwise, keep
-from .bitwise import AND, OR
 from .registry import register_op
 
 aten = torch.ops.aten
 
 _BINARY = {
-    aten.add.Tensor: ("+", ADD),
-    aten.add.Scalar: ("+", ADD),
-    aten.sub.Tensor: ("-", ADD),
-    aten.sub.Scalar: ("-", ADD),
-    aten.rsub.Scalar: ("-", ADD),
-    aten.rsub.Tensor: ("-", ADD),
-    aten.mul.Tensor: ("*", MUL),
-    aten.mul.Scalar: ("*", MUL),
-    aten.div.Tensor: ("/", MUL),
-    aten.div.Scalar: ("/", MUL),
-    aten.pow.Tensor_Scalar: ("**", POWER),
-    aten.pow.Tensor_Tensor: ("**", POWER),
-    aten.pow.Scalar: ("**", POWER),
-    aten.eq.Tensor: ("==", COMPARE),
-    aten.eq.Scalar: ("==", COMPARE),
-    aten.ne.Tensor: ("!=", COMPARE),
-    aten.ne.Scalar: ("!=", COMPARE),
-    aten.lt.Tensor: ("<", COMPARE),
-    aten.lt.Scalar: ("<", COMPARE),
-    aten.le.Tensor: ("<=", COMPARE),
-    aten.le.Scalar: ("<=", COMPARE),
-    aten.gt.Tensor: (">", COMPARE),
-    aten.gt.Scalar: (">", COMPARE),
-    aten.ge.Tensor: (">=", COMPARE),
-    aten.ge.Scalar: (">=", COMPARE),
-    aten.bitwise_and.Tensor: ("&", AND),
-    aten.bitwise_or.Tensor: ("|", OR),
+    aten.add.Tensor: "+",
+    aten.add.Scalar: "+",
+    aten.sub.Tensor: "-",
+    aten.sub.Scalar: "-",
+    aten.rsub.Scalar: "-",
+    aten.rsub.Tensor: "-",
+    aten.mul.Tensor: "*",
+    aten.mul.Scalar: "*",
+    aten.div.Tensor: "/",
+    aten.div.Scalar: "/",
+    aten.pow.Tensor_Scalar: "**",
+    aten.pow.Tensor_Tensor: "**",
+    aten.pow.Scalar: "**",
+    aten.eq.Tensor: "==",
+    aten.eq.Scalar: "==",
+    aten.ne.Tensor: "!=",
+    aten.ne.Scalar: "!=",
+    aten.lt.Tensor: "<",
+    aten.lt.Scalar: "<",
+    aten.le.Tensor: "<=",
+    aten.le.Scalar: "<=",
+    aten.gt.Tensor: ">",
+    aten.gt.Scalar: ">",
+    aten.ge.Tensor: ">=",
+    aten.ge.Scalar: ">=",
+    aten.bitwise_and.Tensor: "&",
+    aten.bitwise_or.Tensor: "|",
 }
 
 
@@ -52,20 +53,16 @@ def _is_tensor(value: object) -> bool:
 
 @register_op(*_BINARY, layout=elementwise)
 def binary(node: fx.Node, ctx: EmitCtx) -> Expr:
-    op, prec = _BINARY[node.target]
+    op = _BINARY[node.target]
     a, b = ctx.arg("self"), ctx.arg("exponent" if op == "**" else "other")
     if node.target in (aten.rsub.Scalar, aten.rsub.Tensor):
         a, b = b, a
-    # `**` binds right-to-left; every other operator left-to-right.
-    left, right = (prec + 1, prec) if op == "**" else (prec, prec + 1)
     alpha = ctx.arg("alpha", 1)
-    b_text = ctx.x(b, right)
     if alpha != 1:
-        b_text = f"({ctx.x(b, MUL)} * {ctx.x(alpha, MUL + 1)})"
-    a_text = ctx.x(a, left)
+        b = infix("*", b, alpha)
     if not _is_tensor(a) and op == "**":
-        a_text = call("mx.array", ctx.x(a)).text  # a Python float ** array needs an array base
-    return Expr(f"{a_text} {op} {b_text}", prec)
+        a = call("mx.array", ctx.x(a))  # a Python float ** array needs an array base
+    return infix(op, a, b)
 
 
 @register_op(aten.logical_and.default, aten.logical_or.default, layout=elementwise)
@@ -77,15 +74,15 @@ def logical(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 @register_op(aten.div.Tensor_mode, aten.div.Scalar_mode, layout=elementwise)
 def div_mode(node: fx.Node, ctx: EmitCtx) -> Expr:
-    mode = ctx.arg("rounding_mode")
-    a, b = ctx.a("self", MUL), ctx.a("other", MUL + 1)
+    mode = ctx.arg("rounding_mode", None)
     if mode == "floor":
         return call("mx.floor_divide", ctx.a("self"), ctx.a("other"))
+    quotient = infix("/", ctx.arg("self"), ctx.arg("other"))
     if mode == "trunc":
         # MLX has no truncating division; round the true quotient toward zero.
-        quotient = f"{a} / {b}"
-        return call("mx.where", f"{quotient} < 0", f"mx.ceil({quotient})", f"mx.floor({quotient})")
-    return Expr(f"{a} / {b}", MUL)
+        floor, ceil = call("mx.floor", quotient), call("mx.ceil", quotient)
+        return call("mx.where", infix("<", quotient, 0), ceil, floor)
+    return quotient
 
 
 _UNARY = {
@@ -125,13 +122,13 @@ _UNARY = {
 def unary(node: fx.Node, ctx: EmitCtx) -> Expr:
     fn = _UNARY[node.target]
     if fn is None:
-        return Expr(f"-{ctx.a('self', UNARY)}", UNARY)
+        return prefix("-", ctx.arg("self"))
     return call(fn, ctx.a("self"))
 
 
 @register_op(aten.frac.default, layout=keep)
 def frac(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return Expr(f"{ctx.a('self', ADD)} - mx.trunc({ctx.a('self')})", ADD)
+    return infix("-", ctx.arg("self"), call("mx.trunc", ctx.a("self")))
 
 
 _FUNCTIONS = {
@@ -154,26 +151,26 @@ def function2(node: fx.Node, ctx: EmitCtx) -> Expr:
 @register_op(aten.fmod.Scalar, aten.fmod.Tensor, layout=elementwise)
 def fmod(node: fx.Node, ctx: EmitCtx) -> Expr:
     # C fmod takes the dividend's sign; MLX only has remainder (the divisor's): shift back.
-    a, b = ctx.a("self"), ctx.a("other")
-    r = f"mx.remainder({a}, {b})"
-    flip = f"({r} != 0) & (({r} < 0) != ({a} < 0))"
-    return call("mx.where", flip, f"{r} - {ctx.a('other', ADD + 1)}", r)
+    r = call("mx.remainder", ctx.a("self"), ctx.a("other"))
+    sign_differs = infix("!=", infix("<", r, 0), infix("<", ctx.arg("self"), 0))
+    flip = infix("&", infix("!=", r, 0), sign_differs)
+    return call("mx.where", flip, infix("-", r, ctx.arg("other")), r)
 
 
 @register_op(aten.lerp.Scalar, aten.lerp.Tensor, layout=elementwise)
 def lerp(node: fx.Node, ctx: EmitCtx) -> Expr:
-    start, end, weight = ctx.a("self", ADD), ctx.a("end", ADD + 1), ctx.a("weight", MUL)
-    return Expr(f"{start} + {weight} * ({end} - {ctx.a('self', ADD + 1)})", ADD)
+    start, end, weight = ctx.arg("self"), ctx.arg("end"), ctx.arg("weight")
+    return infix("+", start, infix("*", weight, infix("-", end, start)))
 
 
 @register_op(aten.addcmul.default, aten.addcdiv.default, layout=elementwise)
 def addc(node: fx.Node, ctx: EmitCtx) -> Expr:
     op = "*" if node.target is aten.addcmul.default else "/"
-    term = f"{ctx.a('tensor1', MUL)} {op} {ctx.a('tensor2', MUL + 1)}"
-    value = ctx.arg("value")
+    term = infix(op, ctx.arg("tensor1"), ctx.arg("tensor2"))
+    value = ctx.arg("value", 1)
     if value != 1:
-        term = f"{ctx.x(value, MUL)} * {term}"
-    return Expr(f"{ctx.a('self', ADD)} + {term}", ADD)
+        term = infix("*", value, term)
+    return infix("+", ctx.arg("self"), term)
 
 
 @register_op(aten.maximum.default, aten.minimum.default, layout=elementwise)
@@ -226,17 +223,16 @@ def cast(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 
 _SCALAR_OPS = {
-    operator.add: ("+", ADD),
-    operator.sub: ("-", ADD),
-    operator.mul: ("*", MUL),
-    operator.floordiv: ("//", MUL),
-    operator.truediv: ("/", MUL),
-    operator.mod: ("%", MUL),
+    operator.add: "+",
+    operator.sub: "-",
+    operator.mul: "*",
+    operator.floordiv: "//",
+    operator.truediv: "/",
+    operator.mod: "%",
 }
 
 
 @register_op(*_SCALAR_OPS)
 def scalar_op(node: fx.Node, ctx: EmitCtx) -> Expr:
     """Arithmetic on symbolic sizes (``x.shape[0] * 2``)."""
-    op, prec = _SCALAR_OPS[node.target]
-    return Expr(f"{ctx.a('a', prec)} {op} {ctx.a('b', prec + 1)}", prec)
+    return infix(_SCALAR_OPS[node.target], ctx.arg("a"), ctx.arg("b"))

@@ -6,7 +6,7 @@ import torch
 from torch import fx, nn
 
 from ..emit_ctx import EmitCtx
-from ..expr import ADD, ATOM, MUL, Expr
+from ..expr import ATOM, Expr, binary
 from ..layout import last_axis
 from .registry import Ctor, register_layer, register_op
 
@@ -21,27 +21,23 @@ def build_linear(linear: nn.Linear) -> Ctor:
 
 @register_op(aten.linear.default, layout=last_axis)
 def linear(node: fx.Node, ctx: EmitCtx) -> Expr:
-    product = f"{ctx.a('input', MUL)} @ {ctx.a('weight', ATOM)}.T"
-    bias = ctx.arg("bias")
-    if bias is None:
-        return Expr(product, MUL)
-    return Expr(f"{product} + {ctx.x(bias, ADD + 1)}", ADD)
+    weight, bias = ctx.arg("weight"), ctx.arg("bias", None)
+    product = binary("@", ctx.arg("input"), Expr(f"{ctx.x(weight, ATOM)}.T"))
+    return product if bias is None else binary("+", product, bias)
 
 
 @register_op(aten.matmul.default, aten.mm.default, aten.bmm.default)
 def matmul(node: fx.Node, ctx: EmitCtx) -> Expr:
     other = "other" if node.target is aten.matmul.default else "mat2"
-    return Expr(f"{ctx.a('self', MUL)} @ {ctx.a(other, MUL + 1)}", MUL)
+    return binary("@", ctx.arg("self"), ctx.arg(other))
 
 
 @register_op(aten.addmm.default, aten.baddbmm.default)
 def addmm(node: fx.Node, ctx: EmitCtx) -> Expr:
-    beta, alpha = ctx.arg("beta"), ctx.arg("alpha")
+    beta, alpha = ctx.arg("beta", 1), ctx.arg("alpha", 1)
     left, right = ("mat1", "mat2") if node.target is aten.addmm.default else ("batch1", "batch2")
-    product = f"{ctx.a(left, MUL)} @ {ctx.a(right, MUL + 1)}"
+    product = binary("@", ctx.arg(left), ctx.arg(right))
     if alpha != 1:
-        product = f"{ctx.x(alpha, MUL)} * ({product})"
-    base = ctx.a("self", ADD)
-    if beta != 1:
-        base = f"{ctx.x(beta, MUL)} * {ctx.a('self', MUL + 1)}"
-    return Expr(f"{base} + {product}", ADD)
+        product = binary("*", alpha, product)
+    base = ctx.arg("self") if beta == 1 else binary("*", beta, ctx.arg("self"))
+    return binary("+", base, product)

@@ -7,7 +7,7 @@ import torch
 from torch import fx, nn
 
 from ..emit_ctx import EmitCtx, op_args
-from ..expr import ADD, ATOM, MUL, Expr, call
+from ..expr import ATOM, Expr, binary, call
 from ..layout import last_axis, to_channels_last
 from .registry import Ctor, register_layer, register_op
 
@@ -65,12 +65,10 @@ def batch_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
     mean, var, eps = ctx.arg("running_mean"), ctx.arg("running_var"), ctx.arg("eps")
     if mean is None:
         raise AssertionError("checked: batch statistics need training mode")
-    text = f"({ctx.x(x, ADD)} - {ctx.x(mean, ADD + 1)}) * mx.rsqrt({ctx.x(var, ADD)} + {eps!r})"
+    out = binary("*", binary("-", x, mean), call("mx.rsqrt", binary("+", var, eps)))
     if w is not None:
-        text = f"{text} * {ctx.x(w, MUL + 1)}"
-    if b is not None:
-        return Expr(f"{text} + {ctx.x(b, ADD + 1)}", ADD)
-    return Expr(text, MUL)
+        out = binary("*", out, w)
+    return out if b is None else binary("+", out, b)
 
 
 @register_op(aten.layer_norm.default, layout=last_axis)
@@ -82,12 +80,10 @@ def layer_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
     # normalize over several trailing axes: flatten them, normalize, restore
     x = ctx.a("input", ATOM)
     flat = f"{x}.reshape(*{x}.shape[:-{k}], -1)"
-    normed = f"mx.fast.layer_norm({flat}, None, None, {eps!r}).reshape({x}.shape)"
+    normed = Expr(f"mx.fast.layer_norm({flat}, None, None, {eps!r}).reshape({x}.shape)")
     if w is not None:
-        normed = f"{normed} * {ctx.x(w, MUL + 1)}"
-    if b is not None:
-        return Expr(f"{normed} + {ctx.x(b, ADD + 1)}", ADD)
-    return Expr(normed, MUL if w is not None else ATOM)
+        normed = binary("*", normed, w)
+    return normed if b is None else binary("+", normed, b)
 
 
 @register_op(aten.group_norm.default, layout=to_channels_last)

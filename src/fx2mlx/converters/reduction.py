@@ -6,7 +6,7 @@ import torch
 from torch import fx
 
 from ..emit_ctx import EmitCtx, dtype_expr, op_args
-from ..expr import POWER, Expr, call
+from ..expr import Expr, binary, call
 from ..layout import Decision, Perm, keep
 from .registry import register_op
 
@@ -134,4 +134,5 @@ def vector_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
         return Expr(f"mx.sum(mx.abs({x}){kwargs})")
     if order == 2:
         return Expr(f"mx.sqrt(mx.sum(mx.square({x}){kwargs}))")
-    return Expr(f"mx.sum(mx.abs({x}) ** {order!r}{kwargs}) ** {1 / order!r}", POWER)
+    powered = binary("**", call("mx.abs", x), order)
+    return binary("**", Expr(f"mx.sum({powered.text}{kwargs})"), 1 / order)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from torch import fx
 
 from ..emit_ctx import EmitCtx
-from ..expr import ATOM, Expr
+from ..expr import ATOM, Expr, operand
 from ..layout import (
     Decision,
     Perm,
@@ -76,5 +76,5 @@ def unbatch(node: fx.Node, expr: Expr) -> Expr:
     """Drop the batch axis :func:`batched_input` added."""
     if not is_unbatched(node):
         return expr
-    text = expr.text if expr.prec >= ATOM else f"({expr.text})"
+    text = operand(expr, ATOM)
     return Expr(f"{text}[0]")
