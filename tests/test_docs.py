@@ -26,3 +26,18 @@ def test_contributing_example_is_the_code() -> None:
     assert len(blocks) == 3
     for block in blocks:
         assert block in code, f"docs/contributing-converters.md quotes code that changed:\n{block}"
+
+
+def test_architecture_names_every_module() -> None:
+    """docs/architecture.md names every module outside the converter families and examples,
+    so a new module can't land without a line saying where it sits."""
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    package = ROOT / "src" / "fx2mlx"
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package).as_posix()
+        if rel.startswith(("converters/", "examples/")) or path.name == "__init__.py":
+            continue
+        if f"`{rel}`" not in doc and f"`{rel.removesuffix('.py')}`" not in doc:
+            missing.append(rel)
+    assert not missing, f"docs/architecture.md does not mention: {missing}"
