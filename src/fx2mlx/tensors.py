@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import mlx.core as mx
-import numpy as np
 import torch
 
 
@@ -23,7 +22,7 @@ def to_mlx(value: Any) -> Any:
         t = t.float()
     if t.dtype == torch.bfloat16:
         return mx.array(t.float().numpy()).astype(mx.bfloat16)
-    return mx.array(np.ascontiguousarray(t.numpy()))
+    return mx.array(t.contiguous().numpy())  # not np.ascontiguousarray: it makes 0-d 1-d
 
 
 def random_tensor(
