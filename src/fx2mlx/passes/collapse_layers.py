@@ -16,6 +16,7 @@ from torch import fx, nn
 
 from ..capture import Captured
 from ..converters.registry import Ctor, LayerConverter, layer_for
+from ..emit_ctx import op_args
 from ..meta import LAYER, SCOPE
 
 LIST_TYPES = (nn.Sequential, nn.ModuleList)
@@ -77,6 +78,16 @@ def _boundary(
     return inputs, outputs
 
 
+def _traced_as_built(members: list[fx.Node], ctor: Ctor) -> bool:
+    """The layer's ops have the arguments its constructor assumed (``Ctor.traced``)."""
+    for node in members:
+        args = op_args(node) if node.op == "call_function" else {}
+        for name, value in ctor.traced:
+            if name in args and list(args[name]) != list(value):
+                return False
+    return True
+
+
 def collapse_layers(captured: Captured) -> list[str]:
     """Collapse every eligible leaf layer; returns the module paths collapsed."""
     graph = captured.graph
@@ -98,6 +109,8 @@ def collapse_layers(captured: Captured) -> list[str]:
             continue
         ranks = layer.ctor.input_ranks
         if ranks and boundary[0][0].meta["val"].dim() not in ranks:
+            continue
+        if not _traced_as_built(members, layer.ctor):
             continue
         _replace(graph, members, boundary[0][0], boundary[1][0], frame, layer)
         done.append(frame[1])
