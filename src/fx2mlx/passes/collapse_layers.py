@@ -83,9 +83,13 @@ def _traced_as_built(members: list[fx.Node], ctor: Ctor) -> bool:
     for node in members:
         args = op_args(node) if node.op == "call_function" else {}
         for name, value in ctor.traced:
-            if name in args and list(args[name]) != list(value):
+            if name in args and _as_list(args[name]) != _as_list(value):
                 return False
     return True
+
+
+def _as_list(value: object) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def collapse_layers(captured: Captured) -> list[str]:
