@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import fx2mlx
+
 from ..helpers import Lambda, assert_converts, assert_roundtrip
 
 TRANSPOSED = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
@@ -193,3 +195,16 @@ def test_sanitize_loads_a_raw_state_dict(tmp_path: Path) -> None:
     assert "nn.ConvTranspose3d(" in conv.source and "nn.Conv3d(" in conv.source
     assert "nn.ConvTranspose1d(" in conv.source and "nn.ConvTranspose2d(" in conv.source
     assert_roundtrip(model, conv, (x,), tmp_path)
+
+
+def test_weight_as_input_with_dynamic_channels() -> None:
+    # an unbatched input's dim 0 is its channels: exported dynamic, in the weight too
+    model = Lambda(lambda x, w: F.conv_transpose1d(x, w, stride=2))
+    assert_converts(model, (torch.randn(4, 9), torch.randn(4, 6, 3)))
+
+
+def test_grouped_weight_with_dynamic_channels_is_reported() -> None:
+    # regrouping the weight needs its channel counts
+    model = Lambda(lambda x, w: F.conv_transpose1d(x, w, groups=2))
+    with pytest.raises(fx2mlx.UnsupportedError, match="dynamic kernel or grouped channels"):
+        fx2mlx.convert(model, (torch.randn(4, 9), torch.randn(4, 6, 3)))

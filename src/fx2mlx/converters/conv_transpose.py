@@ -79,9 +79,12 @@ def build_conv_transpose(conv: nn.Module) -> Ctor | None:
 
 
 def check_conv_transpose(node: fx.Node) -> str | None:
-    weight = op_args(node)["weight"].meta["val"]
-    if not all(isinstance(s, int) for s in weight.shape):
-        return "transposed convolution with a weight of dynamic shape"
+    args = op_args(node)
+    shape = args["weight"].meta["val"].shape
+    # the kernel's size sets the padding MLX can take; groups reshape the channel axes too
+    needed = shape if args["groups"] != 1 else shape[2:]
+    if not all(isinstance(s, int) for s in needed):
+        return "transposed convolution whose weight has a dynamic kernel or grouped channels"
     return None
 
 
