@@ -197,14 +197,16 @@ def test_sanitize_loads_a_raw_state_dict(tmp_path: Path) -> None:
     assert_roundtrip(model, conv, (x,), tmp_path)
 
 
-def test_weight_as_input_with_dynamic_channels() -> None:
+@pytest.mark.parametrize("groups", [1, 2])
+def test_weight_as_input_with_dynamic_channels(groups: int) -> None:
     # an unbatched input's dim 0 is its channels: exported dynamic, in the weight too
-    model = Lambda(lambda x, w: F.conv_transpose1d(x, w, stride=2))
-    assert_converts(model, (torch.randn(4, 9), torch.randn(4, 6, 3)))
+    model = Lambda(lambda x, w: F.conv_transpose1d(x, w, stride=2, groups=groups))
+    conv = assert_converts(model, (torch.randn(4, 9), torch.randn(4, 6, 3)))
+    assert conv.report.dynamic_dims, "the channels were meant to be dynamic"
 
 
-def test_grouped_weight_with_dynamic_channels_is_reported() -> None:
-    # regrouping the weight needs its channel counts
-    model = Lambda(lambda x, w: F.conv_transpose1d(x, w, groups=2))
-    with pytest.raises(fx2mlx.UnsupportedError, match="dynamic kernel or grouped channels"):
-        fx2mlx.convert(model, (torch.randn(4, 9), torch.randn(4, 6, 3)))
+def test_weight_with_dynamic_output_channels_is_reported() -> None:
+    # the weight's dim 0 is the input's channels, its dim 1 (here the same size) the outputs
+    model = Lambda(lambda x, w: F.conv_transpose1d(x, w.transpose(0, 1), groups=2))
+    with pytest.raises(fx2mlx.UnsupportedError, match="dynamic kernel or output channels"):
+        fx2mlx.convert(model, (torch.randn(4, 9), torch.randn(4, 4, 3)))

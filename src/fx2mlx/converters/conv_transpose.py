@@ -81,10 +81,10 @@ def build_conv_transpose(conv: nn.Module) -> Ctor | None:
 def check_conv_transpose(node: fx.Node) -> str | None:
     args = op_args(node)
     shape = args["weight"].meta["val"].shape
-    # the kernel's size sets the padding MLX can take; groups reshape the channel axes too
-    needed = shape if args["groups"] != 1 else shape[2:]
+    # the kernel's size sets the padding MLX can take; regrouping needs the output channels
+    needed = shape[2:] if args["groups"] == 1 else shape[1:]
     if not all(isinstance(s, int) for s in needed):
-        return "transposed convolution whose weight has a dynamic kernel or grouped channels"
+        return "transposed convolution whose weight has a dynamic kernel or output channels"
     return None
 
 
@@ -97,9 +97,10 @@ def _mlx_weight(ctx: EmitCtx, n: int) -> str:
         return f"{w}.transpose{(1, *range(2, n + 2), 0)!r}"
     ctx.comment("grouped weight (in, out/groups, *k) as MLX's (out, *k, in/groups)")
     cin, cout, *kernel = ctx.shape(ctx.arg("weight"))
-    split = (groups, cin // groups, cout, *kernel)
+    per_group = cin // groups if isinstance(cin, int) else -1  # a dynamic count: inferred
+    split = (groups, per_group, cout, *kernel)
     axes = (0, 2, *range(3, n + 3), 1)
-    merged = (groups * cout, *kernel, cin // groups)
+    merged = (groups * cout, *kernel, per_group)
     return f"{w}.reshape{split!r}.transpose{axes!r}.reshape{merged!r}"
 
 
