@@ -157,10 +157,11 @@ class Skip(nn.Module):
         return x + self.up(self.down(x), output_size=x.shape[-2:])
 
 
+@pytest.mark.parametrize("frontend", ["export", "fx"])
 @pytest.mark.parametrize("output_padding", [0, 1])
-def test_conv_transpose_output_size(output_padding: int) -> None:
+def test_conv_transpose_output_size(output_padding: int, frontend: str) -> None:
     # (9, 10) -> (5, 5) -> (9, 10) needs output_padding (0, 1), whatever the module says
-    conv = assert_converts(Skip(output_padding), torch.randn(2, 3, 9, 10))
+    conv = assert_converts(Skip(output_padding), torch.randn(2, 3, 9, 10), frontend=frontend)
     assert "nn.ConvTranspose2d(" not in conv.source, conv.source
 
 
