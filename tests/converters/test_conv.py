@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..helpers import Lambda, assert_converts
+from ..helpers import Lambda, assert_converts, assert_op_converts
 
 CONV2D = [
     dict(),
@@ -233,3 +233,18 @@ def test_conv3d_stack(frontend: str) -> None:
     conv = assert_converts(Video(), torch.randn(2, 3, 4, 10, 12), frontend=frontend)
     assert conv.report.transposes == 1, conv.source  # the input only: the head is a mean
     assert "mx.mean(x, axis=(1, 2, 3))" in conv.source, conv.source
+
+
+MODE_PADS = ["reflection_pad1d", "reflection_pad2d", "reflection_pad3d"]
+MODE_PADS += [name.replace("reflection", "replication") for name in MODE_PADS]
+
+
+@pytest.mark.parametrize("name", MODE_PADS)
+def test_mode_specific_pad_ops(name: str) -> None:
+    # the ATen spellings of F.pad(mode=...) that decompositions and older graphs carry
+    dims = int(name[-2])
+    pad = [2, 1, 0, 2, 1, 1][: 2 * dims]
+    op = getattr(torch.ops.aten, name).default
+    conv = getattr(nn, f"Conv{dims}d")(3, 4, 1)  # the pad sees a channels-last tensor
+    model = nn.Sequential(conv, Lambda(lambda x: op(x, pad)))
+    assert_op_converts(model, (torch.randn(2, 3, *(4, 5, 6)[:dims]),), {op})
