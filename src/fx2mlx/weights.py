@@ -36,6 +36,11 @@ RULES: dict[str, Rule] = {
         "mx.moveaxis(value, 1, -1)",
         "PyTorch (out, in, *kernel) -> MLX (out, *kernel, in)",
     ),
+    "conv_transpose": Rule(
+        lambda w: w.movedim(0, -1),
+        "mx.moveaxis(value, 0, -1)",
+        "PyTorch ConvTranspose (in, out, *kernel) -> MLX (out, *kernel, in)",
+    ),
     "transpose": Rule(
         lambda w: w.t(),
         "value.T",

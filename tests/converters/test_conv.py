@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..helpers import Lambda, assert_converts
+from ..helpers import Lambda, assert_converts, assert_op_converts
 
 CONV2D = [
     dict(),
@@ -159,3 +159,92 @@ def test_functional_conv_unbatched(kw: dict, dims: int) -> None:
     b = torch.randn(5)
     fn = F.conv1d if dims == 1 else F.conv2d
     assert_converts(Lambda(lambda x: fn(x, w, b, **kw)), torch.randn(4, *(6, 7)[:dims]))
+
+
+CONV3D = [
+    dict(),
+    dict(stride=2),
+    dict(stride=(1, 2, 3)),
+    dict(padding=1),
+    dict(padding=(2, 0, 1)),
+    dict(padding="same"),
+    dict(padding="same", kernel_size=(2, 3, 4), dilation=(1, 2, 1)),
+    dict(padding="valid"),
+    dict(dilation=2, padding=2),
+    dict(groups=2),
+    dict(groups=2, stride=2, padding=1, dilation=(2, 1, 1)),
+    dict(groups=4, in_channels=4, out_channels=8, padding="same"),
+    dict(bias=False),
+    dict(bias=False, groups=2),
+    dict(padding=1, padding_mode="reflect"),
+    dict(padding=(1, 2, 0), padding_mode="replicate"),
+    dict(padding=1, padding_mode="circular"),
+    dict(padding=1, padding_mode="reflect", groups=2, stride=2),
+    dict(padding="same", kernel_size=2, padding_mode="replicate"),
+]
+
+
+@pytest.mark.parametrize("wrapped", [True, False], ids=["layer", "functional"])
+@pytest.mark.parametrize("kw", CONV3D, ids=str)
+def test_conv3d(kw: dict, wrapped: bool) -> None:
+    args = dict(in_channels=4, out_channels=6, kernel_size=3)
+    args.update(kw)
+    conv3d = nn.Conv3d(**args)  # type: ignore[arg-type]
+    conv = assert_converts(Wrap(conv3d) if wrapped else conv3d, torch.randn(2, 4, 5, 6, 7))
+    # MLX's Conv3d has no groups and no circular padding: those go op by op
+    layer = wrapped and conv3d.groups == 1 and conv3d.padding_mode != "circular"
+    assert ("nn.Conv3d(" in conv.source) == layer, conv.source
+    grouped = "grouped_conv(mx.conv3d," in "".join(conv.source.split())  # black may wrap it
+    assert grouped == (conv3d.groups > 1), conv.source
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [dict(), dict(stride=2, padding=1), dict(groups=2), dict(padding="same", dilation=2)],
+    ids=str,
+)
+@pytest.mark.parametrize("unbatched", [False, True], ids=["batched", "unbatched"])
+def test_conv3d_functional(kw: dict, unbatched: bool) -> None:
+    w = torch.randn(6, 4 // kw.get("groups", 1), 3, 2, 3)
+    b = torch.randn(6)
+    x = torch.randn(4, 5, 6, 5) if unbatched else torch.randn(2, 4, 5, 6, 5)
+    assert_converts(Lambda(lambda x: F.conv3d(x, w, b, **kw)), x)
+
+
+class Video(nn.Module):
+    """A 3-d conv stack (video/volume models): channels-last from the first conv to the head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv3d(3, 8, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), bias=False)
+        self.norm = nn.BatchNorm3d(8)
+        self.depthwise = nn.Conv3d(8, 8, 3, padding=1, groups=8)
+        self.pool = nn.MaxPool3d((1, 2, 2))
+        self.point = nn.Conv3d(8, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.norm(self.stem(x)))
+        x = self.point(self.pool(x + self.depthwise(x)))
+        return F.adaptive_avg_pool3d(x, 1).flatten(1)
+
+
+@pytest.mark.parametrize("frontend", ["export", "fx"])
+def test_conv3d_stack(frontend: str) -> None:
+    conv = assert_converts(Video(), torch.randn(2, 3, 4, 10, 12), frontend=frontend)
+    assert conv.report.transposes == 1, conv.source  # the input only: the head is a mean
+    assert "mx.mean(x, axis=(1, 2, 3))" in conv.source, conv.source
+
+
+MODE_PADS = ["reflection_pad1d", "reflection_pad2d", "reflection_pad3d"]
+MODE_PADS += [name.replace("reflection", "replication") for name in MODE_PADS]
+
+
+@pytest.mark.parametrize("name", MODE_PADS)
+def test_mode_specific_pad_ops(name: str) -> None:
+    # the ATen spellings of F.pad(mode=...) that decompositions and older graphs carry
+    dims = int(name[-2])
+    pad = [2, 1, 0, 2, 1, 1][: 2 * dims]
+    op = getattr(torch.ops.aten, name).default
+    conv = getattr(nn, f"Conv{dims}d")(3, 4, 1)  # the pad sees a channels-last tensor
+    model = nn.Sequential(conv, Lambda(lambda x: op(x, pad)))
+    assert_op_converts(model, (torch.randn(2, 3, *(4, 5, 6)[:dims]),), {op})

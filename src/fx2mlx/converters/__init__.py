@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from . import (  # noqa: F401 - imported for their registrations
     activation,
+    adaptive_pool,
     attention,
     bitwise,
     conv,
+    conv_transpose,
     creation,
     elementwise,
     embedding,

@@ -1,4 +1,7 @@
-"""Convolutions: ``nn.Conv1d/2d`` as MLX layers, functional ``conv1d/2d`` as ``mx.conv*``."""
+"""Convolutions: ``nn.Conv1d/2d/3d`` as MLX layers, functional ``conv1d/2d/3d`` as ``mx.conv*``.
+
+Transposed convolutions are in ``conv_transpose.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,21 @@ import torch
 from torch import fx, nn
 
 from ..emit_ctx import EmitCtx, op_args
-from ..expr import ATOM, Expr, binary
+from ..expr import ATOM, Expr
 from ..layout import to_channels_last
 from .padding import MX_PAD_MODES
 from .registry import Ctor, register_layer, register_op
-from .spatial import batched_input, int_or_tuple, per_axis, spatial_dims, spatial_layout, unbatch
+from .spatial import (
+    batched_input,
+    conv_call,
+    int_or_tuple,
+    per_axis,
+    size_keywords,
+    spatial_dims,
+    spatial_layout,
+    unbatch,
+    with_bias,
+)
 
 aten = torch.ops.aten
 
@@ -39,9 +52,12 @@ def _pre_pad(pads: list[tuple[int, int]], mode: str) -> str:
 
 @register_layer(nn.Conv1d, "nn.Conv1d", layout=to_channels_last, weight_fix={"weight": "conv"})
 @register_layer(nn.Conv2d, "nn.Conv2d", layout=to_channels_last, weight_fix={"weight": "conv"})
+@register_layer(nn.Conv3d, "nn.Conv3d", layout=to_channels_last, weight_fix={"weight": "conv"})
 def build_conv(conv: nn.Module) -> Ctor | None:
     if conv.padding_mode not in MX_PAD_MODES:
-        return None
+        return None  # circular: the module's ops (a circular pad, then conv) convert one by one
+    if conv.groups != 1 and len(conv.kernel_size) == 3:
+        return None  # MLX's conv3d has no groups: the functional form convolves group by group
     pads = _pads(conv)
     symmetric = all(lo == hi for lo, hi in pads)
     explicit = conv.padding_mode != "zeros" or not symmetric
@@ -86,27 +102,13 @@ def _functional_pads(ctx: EmitCtx, n: int) -> list[tuple[int, int]]:
     return [(p, p) for p in per_axis(padding, n)]
 
 
-def _keywords(ctx: EmitCtx, n: int, padding: list[int]) -> list[str]:
-    """``stride=``, ``padding=``, ``dilation=``, ``groups=`` where they differ from MLX's."""
-    out = []
-    for name, value, unset in (
-        ("stride", ctx.arg("stride"), 1),
-        ("padding", padding, 0),
-        ("dilation", ctx.arg("dilation"), 1),
-    ):
-        values = per_axis(value, n)
-        if any(v != unset for v in values):
-            out.append(f"{name}={ctx.x(int_or_tuple(values))}")
-    if ctx.arg("groups") != 1:
-        out.append(f"groups={ctx.a('groups')}")
-    return out
-
-
 @register_op(
     aten.conv1d.default,
     aten.conv2d.default,
+    aten.conv3d.default,
     aten.conv1d.padding,
     aten.conv2d.padding,
+    aten.conv3d.padding,
     layout=spatial_layout,
     check=check_conv,
 )
@@ -122,8 +124,7 @@ def conv(node: fx.Node, ctx: EmitCtx) -> Expr:
         padding = [lo for lo, _ in pads]
     axes = (0, *range(2, n + 2), 1)
     w = f"{ctx.a('weight', ATOM)}.transpose{axes!r}"
-    text = f"mx.conv{n}d({', '.join([x, w, *_keywords(ctx, n, padding)])})"
-    bias = ctx.arg("bias")
-    if bias is None:
-        return unbatch(node, Expr(text))
-    return unbatch(node, binary("+", Expr(text), bias))
+    sizes = size_keywords(
+        ctx, n, stride=ctx.arg("stride"), padding=padding, dilation=ctx.arg("dilation")
+    )
+    return unbatch(node, with_bias(ctx, conv_call(ctx, f"mx.conv{n}d", n, [x, w], sizes)))

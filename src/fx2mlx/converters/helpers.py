@@ -56,7 +56,7 @@ def max_pool(x, kernel, stride, padding, dilation=None, ceil_mode=False):
 
 MAX_POOL_INDICES = '''
 def max_pool_with_indices(x, kernel, stride, padding, dilation, ceil_mode=False):
-    """PyTorch max_pool{1,2}d(return_indices=True) on channels-last x: values and the flat
+    """PyTorch max_pool{1,2,3}d(return_indices=True) on channels-last x: values and the flat
     index of each maximum within its input plane (the first one, on ties, as torch)."""
     geometry = [
         _pool_geometry(n, k, s, p, d, ceil_mode)
@@ -100,9 +100,10 @@ def avg_pool(x, kernel, stride, padding, ceil_mode=False, count_include_pad=True
     return total / counts
 '''
 
-ADAPTIVE_AVG_POOL = '''
-def adaptive_avg_pool(x, output_size):
-    """PyTorch adaptive_avg_pool{1,2}d on channels-last x: mean over each adaptive window."""
+ADAPTIVE_POOL = '''
+def adaptive_pool(x, output_size, reduce):
+    """PyTorch adaptive_{avg,max}_pool{1,2,3}d on channels-last x: ``reduce`` (mx.mean or
+    mx.max) over windows [floor(i * n / out), ceil((i + 1) * n / out)) of each axis in turn."""
     for axis, out in enumerate(output_size, start=1):
         size = x.shape[axis]
         parts = []
@@ -110,9 +111,40 @@ def adaptive_avg_pool(x, output_size):
             start, end = (i * size) // out, -(-((i + 1) * size) // out)
             index = [slice(None)] * x.ndim
             index[axis] = slice(start, end)
-            parts.append(mx.mean(x[tuple(index)], axis=axis, keepdims=True))
+            parts.append(reduce(x[tuple(index)], axis=axis, keepdims=True))
         x = mx.concatenate(parts, axis=axis)
     return x
+'''
+
+ADAPTIVE_MAX_POOL_INDICES = '''
+def adaptive_max_pool_with_indices(x, output_size):
+    """PyTorch adaptive_max_pool{1,2,3}d(return_indices=True) on channels-last x: values and
+    the flat index of each maximum within its input plane. Axes are reduced last to first, so
+    ties pick the first maximum in row-major order, as torch does."""
+    spatial = x.shape[1:-1]
+    positions = mx.arange(math.prod(spatial)).reshape(1, *spatial, 1)
+    index = mx.broadcast_to(positions, x.shape)
+    for axis in reversed(range(1, len(output_size) + 1)):
+        size, out = x.shape[axis], output_size[axis - 1]
+        values, places = [], []
+        for i in range(out):
+            window = [slice(None)] * x.ndim
+            window[axis] = slice((i * size) // out, -(-((i + 1) * size) // out))
+            part = x[tuple(window)]
+            best = mx.argmax(part, axis=axis, keepdims=True)
+            values.append(mx.take_along_axis(part, best, axis=axis))
+            places.append(mx.take_along_axis(index[tuple(window)], best, axis=axis))
+        x, index = mx.concatenate(values, axis=axis), mx.concatenate(places, axis=axis)
+    return x, index.astype(mx.int64)
+'''
+
+GROUPED_CONV = '''
+def grouped_conv(conv, x, weight, groups, **kwargs):
+    """A grouped convolution from one-group ``conv`` calls (MLX's 3-d convolutions take one
+    group only): each group of input channels with its own weights, outputs concatenated."""
+    xs = mx.split(x, groups, axis=-1)
+    ws = mx.split(weight, groups, axis=0)
+    return mx.concatenate([conv(a, w, **kwargs) for a, w in zip(xs, ws)], axis=-1)
 '''
 
 GROUP_NORM = '''
@@ -203,7 +235,9 @@ HELPERS: dict[str, Helper] = {
     "max_pool_with_indices": Helper(
         MAX_POOL_INDICES, needs=("_pool_geometry", "_windows"), imports=("math",)
     ),
-    "adaptive_avg_pool": Helper(ADAPTIVE_AVG_POOL),
+    "adaptive_pool": Helper(ADAPTIVE_POOL),
+    "adaptive_max_pool_with_indices": Helper(ADAPTIVE_MAX_POOL_INDICES, imports=("math",)),
+    "grouped_conv": Helper(GROUPED_CONV),
     "group_norm": Helper(GROUP_NORM),
     "circular_pad": Helper(CIRCULAR_PAD),
     "embedding_renorm": Helper(EMBEDDING_RENORM),

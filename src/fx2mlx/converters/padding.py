@@ -25,8 +25,10 @@ MX_PAD_MODES = {
 _MODE_OPS = {
     aten.reflection_pad1d.default: "reflect",
     aten.reflection_pad2d.default: "reflect",
+    aten.reflection_pad3d.default: "reflect",
     aten.replication_pad1d.default: "replicate",
     aten.replication_pad2d.default: "replicate",
+    aten.replication_pad3d.default: "replicate",
     aten._pad_circular.default: "circular",
 }
 

@@ -1,26 +1,50 @@
-"""Pooling: MLX pool layers where they match PyTorch exactly, exact helpers otherwise."""
+"""Pooling: MLX pool layers where they match PyTorch exactly, exact helpers otherwise.
+
+Adaptive pooling is in ``adaptive_pool.py``.
+"""
 
 from __future__ import annotations
-
-import operator
 
 import torch
 from torch import fx, nn
 
-from ..emit_ctx import EmitCtx, op_args
+from ..emit_ctx import EmitCtx
 from ..expr import Expr, call
 from ..layout import to_channels_last
 from .registry import Ctor, register_layer, register_op
-from .spatial import batched_input, int_or_tuple, per_axis, spatial_dims, spatial_layout, unbatch
+from .spatial import (
+    batched_input,
+    indices_used,
+    int_or_tuple,
+    per_axis,
+    spatial_dims,
+    spatial_layout,
+    unbatch,
+)
 
 aten = torch.ops.aten
+
+
+_DIMS = {
+    nn.MaxPool1d: 1,
+    nn.MaxPool2d: 2,
+    nn.MaxPool3d: 3,
+    nn.AvgPool1d: 1,
+    nn.AvgPool2d: 2,
+    nn.AvgPool3d: 3,
+}
+
+
+def _pool_dims(pool: nn.Module) -> int:
+    return next(n for cls, n in _DIMS.items() if isinstance(pool, cls))
 
 
 # MLX has pooling layers but no functional pooling: use the layer wherever it matches torch.
 @register_layer(nn.MaxPool1d, "nn.MaxPool1d", layout=to_channels_last, always=True)
 @register_layer(nn.MaxPool2d, "nn.MaxPool2d", layout=to_channels_last, always=True)
+@register_layer(nn.MaxPool3d, "nn.MaxPool3d", layout=to_channels_last, always=True)
 def build_max_pool(pool: nn.Module) -> Ctor | None:
-    n = 1 if isinstance(pool, nn.MaxPool1d) else 2
+    n = _pool_dims(pool)
     kernel = per_axis(pool.kernel_size, n)
     stride = per_axis(pool.stride or pool.kernel_size, n)
     padding = per_axis(pool.padding, n)
@@ -31,8 +55,9 @@ def build_max_pool(pool: nn.Module) -> Ctor | None:
 
 @register_layer(nn.AvgPool1d, "nn.AvgPool1d", layout=to_channels_last, always=True)
 @register_layer(nn.AvgPool2d, "nn.AvgPool2d", layout=to_channels_last, always=True)
+@register_layer(nn.AvgPool3d, "nn.AvgPool3d", layout=to_channels_last, always=True)
 def build_avg_pool(pool: nn.Module) -> Ctor | None:
-    n = 1 if isinstance(pool, nn.AvgPool1d) else 2
+    n = _pool_dims(pool)
     kernel = per_axis(pool.kernel_size, n)
     stride = per_axis(pool.stride or pool.kernel_size, n)
     padding = per_axis(pool.padding, n)
@@ -61,7 +86,9 @@ def _pool_args(ctx: EmitCtx, n: int) -> list[str]:
     return [batched_input(ctx.node, ctx), repr(kernel), repr(stride), repr(padding)]
 
 
-@register_op(aten.max_pool1d.default, aten.max_pool2d.default, layout=spatial_layout)
+@register_op(
+    aten.max_pool1d.default, aten.max_pool2d.default, aten.max_pool3d.default, layout=spatial_layout
+)
 def max_pool(node: fx.Node, ctx: EmitCtx) -> Expr:
     n = spatial_dims(node)
     args = _pool_args(ctx, n)
@@ -73,18 +100,14 @@ def max_pool(node: fx.Node, ctx: EmitCtx) -> Expr:
     return unbatch(node, call(ctx.helper("max_pool"), *args))
 
 
-def _indices_used(node: fx.Node) -> bool:
-    """Whether a user reads the second output (the indices): ``getitem(pooled, 1)``."""
-    return any(u.target is operator.getitem and op_args(u)["b"] == 1 for u in node.users)
-
-
 @register_op(
     aten.max_pool2d_with_indices.default,
     aten.max_pool1d_with_indices.default,
+    aten.max_pool3d_with_indices.default,
     layout=spatial_layout,
 )
 def max_pool_with_indices(node: fx.Node, ctx: EmitCtx) -> Expr:
-    if not _indices_used(node):
+    if not indices_used(node):
         return Expr(f"({max_pool(node, ctx).text},)")
     n = spatial_dims(node)
     args = _pool_args(ctx, n) + [repr(per_axis(ctx.arg("dilation"), n))]
@@ -97,7 +120,9 @@ def max_pool_with_indices(node: fx.Node, ctx: EmitCtx) -> Expr:
     return pooled
 
 
-@register_op(aten.avg_pool1d.default, aten.avg_pool2d.default, layout=spatial_layout)
+@register_op(
+    aten.avg_pool1d.default, aten.avg_pool2d.default, aten.avg_pool3d.default, layout=spatial_layout
+)
 def avg_pool(node: fx.Node, ctx: EmitCtx) -> Expr:
     args = _pool_args(ctx, spatial_dims(node))
     if ctx.arg("ceil_mode"):
@@ -108,44 +133,3 @@ def avg_pool(node: fx.Node, ctx: EmitCtx) -> Expr:
     if divisor:
         args.append(f"divisor={divisor!r}")
     return unbatch(node, call(ctx.helper("avg_pool"), *args))
-
-
-def check_adaptive_avg_pool(node: fx.Node) -> str | None:
-    shape = op_args(node)["self"].meta["val"].shape[-spatial_dims(node) :]
-    if not all(isinstance(s, int) for s in shape):
-        return "adaptive pooling over a dynamic spatial size"
-    return None
-
-
-@register_op(
-    aten.adaptive_avg_pool1d.default,
-    aten.adaptive_avg_pool2d.default,
-    aten._adaptive_avg_pool2d.default,
-    layout=spatial_layout,
-    check=check_adaptive_avg_pool,
-)
-def adaptive_avg_pool(node: fx.Node, ctx: EmitCtx) -> Expr:
-    spatial = ctx.shape(ctx.arg("self"))[-spatial_dims(node) :]
-    sizes = per_axis(ctx.arg("output_size"), len(spatial))
-    out = [s if o is None else o for o, s in zip(sizes, spatial)]
-    axes = tuple(range(1, len(spatial) + 1))
-    x = batched_input(node, ctx)
-    if all(o == 1 for o in out):
-        axis = repr(axes[0] if len(axes) == 1 else axes)
-        expr = call("mx.mean", x, axis=axis, keepdims="True")
-    elif all(s % o == 0 for s, o in zip(spatial, out)):
-        expr = _adaptive_by_reshape(x, spatial, out)
-    else:
-        expr = call(ctx.helper("adaptive_avg_pool"), x, repr(tuple(out)))
-    return unbatch(node, expr)
-
-
-def _adaptive_by_reshape(x: str, spatial: list[int], out: list[int]) -> Expr:
-    """Evenly divisible windows: split each axis into (out, window) and average the windows."""
-    dims = [f"{x}.shape[0]"]
-    for s, o in zip(spatial, out):
-        dims += [str(o), str(s // o)]
-    dims.append(f"{x}.shape[-1]")
-    axes = tuple(2 + 2 * i for i in range(len(spatial)))
-    axis = axes[0] if len(axes) == 1 else axes
-    return Expr(f"mx.mean({x}.reshape({', '.join(dims)}), axis={axis!r})")

@@ -56,6 +56,10 @@ class Ctor:
     """Helper definitions (converters/helpers.py) the layer's class needs in the file."""
     input_ranks: tuple[int, ...] = ()
     """Input ranks the layer accepts (empty: any); other calls are converted op by op."""
+    traced: tuple[tuple[str, Any], ...] = ()
+    """Arguments (by schema name) the layer's traced op must have, as the constructor assumed
+    them; a call whose op has others (a ConvTranspose's ``forward(x, output_size)`` picks its
+    own ``output_padding``) is converted op by op."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Shared by conv and pooling ops: spatial rank, per-axis sizes, and unbatched inputs.
+"""Shared by conv and pooling ops: spatial rank, per-axis sizes, unbatched inputs, and the
+keywords, groups and bias of MLX's functional convolutions.
 
 MLX's conv and pool kernels need ``(N, *spatial, C)``. An unbatched input is stored
 ``(*spatial, C)`` and given a batch axis of one for the call (``x[None]``, then ``[0]``).
@@ -6,12 +7,13 @@ MLX's conv and pool kernels need ``(N, *spatial, C)``. An unbatched input is sto
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 from torch import fx
 
-from ..emit_ctx import EmitCtx
-from ..expr import ATOM, Expr, operand
+from ..emit_ctx import EmitCtx, op_args
+from ..expr import ATOM, Expr, binary, call, operand
 from ..layout import (
     Decision,
     Perm,
@@ -46,6 +48,11 @@ def int_or_tuple(values: Sequence[int]) -> int | tuple[int, ...]:
     return values[0] if len(set(values)) == 1 else tuple(values)
 
 
+def indices_used(node: fx.Node) -> bool:
+    """Whether a user of a (values, indices) op reads the indices: ``getitem(pooled, 1)``."""
+    return any(u.target is operator.getitem and op_args(u)["b"] == 1 for u in node.users)
+
+
 def _channels_last_unbatched(rank: int) -> Perm:
     return (*range(1, rank), 0)
 
@@ -78,3 +85,37 @@ def unbatch(node: fx.Node, expr: Expr) -> Expr:
         return expr
     text = operand(expr, ATOM)
     return Expr(f"{text}[0]")
+
+
+_MLX_DEFAULTS = {"stride": 1, "padding": 0, "dilation": 1, "output_padding": 0}
+
+
+def size_keywords(ctx: EmitCtx, n: int, **sizes: object) -> list[str]:
+    """``stride=2``, ``padding=(1, 0)``, ...: each size argument that differs from MLX's
+    default, as keyword text."""
+    out = []
+    for name, value in sizes.items():
+        values = per_axis(value, n)
+        if any(v != _MLX_DEFAULTS[name] for v in values):
+            out.append(f"{name}={ctx.x(int_or_tuple(values))}")
+    return out
+
+
+def conv_call(ctx: EmitCtx, fn: str, n: int, args: list[str], keywords: list[str]) -> Expr:
+    """``fn(x, w, **keywords)`` with the op's ``groups``; MLX's 3-d convolutions (plain and
+    transposed) take one group only, so there each group is convolved on its own."""
+    groups = ctx.arg("groups")
+    if groups == 1:
+        return call(fn, *args, *keywords)
+    if n < 3:
+        return call(fn, *args, *keywords, groups=ctx.x(groups))
+    ctx.comment(f"{fn} takes one group: convolve group by group")
+    return call(ctx.helper("grouped_conv"), fn, *args, ctx.x(groups), *keywords)
+
+
+def with_bias(ctx: EmitCtx, conv: Expr) -> Expr:
+    """``conv + bias`` when the op has a bias (MLX's functional convolutions take none)."""
+    bias = ctx.arg("bias")
+    if bias is None:
+        return conv
+    return binary("+", conv, bias)

@@ -19,6 +19,7 @@ from torch import fx, nn
 
 from ..capture import Captured
 from ..converters.registry import Ctor, LayerConverter, LayerIO, layer_for
+from ..emit_ctx import op_args
 from ..meta import LAYER, SCOPE
 
 LIST_TYPES = (nn.Sequential, nn.ModuleList)
@@ -80,6 +81,20 @@ def _boundary(
     return inputs, outputs
 
 
+def _traced_as_built(members: list[fx.Node], ctor: Ctor) -> bool:
+    """The layer's ops have the arguments its constructor assumed (``Ctor.traced``)."""
+    for node in members:
+        args = op_args(node) if node.op == "call_function" else {}
+        for name, value in ctor.traced:
+            if name in args and _as_list(args[name]) != _as_list(value):
+                return False
+    return True
+
+
+def _as_list(value: object) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def collapse_layers(captured: Captured) -> list[str]:
     """Collapse every eligible leaf layer; returns the module paths collapsed."""
     graph = captured.graph
@@ -102,6 +117,8 @@ def collapse_layers(captured: Captured) -> list[str]:
             continue
         ranks = layer.ctor.input_ranks
         if ranks and io.args[0].meta["val"].dim() not in ranks:
+            continue
+        if not _traced_as_built(members, layer.ctor):
             continue
         _replace(graph, members, io, frame, layer)
         done.append(frame[1])

@@ -17,6 +17,8 @@ _POOLS = {
     aten.adaptive_avg_pool1d.default: 1,
     aten.adaptive_avg_pool2d.default: 2,
     aten._adaptive_avg_pool2d.default: 2,
+    aten.adaptive_avg_pool3d.default: 3,
+    aten._adaptive_avg_pool3d.default: 3,
 }
 _FLATTENS = {
     aten.flatten.using_ints,
