@@ -38,11 +38,6 @@ SIZES = {1: {"up": 17, "down": 4}, 2: {"up": (13, 21), "down": (4, 7)}}
 SIZES[3] = {"up": (7, 13, 8), "down": (2, 4, 3)}
 
 
-AREA_3D = pytest.mark.xfail(
-    raises=fx2mlx.UnsupportedError, reason="area is adaptive_avg_pool3d: pooling.py lacks it"
-)
-
-
 def _interp_kwargs(mode: str, dims: int, resize: dict) -> dict[str, Any]:
     kw: dict[str, Any] = dict(resize, mode=mode.removesuffix("-corners"))
     if mode.endswith("-corners"):
@@ -57,8 +52,7 @@ def _cases() -> list[Any]:
     for dims, modes in MODES.items():
         for mode in modes:
             for resize in RESIZES:
-                marks = AREA_3D if dims == 3 and mode == "area" else ()
-                cases.append(pytest.param(dims, mode, resize, marks=marks))
+                cases.append(pytest.param(dims, mode, resize))
     return cases
 
 
@@ -99,16 +93,13 @@ def test_interpolate_in_conv_stack(dims: int, mode: str, resize: dict) -> None:
     assert conv.source.count(".transpose(") == 2  # the model's input and output only
 
 
-@pytest.mark.xfail(raises=fx2mlx.UnsupportedError, reason="conv3d: converters/conv.py lacks it")
 @pytest.mark.parametrize("mode", ["nearest", "trilinear"])
 def test_interpolate_in_conv3d_stack(mode: str) -> None:
     conv = assert_converts(ConvSandwich(3, scale_factor=1.5, mode=mode), torch.randn(SHAPES[3]))
     assert conv.source.count(".transpose(") == 2
 
 
-@pytest.mark.parametrize(
-    "mode", [m if m != "area" else pytest.param(m, marks=AREA_3D) for m in MODES[3]]
-)
+@pytest.mark.parametrize("mode", MODES[3])
 def test_interpolate_3d_keeps_channels_last(mode: str) -> None:
     """Two 3d resizes in a row and a softmax over channels: one layout change each way."""
     first = _interp_kwargs(mode, 3, dict(scale_factor=1.5))
