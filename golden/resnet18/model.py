@@ -76,8 +76,8 @@ class ResNet(nn.Module):
             if name == "num_batches_tracked":
                 continue  # BatchNorm's step counter: MLX's BatchNorm keeps none
             if isinstance(layers.get(owner), nn.Conv2d) and name == "weight":
-                # PyTorch (out, in, *kernel) -> MLX (out, *kernel, in)
-                value = mx.moveaxis(value, 1, -1)
+                # PyTorch (out, in, *kernel) -> MLX (out, *kernel, in), contiguous
+                value = mx.contiguous(mx.moveaxis(value, 1, -1))
             sanitized[key] = value
         return sanitized
 

@@ -34,8 +34,8 @@ class VADNet(nn.Module):
         for key, value in weights.items():
             owner, _, name = key.rpartition(".")
             if isinstance(layers.get(owner), nn.Conv1d) and name == "weight":
-                # PyTorch (out, in, *kernel) -> MLX (out, *kernel, in)
-                value = mx.moveaxis(value, 1, -1)
+                # PyTorch (out, in, *kernel) -> MLX (out, *kernel, in), contiguous
+                value = mx.contiguous(mx.moveaxis(value, 1, -1))
             sanitized[key] = value
         return sanitized
 

@@ -33,17 +33,17 @@ class Rule:
 RULES: dict[str, Rule] = {
     "conv": Rule(
         lambda w: w.movedim(1, -1),
-        "mx.moveaxis(value, 1, -1)",
-        "PyTorch (out, in, *kernel) -> MLX (out, *kernel, in)",
+        "mx.contiguous(mx.moveaxis(value, 1, -1))",
+        "PyTorch (out, in, *kernel) -> MLX (out, *kernel, in), contiguous",
     ),
     "conv_transpose": Rule(
         lambda w: w.movedim(0, -1),
-        "mx.moveaxis(value, 0, -1)",
-        "PyTorch ConvTranspose (in, out, *kernel) -> MLX (out, *kernel, in)",
+        "mx.contiguous(mx.moveaxis(value, 0, -1))",
+        "PyTorch ConvTranspose (in, out, *kernel) -> MLX (out, *kernel, in), contiguous",
     ),
     "transpose": Rule(
         lambda w: w.t(),
-        "value.T",
+        "mx.contiguous(value.T)",
         "stored (in, out) like Hugging Face's Conv1D; MLX's Linear wants (out, in)",
     ),
 }
