@@ -168,7 +168,10 @@ def test_conv_transpose_output_size(output_padding: int, frontend: str) -> None:
 def test_conv_transpose_output_size_as_built() -> None:
     # (8, 8) -> (4, 4) -> (8, 8) needs the module's own output_padding: the MLX layer fits
     conv = assert_converts(Skip(1), torch.randn(2, 3, 8, 8))
-    assert "nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1)" in conv.source
+    assert (
+        "nn.ConvTranspose2d(4, 3, kernel_size=3, stride=2, padding=1, output_padding=1)"
+        in conv.source
+    )
 
 
 class Mixed(nn.Module):
