@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import fx, nn
 
 from ..expr import Expr, hole, holes
-from .attrs import LIST_TYPES, attr_text, relative
+from .attrs import attr_text, is_list, relative
 from .body import Stmt
 from .scopes import Scope
 
@@ -23,7 +23,7 @@ def _list_item(stmt: Stmt, scope: Scope) -> tuple[str, int, str] | None:
     owner = (
         scope.module.get_submodule(relative(scope.path, parent)) if parent != scope.path else None
     )
-    if not isinstance(owner, LIST_TYPES):
+    if not is_list(owner):
         return None
     names = holes(stmt.expr.text)
     target = attr_text(scope.module, relative(scope.path, stmt.path))
@@ -38,7 +38,9 @@ def _list_item(stmt: Stmt, scope: Scope) -> tuple[str, int, str] | None:
 
 def _covers(owner: nn.Module, indices: list[int]) -> bool:
     skipped = [i for i in range(len(owner)) if i not in indices]
-    return indices == sorted(indices) and all(isinstance(owner[i], PASS_THROUGH) for i in skipped)
+    # each item once, in order: a list walked twice (ALBERT's shared layer) is no loop over it
+    once = indices == sorted(set(indices))
+    return once and all(isinstance(owner[i], PASS_THROUGH) for i in skipped)
 
 
 def fold_loops(

@@ -44,7 +44,9 @@ def optional_call(stmts: list[Stmt], scope: Scope, attr: str, guarded: bool) -> 
     out = group[-1].outs[0]
     if used_outside - {out.name}:
         raise NotAChain(attr)
-    src = next(n for s in group for n in s.outs[0].all_input_nodes if n.name == external[0])
+    # a child call's output node reads the child's own nodes, not the call's input: look the
+    # input up in the whole graph
+    src = next(n for n in out.graph.nodes if n.name == external[0])
     if guarded:
         key = literal(attr_name(scope.module, attr))
         text = f"{inner[out.name]} if {key} in self else {hole(src, TERNARY + 1)}"

@@ -21,6 +21,16 @@ from ..meta import LAYER, SCOPE
 LIST_TYPES = (nn.Sequential, nn.ModuleList)
 
 
+def is_list(module: object) -> bool:
+    """Whether ``module`` becomes a plain Python list: a Sequential or ModuleList whose
+    children are numbered 0..n-1 and that holds no tensor of its own. Named children
+    (``Sequential(OrderedDict(conv0=...))``) or tensors (a parametrization's ``original``)
+    can't live in a list; such a container is emitted like any other module."""
+    if not isinstance(module, LIST_TYPES) or module._parameters or module._buffers:
+        return False
+    return list(module._modules) == [str(i) for i in range(len(module._modules))]
+
+
 @dataclass(frozen=True)
 class LayerCall:
     path: str
