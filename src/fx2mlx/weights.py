@@ -17,6 +17,7 @@ import torch
 from .capture import Captured
 from .codegen.attrs import state_key
 from .meta import LAYER
+from .parametrized import computed_state
 from .passes.collapse_layers import LayerCall
 from .progress import SILENT, Progress
 
@@ -52,13 +53,14 @@ def _to_mx(t: torch.Tensor) -> mx.array:
         t = t.float()
     if t.dtype == torch.bfloat16:
         return mx.array(t.float().numpy()).astype(mx.bfloat16)
-    return mx.array(np.ascontiguousarray(t.numpy()))
+    # ascontiguousarray turns a 0-d array into shape (1,): keep the scalar's shape
+    return mx.array(np.ascontiguousarray(t.numpy()).reshape(tuple(t.shape)))
 
 
 def _layer_weights(captured: Captured, layer: LayerCall) -> dict[str, torch.Tensor]:
     module = captured.module(layer.path)
     out: dict[str, torch.Tensor] = {}
-    for name, tensor in module.state_dict().items():
+    for name, tensor in computed_state(module).items():
         if name.split(".")[-1] in SKIPPED:
             continue
         rule = layer.converter.weight_fix.get(name)

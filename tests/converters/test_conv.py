@@ -159,3 +159,15 @@ def test_functional_conv_unbatched(kw: dict, dims: int) -> None:
     b = torch.randn(5)
     fn = F.conv1d if dims == 1 else F.conv2d
     assert_converts(Lambda(lambda x: fn(x, w, b, **kw)), torch.randn(4, *(6, 7)[:dims]))
+
+
+class DepthwiseConv2d(nn.Conv2d):
+    """A subclass that keeps Conv2d's forward (Hugging Face's EfficientNetDepthwiseConv2d)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(channels, channels, 3, padding=1, groups=channels)
+
+
+def test_conv_subclass_is_the_mlx_layer_of_its_base() -> None:
+    conv = assert_converts(nn.Sequential(DepthwiseConv2d(4), nn.ReLU()), torch.randn(2, 4, 6, 6))
+    assert "nn.Conv2d(4, 4, 3, padding=1, groups=4)" in conv.source

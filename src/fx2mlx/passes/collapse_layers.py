@@ -17,6 +17,7 @@ from torch import fx, nn
 from ..capture import Captured
 from ..converters.registry import Ctor, LayerConverter, layer_for
 from ..meta import LAYER, SCOPE
+from ..parametrized import reparams_of
 
 LIST_TYPES = (nn.Sequential, nn.ModuleList)
 
@@ -45,10 +46,10 @@ def _parent_path(path: str) -> str:
 def _candidate(captured: Captured, path: str) -> LayerCall | None:
     module = captured.module(path)
     conv = layer_for(module)
-    if conv is None:
-        return None
+    if conv is None or reparams_of(module) is None:
+        return None  # no MLX layer, or a parametrization sanitize couldn't redo
     has_state = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
-    in_list = isinstance(captured.module(_parent_path(path)), LIST_TYPES)
+    in_list = is_list(captured.module(_parent_path(path)))
     if not (has_state or conv.always or in_list):
         return None
     ctor = conv.build(module)
