@@ -118,15 +118,18 @@ def make_efficientnet() -> Example:
     torch.manual_seed(0)
     config = transformers().EfficientNetConfig(
         image_size=32,
-        width_coefficient=0.25,  # channels: stem 8, blocks 8 and 16, top 320
+        width_coefficient=0.1,  # channels: stem 8, blocks 8 and 16, top 128
+        depth_coefficient=1.0,
         kernel_sizes=[3, 5],
         in_channels=[32, 32],
-        out_channels=[32, 64],
+        out_channels=[32, 160],
         strides=[1, 2],
         num_block_repeats=[1, 2],
         expand_ratios=[1, 4],
         depthwise_padding=[1],  # block 1 pads symmetrically, the others TF-style
-        hidden_dim=320,
+        # also the pooler's kernel (AvgPool2d(hidden_dim, ceil_mode=True)): kept small, as the
+        # generated avg_pool takes one slice per kernel cell
+        hidden_dim=128,
     )
     return ready(transformers().EfficientNetModel(config)), (image(32),)
 
