@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,52 @@ def assert_converts(
     sets = [inputs] + [fx2mlx.random_inputs(inputs, seed=10 + i) for i in range(fresh)]
     result = conv.validate(sets)
     assert result.ok, f"{result.table()}\n--- generated ---\n{conv.source}"
+    assert_mlx_names_exist(conv.source)
     return conv
+
+
+def _mlx_references(source: str) -> dict[str, str]:
+    """Every dotted name the source reads from an imported ``mlx`` module, as written
+    (``nn.Conv2d``) -> with the module's full name (``mlx.nn.Conv2d``)."""
+    tree = ast.parse(source)
+    aliases = {
+        a.asname or a.name: a.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for a in node.names
+        if a.name.split(".")[0] == "mlx"
+    }
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.insert(0, node.attr)
+            node = node.value
+        if parts and isinstance(node, ast.Name) and node.id in aliases:
+            found[".".join([node.id, *parts])] = ".".join([aliases[node.id], *parts])
+    return found
+
+
+def _resolves(dotted: str) -> bool:
+    module, *attrs = dotted.split(".")
+    value: object = importlib.import_module(module)
+    for i, attr in enumerate(attrs):
+        if hasattr(value, attr):
+            value = getattr(value, attr)
+            continue
+        try:  # a submodule not imported as an attribute yet
+            value = importlib.import_module(".".join([module, *attrs[: i + 1]]))
+        except ImportError:
+            return False
+    return True
+
+
+def assert_mlx_names_exist(source: str) -> None:
+    """Generated code never names an MLX attribute that doesn't exist, on any branch (a file
+    can load and still hold one on a path the example inputs don't take)."""
+    refs = _mlx_references(source)
+    missing = sorted(text for text, dotted in refs.items() if not _resolves(dotted))
+    assert not missing, f"generated code names MLX attributes that don't exist: {missing}"
 
 
 class Lambda(torch.nn.Module):

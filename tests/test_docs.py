@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,3 +45,27 @@ def test_architecture_names_every_module() -> None:
         if f"`{rel}`" not in doc and f"`{rel.removesuffix('.py')}`" not in doc:
             missing.append(rel)
     assert not missing, f"docs/architecture.md does not mention: {missing}"
+
+
+def _zoo_table() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("zoo_table", ROOT / "scripts" / "zoo_table.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_zoo_table_is_current() -> None:
+    """docs/zoo.md renders docs/zoo.json, whose rows are the registry's, passing unless
+    blocked (the zoo tests check each row's status still holds, without this reconverting)."""
+    pytest.importorskip("transformers")
+    from fx2mlx.examples.hf_zoo import BLOCKED, UNSANITIZED, ZOO
+
+    doc = json.loads((ROOT / "docs" / "zoo.json").read_text())
+    fix = "run: .venv/bin/python scripts/zoo_table.py"
+    assert (ROOT / "docs" / "zoo.md").read_text() == _zoo_table().render(doc), fix
+    assert [r["name"] for r in doc["rows"]] == list(ZOO), fix
+    for row in doc["rows"]:
+        assert row["status"] == ("xfail" if row["name"] in BLOCKED else "pass"), fix
+        assert row["summary"] == ZOO[row["name"]].summary, fix
+        assert row["sanitize"] == UNSANITIZED.get(row["name"], ""), fix

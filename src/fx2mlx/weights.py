@@ -16,6 +16,7 @@ import torch
 from .capture import Captured
 from .codegen.attrs import state_key
 from .meta import LAYER
+from .parametrized import computed_state
 from .passes.collapse_layers import LayerCall
 from .progress import SILENT, Progress
 from .tensors import to_mlx
@@ -54,7 +55,7 @@ SKIPPED = ("num_batches_tracked",)
 def _layer_weights(captured: Captured, layer: LayerCall) -> dict[str, torch.Tensor]:
     module = captured.module(layer.path)
     out: dict[str, torch.Tensor] = {}
-    for name, tensor in module.state_dict().items():
+    for name, tensor in computed_state(module).items():
         if name.split(".")[-1] in SKIPPED:
             continue
         rule = layer.converter.weight_fix.get(name)

@@ -4,6 +4,7 @@ and leaves every other key for strict loading to name."""
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
@@ -14,6 +15,8 @@ from torch import nn
 
 import fx2mlx
 from fx2mlx.examples.resnet import make_resnet18
+
+from ..helpers import assert_converts, assert_roundtrip
 
 
 class Partial(nn.Module):
@@ -97,3 +100,31 @@ def test_identity_sanitize_is_one_line() -> None:
     body = _sanitize_def(conv.source).body
     assert len(body) == 2 and ast.unparse(body[1]) == "return weights", ast.unparse(body[1])
     _load(conv, _raw(model))
+
+
+class BandMasks(nn.Module):
+    """Non-persistent boolean band masks, as GPT-Neo registers them: global (causal) and
+    local (a sliding window of 3)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        causal = torch.tril(torch.ones(6, 6, dtype=torch.bool)).view(1, 1, 6, 6)
+        self.register_buffer("causal", causal, persistent=False)
+        self.register_buffer("local", causal ^ torch.tril(causal, -3), persistent=False)
+        self.fc = nn.Linear(6, 6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scores = self.fc(x)[:, None]  # (batch, 1, 6, 6)
+        causal = scores.masked_fill(~self.causal, -1e4)
+        return causal + scores.masked_fill(~self.local, -1e4).softmax(-1)
+
+
+def test_band_masks_are_rebuilt_not_parameters(tmp_path: Path) -> None:
+    """sanitize can't fill a non-persistent buffer from a PyTorch checkpoint: a mask is
+    rebuilt from mx.tril/mx.triu in __init__ instead of being a parameter."""
+    model = BandMasks().eval()
+    conv = assert_converts(model, torch.randn(2, 6, 6))
+    assert "mx.tril(mx.ones((6, 6), dtype=mx.bool_)).reshape(1, 1, 6, 6)" in conv.source
+    assert "mx.triu(mx.ones((6, 6), dtype=mx.bool_), -2)" in conv.source
+    assert set(conv.weights) == {"fc.weight", "fc.bias"}
+    assert_roundtrip(model, conv, (torch.randn(2, 6, 6),), tmp_path / "out")

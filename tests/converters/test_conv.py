@@ -248,3 +248,15 @@ def test_mode_specific_pad_ops(name: str) -> None:
     conv = getattr(nn, f"Conv{dims}d")(3, 4, 1)  # the pad sees a channels-last tensor
     model = nn.Sequential(conv, Lambda(lambda x: op(x, pad)))
     assert_op_converts(model, (torch.randn(2, 3, *(4, 5, 6)[:dims]),), {op})
+
+
+class DepthwiseConv2d(nn.Conv2d):
+    """A subclass that keeps Conv2d's forward (Hugging Face's EfficientNetDepthwiseConv2d)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(channels, channels, 3, padding=1, groups=channels)
+
+
+def test_conv_subclass_is_the_mlx_layer_of_its_base() -> None:
+    conv = assert_converts(nn.Sequential(DepthwiseConv2d(4), nn.ReLU()), torch.randn(2, 4, 6, 6))
+    assert "nn.Conv2d(4, 4, kernel_size=3, padding=1, groups=4)" in conv.source

@@ -26,6 +26,8 @@ BINARY = {
     "precedence": lambda a, b: (a - b) * (a + 1) / (b - 2) - -a,
     "maximum": lambda a, b: torch.maximum(a, b),
     "minimum": lambda a, b: torch.minimum(a, b),
+    "max_other": lambda a, b: torch.max(a, b),  # aten.max.other (T5's position buckets)
+    "min_other": lambda a, b: torch.min(a, b),
     "where": lambda a, b: torch.where(a > b, a, b * 2),
     "where_scalar": lambda a, b: torch.where(a > 0, a, 0.0) + b,
     "masked_fill": lambda b, a: a.masked_fill(b > 0, -3.0),

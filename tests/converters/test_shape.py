@@ -6,7 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from ..helpers import AfterConv, Lambda, assert_converts
+import fx2mlx
+
+from ..helpers import AfterConv, Lambda, assert_converts, assert_op_converts
+
+aten = torch.ops.aten
 
 SHAPE = {
     "flatten": lambda y: y.flatten(),
@@ -115,3 +119,43 @@ def test_conv1d_stack_with_unsqueeze() -> None:
 def test_numpy_T(rank: int) -> None:
     shape = (2, 3, 4)[:rank]
     assert_converts(Lambda(lambda x: x.T * 2), torch.randn(*shape))
+
+
+def test_expand_as() -> None:
+    def fn(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return x[:, :1].expand_as(y) * y
+
+    assert_op_converts(fn, (torch.randn(2, 3, 4), torch.randn(2, 3, 4)), {aten.expand_as.default})
+
+
+class Shuffle(nn.Module):
+    """pixel_shuffle between convolutions (Swin2SR's upsampler), or alone."""
+
+    def __init__(self, factor: int, unshuffle: bool, convs: bool) -> None:
+        super().__init__()
+        shuffle = nn.PixelUnshuffle(factor) if unshuffle else nn.PixelShuffle(factor)
+        channels = 2 * factor * factor
+        before, after = (2, channels) if unshuffle else (channels, 2)
+        self.pre = nn.Conv2d(before, before, 1) if convs else nn.Identity()
+        self.shuffle = shuffle
+        self.post = nn.Conv2d(after, after, 1) if convs else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.post(self.shuffle(self.pre(x)))
+
+
+@pytest.mark.parametrize("convs", [True, False], ids=["between_convs", "alone"])
+@pytest.mark.parametrize("factor", [2, 3])
+@pytest.mark.parametrize("unshuffle", [False, True], ids=["shuffle", "unshuffle"])
+def test_pixel_shuffle(unshuffle: bool, factor: int, convs: bool) -> None:
+    model = Shuffle(factor, unshuffle, convs)
+    shape = (2, 2, 4 * factor, 3 * factor) if unshuffle else (2, 2 * factor * factor, 4, 3)
+    target = aten.pixel_unshuffle.default if unshuffle else aten.pixel_shuffle.default
+    assert_op_converts(model, (torch.randn(*shape),), {target})
+    conv = assert_converts(model, torch.randn(*shape))
+    assert conv.report.transposes == 2  # only at the model's edges
+
+
+def test_pixel_shuffle_of_an_unbatched_image_is_reported() -> None:
+    with pytest.raises(fx2mlx.UnsupportedError, match="rank-3"):
+        fx2mlx.convert(nn.PixelShuffle(2), (torch.randn(8, 3, 3),))

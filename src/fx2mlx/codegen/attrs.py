@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..expr import literal
-from ..passes.collapse_layers import LIST_TYPES
+from ..passes.collapse_layers import is_list
 from .names import attr_identifier
 
 # Marks a path segment that names the private copy of a constant (``self._position_ids``).
@@ -76,7 +76,7 @@ def attr_text(owner: nn.Module, rel: str, root: str = "self") -> str:
     for seg in segments(rel):
         if seg.startswith(PRIVATE):
             text += f"._{attr_name(module, seg[len(PRIVATE):])}"
-        elif isinstance(module, LIST_TYPES):
+        elif is_list(module):
             text += f"[{int(seg)}]"
         elif isinstance(module, nn.ModuleDict):
             text += f"[{literal(seg)}]"
@@ -91,7 +91,7 @@ def state_key(model: nn.Module, key: str) -> str:
     names that had to be renamed to be valid in MLX)."""
     out, module = [], model
     for seg in segments(key):
-        keep = isinstance(module, (*LIST_TYPES, nn.ModuleDict))
+        keep = is_list(module) or isinstance(module, nn.ModuleDict)
         out.append(seg if keep else attr_name(module, seg))
         module = getattr(module, "_modules", {}).get(seg) if module is not None else None
     return ".".join(out)

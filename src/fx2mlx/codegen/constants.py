@@ -2,8 +2,8 @@
 
 They are not in a PyTorch checkpoint, so they must not be parameters of the generated model
 (``sanitize`` could never fill them). When an expression rebuilds one exactly
-(``mx.arange(512).reshape(1, 512)``, ``mx.zeros(...)``, a short literal), it becomes a private
-attribute (``self._position_ids``), which MLX does not treat as a parameter.
+(``mx.arange(512).reshape(1, 512)``, ``mx.zeros(...)``, a causal mask, a short literal), it
+becomes a private attribute (``self._position_ids``), which MLX does not treat as a parameter.
 """
 
 from __future__ import annotations
@@ -41,6 +41,28 @@ def _arange(t: torch.Tensor) -> str | None:
     return text if t.dim() == 1 else f"{text}.reshape{_shape(t)}"
 
 
+def _band(t: torch.Tensor) -> str | None:
+    """A boolean matrix true where ``lo <= column - row <= hi`` (a causal or sliding-window
+    mask, GPT-Neo's ``bias``), possibly under leading axes of size 1."""
+    if t.dtype != torch.bool or t.dim() < 2 or any(d != 1 for d in t.shape[:-2]):
+        return None
+    rows, cols = t.shape[-2:]
+    mat = t.reshape(rows, cols)
+    offset = torch.arange(cols)[None, :] - torch.arange(rows)[:, None]
+    if not mat.any():
+        return None
+    lo, hi = int(offset[mat].min()), int(offset[mat].max())
+    if not torch.equal(mat, (offset >= lo) & (offset <= hi)):
+        return None
+    ones = f"mx.ones(({rows}, {cols}), dtype=mx.bool_)"
+    parts = [f"mx.tril({ones}{f', {hi}' if hi else ''})"] if hi < cols - 1 else []
+    parts += [f"mx.triu({ones}{f', {lo}' if lo else ''})"] if lo > 1 - rows else []
+    text = " & ".join(parts) or ones
+    if t.dim() == 2:
+        return text
+    return f"({text}).reshape{_shape(t)}" if len(parts) > 1 else f"{text}.reshape{_shape(t)}"
+
+
 def constant_tree(t: torch.Tensor) -> Tree | None:
     """An expression that rebuilds ``t`` exactly, or None."""
     t = t.detach().cpu()
@@ -65,7 +87,7 @@ def constant_tree(t: torch.Tensor) -> Tree | None:
         if value == 1:
             return Raw(f"mx.ones({_shape(t)}{_dtype_kw(t)})")
         return Raw(f"mx.full({_shape(t)}, {literal(value)}{_dtype_kw(t)})")
-    arange = _arange(t)
+    arange = _arange(t) or _band(t)
     if arange is not None:
         return Raw(arange)
     if flat.numel() <= SMALL and t.dtype not in (torch.float16, torch.bfloat16):

@@ -12,7 +12,7 @@ from ..converters.registry import Ctor, layer_for
 from ..emit_ctx import dtype_expr
 from ..expr import ATOM, Expr, hole, literal
 from ..meta import LAYER
-from .attrs import LIST_TYPES, attr_text, private, relative, segments
+from .attrs import attr_text, is_list, private, relative, segments
 from .body import Body, render_body
 from .collect import scope_statements
 from .constants import constant_tree
@@ -128,7 +128,7 @@ class Drafter:
         """The constructor tree at ``node``; holders to fill afterwards go to ``holders``."""
         if "\x00payload" in node:
             return node["\x00payload"]
-        if isinstance(module, LIST_TYPES):
+        if is_list(module):
             keys: list[object] = list(range(len(module)))
         elif isinstance(module, nn.ModuleDict):
             keys = [k for k in module.keys() if k in node]

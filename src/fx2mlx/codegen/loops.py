@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from torch import nn
 
-from .attrs import LIST_TYPES, attr_text, relative
+from .attrs import attr_text, is_list, relative
 from .inline import counts
 from .scopes import Scope
 from .statements import Kind, Stmt
@@ -27,12 +27,14 @@ def _list_item(stmt: Stmt, scope: Scope) -> tuple[str, int] | None:
     owner = (
         scope.module.get_submodule(relative(scope.path, parent)) if parent != scope.path else None
     )
-    return (parent, int(index)) if isinstance(owner, LIST_TYPES) else None
+    return (parent, int(index)) if is_list(owner) else None
 
 
 def _covers(owner: nn.Module, indices: list[int]) -> bool:
     skipped = [i for i in range(len(owner)) if i not in indices]
-    return indices == sorted(indices) and all(isinstance(owner[i], PASS_THROUGH) for i in skipped)
+    # each item once, in order: a list walked twice (ALBERT's shared layer) is no loop over it
+    once = indices == sorted(set(indices))
+    return once and all(isinstance(owner[i], PASS_THROUGH) for i in skipped)
 
 
 def _continues(prev: Stmt, stmt: Stmt, parent: str, scope: Scope, uses: dict[str, int]) -> bool:

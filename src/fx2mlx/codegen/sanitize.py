@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..capture import Captured
 from ..meta import LAYER
+from ..parametrized import SPECTRAL_NORM, WEIGHT_NORM, Reparam, reparams_of
 from ..passes.collapse_layers import LayerCall
 from ..weights import RULES
 from .attrs import state_key
@@ -26,11 +27,68 @@ def renamed_keys(captured: Captured, keys: list[str]) -> dict[str, str]:
 
 
 def _torch_keys(captured: Captured) -> tuple[list[str], list[str]]:
-    """The model's state keys, and its buffers PyTorch doesn't save (non-persistent)."""
+    """The model's state keys (with the tensors parametrized layers compute), and its
+    buffers PyTorch doesn't save (non-persistent)."""
     state = list(captured.model.state_dict())
     saved = set(state)
     unsaved = [name for name, _ in captured.model.named_buffers() if name not in saved]
-    return state, unsaved
+    computed = [f"{p}.{r.name}" if p else r.name for p, r in _reparams(captured)]
+    return state + computed, unsaved
+
+
+def _reparams(captured: Captured) -> list[tuple[str, Reparam]]:
+    """(layer path, computed tensor) of every converted parametrized layer, in graph order."""
+    paths = [n.meta[LAYER].path for n in captured.graph.nodes if n.op == "call_module"]
+    out = []
+    for path in dict.fromkeys(paths):
+        out += [(path, r) for r in reparams_of(captured.module(path)) or []]
+    return out
+
+
+# The generated loops that recompute a parametrized layer's tensor from PyTorch's keys.
+_RECOMPUTE = {
+    WEIGHT_NORM: [
+        "# weight_norm: weight = v * g / |v|, the norm over every axis but one (torch's",
+        "# _weight_norm); these layers hold the result",
+        "for key, g_key, v_key, axes in (",
+        "{rows}",
+        "):",
+        "    g, v = weights.pop(g_key), weights.pop(v_key)",
+        "    weights[key] = v * (g / mx.sqrt(mx.sum(v * v, axis=axes, keepdims=True)))",
+    ],
+    SPECTRAL_NORM: [
+        "# spectral_norm in eval: weight = w / sigma, sigma = u . (W v), W = w as a matrix with",
+        "# axis `dim` first (no power iteration); these layers hold the result",
+        "for key, w_key, u_key, v_key, dim in (",
+        "{rows}",
+        "):",
+        "    w, u, v = weights.pop(w_key), weights.pop(u_key), weights.pop(v_key)",
+        "    matrix = mx.moveaxis(w, dim, 0).reshape(w.shape[dim], -1)",
+        "    weights[key] = w / mx.sum(u * (matrix @ v))",
+    ],
+}
+
+
+def _recompute_lines(captured: Captured) -> list[str]:
+    """Before the per-key loop: PyTorch's parametrization keys -> the computed tensors."""
+    rows: dict[str, list[str]] = {WEIGHT_NORM: [], SPECTRAL_NORM: []}
+    for path, r in _reparams(captured):
+        keys = [f"{path}.{k}" if path else k for k in (r.name, *r.sources)]
+        rank = captured.module(path).state_dict()[r.sources[-1]].dim()
+        last = _norm_axes(r.dim, rank) if r.kind == WEIGHT_NORM else r.dim % rank
+        rows[r.kind].append(f"    {(*keys, last)!r},")
+    lines: list[str] = []
+    for kind, template in _RECOMPUTE.items():
+        if rows[kind]:
+            lines += [row for t in template for row in (rows[kind] if t == "{rows}" else [t])]
+    if lines:
+        lines.insert(0, "weights = dict(weights)  # a copy: entries are replaced below")
+    return lines
+
+
+def _norm_axes(dim: int, rank: int) -> tuple[int, ...]:
+    """The axes torch's ``norm_except_dim`` reduces: all but ``dim`` (all of them for -1)."""
+    return tuple(a for a in range(rank) if dim == -1 or a != dim % rank)
 
 
 def skipped_keys(captured: Captured, declared: list[str]) -> dict[str, list[str]]:
@@ -106,9 +164,11 @@ def sanitize_lines(captured: Captured, declared: list[str], prefix: str = "") ->
     skipped = {why: keys for why, keys in skipped_keys(captured, declared).items() if keys}
     counters = any(k.rpartition(".")[2] == COUNTER for k in state)
     rules = rule_lines(captured)
-    if not (prefix or renames or skipped or counters or rules):
+    recompute = _recompute_lines(captured)
+    if not (prefix or renames or skipped or counters or rules or recompute):
         return ["return weights  # PyTorch's names and layouts are this model's already"]
     return [
+        *recompute,
         *_setup(renames, skipped, any("layers.get" in line for line in rules)),
         "sanitized = {}",
         "for key, value in weights.items():",

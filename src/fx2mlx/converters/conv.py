@@ -79,7 +79,9 @@ def build_conv(conv: nn.Module) -> Ctor | None:
     pre = _pre_pad(pads, mode) if explicit and any(map(any, pads)) else ""
     # MLX layers need a batch axis: unbatched (C, *spatial) calls go op by op
     ranks = (len(conv.kernel_size) + 2,)
-    return Ctor(f"nn.{type(conv).__name__}", args, kwargs, defaults, pre=pre, input_ranks=ranks)
+    # by rank, not class name: a subclass (EfficientNetDepthwiseConv2d) is no MLX layer
+    layer = f"nn.Conv{len(conv.kernel_size)}d"
+    return Ctor(layer, args, kwargs, defaults, pre=pre, input_ranks=ranks)
 
 
 def check_conv(node: fx.Node) -> str | None:

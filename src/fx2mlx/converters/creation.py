@@ -75,3 +75,21 @@ def tri(node: fx.Node, ctx: EmitCtx) -> Expr:
     fn = "mx.tril" if node.target is aten.tril.default else "mx.triu"
     k = ctx.arg("diagonal")
     return call(fn, ctx.a("self"), *([ctx.x(k)] if k else []))
+
+
+@register_op(aten.fill.Scalar, aten.zero.default)
+def fill_scalar(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """``x.fill_(v)``, ``x.zero_()``: a new array of x's shape (normalize_graph writes it back
+    where x was a view)."""
+    value = "0" if node.target is aten.zero.default else ctx.a("value")
+    return call("mx.full", f"{ctx.a('self', ATOM)}.shape", value, **_dtype_kw(ctx))
+
+
+@register_op(aten.fill.Tensor, aten.copy.default)
+def fill_tensor(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """``x.fill_(t)``, ``x.copy_(src)``: ``t`` broadcast to x's shape, in x's dtype."""
+    value = ctx.arg("value") if node.target is aten.fill.Tensor else ctx.arg("src")
+    text = call("mx.broadcast_to", ctx.x(value), f"{ctx.a('self', ATOM)}.shape").text
+    if ctx.dtype(value) != ctx.dtype():
+        text = f"{text}.astype({dtype_expr(ctx.dtype())})"
+    return Expr(text)

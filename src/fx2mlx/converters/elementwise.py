@@ -173,9 +173,17 @@ def addc(node: fx.Node, ctx: EmitCtx) -> Expr:
     return infix("+", ctx.arg("self"), term)
 
 
-@register_op(aten.maximum.default, aten.minimum.default, layout=elementwise)
+@register_op(
+    aten.maximum.default,
+    aten.minimum.default,
+    aten.max.other,
+    aten.min.other,
+    layout=elementwise,
+)
 def min_max(node: fx.Node, ctx: EmitCtx) -> Expr:
-    fn = "mx.maximum" if node.target is aten.maximum.default else "mx.minimum"
+    """Elementwise; ``torch.max(a, b)`` (``max.other``) is ``torch.maximum(a, b)``."""
+    larger = node.target in (aten.maximum.default, aten.max.other)
+    fn = "mx.maximum" if larger else "mx.minimum"
     return call(fn, ctx.a("self"), ctx.a("other"))
 
 

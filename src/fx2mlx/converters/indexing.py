@@ -141,3 +141,50 @@ def index(node: fx.Node, ctx: EmitCtx) -> Expr:
 def gather(node: fx.Node, ctx: EmitCtx) -> Expr:
     dim = ctx.arg("dim") % ctx.rank(ctx.arg("self"))
     return call("mx.take_along_axis", ctx.a("self"), ctx.a("index"), axis=str(dim))
+
+
+def _start(ctx: EmitCtx, src: fx.Node, dim: int, start: object) -> str:
+    """A slice start as the non-negative index ``mx.slice_update`` takes (torch clamps it)."""
+    if start is None:
+        return "0"
+    size = ctx.shape(src)[dim]
+    if isinstance(start, int) and isinstance(size, int):
+        return str(max(0, min(size, start + size if start < 0 else start)))
+    return ctx.x(start)
+
+
+def check_slice_scatter(node: fx.Node) -> str | None:
+    args = op_args(node)
+    if args["step"] != 1:
+        return "slice_scatter with a step (mx.slice_update writes a contiguous block)"
+    start, size = args["start"], args["self"].meta["val"].shape[args["dim"]]
+    if isinstance(start, int) and start < 0 and not isinstance(size, int):
+        return "slice_scatter from the end of a dynamic dimension"
+    return None
+
+
+@register_op(aten.slice_scatter.default, check=check_slice_scatter)
+def slice_scatter(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """``x[..., a:b] = src`` (a write through a slice, see normalize_graph)."""
+    src, dim = ctx.arg("self"), ctx.arg("dim") % ctx.rank()
+    start = _start(ctx, src, dim, ctx.arg("start"))
+    return call(
+        "mx.slice_update", ctx.a("self"), ctx.a("src"), f"mx.array([{start}])", axes=f"({dim},)"
+    )
+
+
+def check_select_scatter(node: fx.Node) -> str | None:
+    args = op_args(node)
+    index, size = args["index"], args["self"].meta["val"].shape[args["dim"]]
+    if isinstance(index, int) and index < 0 and not isinstance(size, int):
+        return "select_scatter from the end of a dynamic dimension"
+    return None
+
+
+@register_op(aten.select_scatter.default, check=check_select_scatter)
+def select_scatter(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """``x[..., i] = src`` (a write through an index, see normalize_graph)."""
+    src, dim = ctx.arg("self"), ctx.arg("dim") % ctx.rank()
+    index = _start(ctx, src, dim, ctx.arg("index"))
+    update = call("mx.expand_dims", ctx.a("src"), str(dim)).text
+    return call("mx.slice_update", ctx.a("self"), update, f"mx.array([{index}])", axes=f"({dim},)")

@@ -1,5 +1,5 @@
 """Shape ops: view/reshape/flatten, permute/transpose (free: only the layout changes),
-unsqueeze/squeeze, expand, repeat, and symbolic sizes."""
+unsqueeze/squeeze, expand/expand_as, repeat, pixel_shuffle/unshuffle, and symbolic sizes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from torch import fx
 
 from ..emit_ctx import EmitCtx, op_args
 from ..expr import ATOM, Expr, call
-from ..layout import Decision, Perm, identity, rank_of
+from ..layout import Decision, Perm, identity, rank_of, to_channels_last
 from .registry import register_op
 
 aten = torch.ops.aten
@@ -151,6 +151,44 @@ def expand(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call(
         "mx.broadcast_to", ctx.a("self"), f"({', '.join(texts)}{',' if len(texts) == 1 else ''})"
     )
+
+
+@register_op(aten.expand_as.default)
+def expand_as(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return call("mx.broadcast_to", ctx.a("self"), f"{ctx.a('other', ATOM)}.shape")
+
+
+def check_pixel_shuffle(node: fx.Node) -> str | None:
+    rank = rank_of(op_args(node)["self"])
+    return None if rank == 4 else f"pixel_shuffle of a rank-{rank} tensor (batched 2-D only)"
+
+
+def _times(ctx: EmitCtx, size: object, r: int) -> str:
+    return str(size * r) if isinstance(size, int) else f"{ctx.x(size, ATOM)} * {r}"
+
+
+def _over(ctx: EmitCtx, size: object, r: int) -> str:
+    return str(size // r) if isinstance(size, int) else f"{ctx.x(size, ATOM)} // {r}"
+
+
+@register_op(aten.pixel_shuffle.default, layout=to_channels_last, check=check_pixel_shuffle)
+def pixel_shuffle(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """Channels last, torch's channel c * r * r + i * r + j goes to row i, column j of c."""
+    r, (_, c, h, w) = ctx.arg("upscale_factor"), ctx.shape(ctx.arg("self"))
+    split = f"-1, {ctx.x(h)}, {ctx.x(w)}, {_over(ctx, c, r * r)}, {r}, {r}"
+    joined = f"-1, {_times(ctx, h, r)}, {_times(ctx, w, r)}, {_over(ctx, c, r * r)}"
+    x = ctx.a("self", ATOM)
+    return Expr(f"{x}.reshape({split}).transpose(0, 1, 4, 2, 5, 3).reshape({joined})")
+
+
+@register_op(aten.pixel_unshuffle.default, layout=to_channels_last, check=check_pixel_shuffle)
+def pixel_unshuffle(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """The inverse of pixel_shuffle, channels last."""
+    r, (_, c, h, w) = ctx.arg("downscale_factor"), ctx.shape(ctx.arg("self"))
+    split = f"-1, {_over(ctx, h, r)}, {r}, {_over(ctx, w, r)}, {r}, {ctx.x(c)}"
+    joined = f"-1, {_over(ctx, h, r)}, {_over(ctx, w, r)}, {_times(ctx, c, r * r)}"
+    x = ctx.a("self", ATOM)
+    return Expr(f"{x}.reshape({split}).transpose(0, 1, 3, 5, 2, 4).reshape({joined})")
 
 
 @register_op(aten.repeat.default)

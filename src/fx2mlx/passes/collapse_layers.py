@@ -21,8 +21,19 @@ from ..capture import Captured
 from ..converters.registry import Ctor, LayerConverter, LayerIO, layer_for
 from ..emit_ctx import op_args
 from ..meta import LAYER, SCOPE
+from ..parametrized import reparams_of
 
 LIST_TYPES = (nn.Sequential, nn.ModuleList)
+
+
+def is_list(module: object) -> bool:
+    """Whether ``module`` becomes a plain Python list: a Sequential or ModuleList whose
+    children are numbered 0..n-1 and that holds no tensor of its own. Named children
+    (``Sequential(OrderedDict(conv0=...))``) or tensors (a parametrization's ``original``)
+    can't live in a list; such a container is emitted like any other module."""
+    if not isinstance(module, LIST_TYPES) or module._parameters or module._buffers:
+        return False
+    return list(module._modules) == [str(i) for i in range(len(module._modules))]
 
 
 @dataclass(frozen=True)
@@ -39,10 +50,10 @@ def _parent_path(path: str) -> str:
 def _candidate(captured: Captured, path: str) -> LayerCall | None:
     module = captured.module(path)
     conv = layer_for(module)
-    if conv is None:
-        return None
+    if conv is None or reparams_of(module) is None:
+        return None  # no MLX layer, or a parametrization sanitize couldn't redo
     has_state = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
-    in_list = isinstance(captured.module(_parent_path(path)), LIST_TYPES)
+    in_list = is_list(captured.module(_parent_path(path)))
     if not (has_state or conv.always or in_list):
         return None
     ctor = conv.build(module)
