@@ -51,10 +51,9 @@ def _registry() -> dict[str, ZooModel]:
 ZOO: dict[str, ZooModel] = _registry()
 
 BLOCKED: dict[str, str] = {
-    "beit": "aten.upsample_bilinear2d: F.interpolate resizes the relative position bias",
-    "segformer": "aten.upsample_bilinear2d: F.interpolate in the decode head",
+    "beit": "aten.meshgrid and in-place copy_/add_/mul_ on the relative position index",
     "encodec": "capture: EncodecConv1d pads by a tensor comparison (data-dependent for"
-    " torch.export and fx); behind it nn.LSTM and ConvTranspose1d",
+    " torch.export and fx)",
 }
 """Architectures fx2mlx can't convert yet, and the first thing in the way."""
 
