@@ -158,6 +158,36 @@ class LocalResponseNorm(nn.Module):
         return x / ((total / self.size) * self.alpha + self.k) ** self.beta
 '''
 
+PIXEL_SHUFFLE = '''
+def pixel_shuffle(x, r, channels_last=False):
+    """PyTorch pixel_shuffle: (*, C*r*r, H, W) -> (*, C, H*r, W*r); channels-last images
+    (N, H, W, C*r*r) -> (N, H*r, W*r, C). Channel c*r*r + i*r + j goes to offset (i, j)."""
+    if channels_last:
+        n, h, w, c = x.shape
+        x = x.reshape(n, h, w, c // (r * r), r, r).transpose(0, 1, 4, 2, 5, 3)
+        return x.reshape(n, h * r, w * r, c // (r * r))
+    *lead, c, h, w = x.shape
+    k = len(lead)
+    x = x.reshape(*lead, c // (r * r), r, r, h, w)
+    x = x.transpose(*range(k), k, k + 3, k + 1, k + 4, k + 2)
+    return x.reshape(*lead, c // (r * r), h * r, w * r)
+'''
+
+PIXEL_UNSHUFFLE = '''
+def pixel_unshuffle(x, r, channels_last=False):
+    """PyTorch pixel_unshuffle, the inverse of pixel_shuffle: (*, C, H*r, W*r) ->
+    (*, C*r*r, H, W); channels-last images (N, H*r, W*r, C) -> (N, H, W, C*r*r)."""
+    if channels_last:
+        n, h, w, c = x.shape
+        x = x.reshape(n, h // r, r, w // r, r, c).transpose(0, 1, 3, 5, 2, 4)
+        return x.reshape(n, h // r, w // r, c * r * r)
+    *lead, c, h, w = x.shape
+    k = len(lead)
+    x = x.reshape(*lead, c, h // r, r, w // r, r)
+    x = x.transpose(*range(k), k, k + 2, k + 4, k + 1, k + 3)
+    return x.reshape(*lead, c * r * r, h // r, w // r)
+'''
+
 CIRCULAR_PAD = '''
 def circular_pad(x, widths):
     """PyTorch circular padding: each axis wraps around, taking values from its other end."""
@@ -236,6 +266,8 @@ HELPERS: dict[str, Helper] = {
     "instance_norm": Helper(INSTANCE_NORM),
     "LocalResponseNorm": Helper(LOCAL_RESPONSE_NORM),
     "circular_pad": Helper(CIRCULAR_PAD),
+    "pixel_shuffle": Helper(PIXEL_SHUFFLE),
+    "pixel_unshuffle": Helper(PIXEL_UNSHUFFLE),
     "embedding_renorm": Helper(EMBEDDING_RENORM),
     "MultiheadAttention": Helper(MHA_CLASS),
 }
