@@ -11,6 +11,7 @@ from .converters import is_layer  # importing the package fills the registry
 from .errors import Fx2MlxError, UnsupportedError
 from .passes.analyze_dynamic import analyze_dynamic
 from .passes.assign_layout import assign_layout
+from .passes.bake_constant_arguments import bake_constant_arguments
 from .passes.collapse_layers import collapse_layers
 from .passes.collect_unsupported import collect_unsupported
 from .passes.fuse_global_pool import fuse_global_pool
@@ -86,6 +87,7 @@ def compile_model(
 def run_passes(captured: Captured, channels_last_io: bool) -> tuple[list[str], list[BakedDim], int]:
     """The graph passes in order: (collapsed layers, baked-in dims, transposes inserted)."""
     normalize_graph(captured)
+    bake_constant_arguments(captured)
     simplify_graph(captured)
     fuse_global_pool(captured)
     layers = collapse_layers(captured)

@@ -6,7 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from ..helpers import AfterConv, Lambda, assert_converts
+import fx2mlx
+
+from ..helpers import AfterConv, Lambda, assert_converts, assert_op_converts
+
+aten = torch.ops.aten
 
 SHAPE = {
     "flatten": lambda y: y.flatten(),
@@ -115,3 +119,86 @@ def test_conv1d_stack_with_unsqueeze() -> None:
 def test_numpy_T(rank: int) -> None:
     shape = (2, 3, 4)[:rank]
     assert_converts(Lambda(lambda x: x.T * 2), torch.randn(*shape))
+
+
+AS = {
+    "expand_as": lambda y, o: y[:, :1, :, :1].expand_as(o) + o,
+    "expand_as_lower_rank": lambda y, o: y[0, 0, 0].expand_as(o) * 2,
+    "reshape_as": lambda y, o: o.reshape_as(y.flatten(2)) * 2,
+    "view_as": lambda y, o: y.view_as(o.transpose(2, 3).contiguous()),
+    "view_as_channels": lambda y, o: (y * 2).view_as(o.permute(0, 2, 3, 1)) + 1,
+}
+
+
+@pytest.mark.parametrize("after_conv", [True, False], ids=["after_conv", "root"])
+@pytest.mark.parametrize("name", AS)
+def test_shape_as(name: str, after_conv: bool) -> None:
+    """``other`` gives only its shape: it may be stored channels-last."""
+    fn = AS[name]
+    target = {aten.expand_as.default, aten.reshape_as.default, aten.view_as.default}
+    if after_conv:
+        assert_op_converts(AfterConv(lambda y: fn(y, y * 3)), (torch.randn(2, 3, 5, 6),), target)
+    else:
+        assert_op_converts(lambda y: fn(y, y * 3), (torch.randn(2, 4, 5, 6),), target)
+
+
+RI = {
+    "dim1": lambda y: y.repeat_interleave(2, dim=1),
+    "dim_neg": lambda y: torch.repeat_interleave(y, 3, dim=-1),
+    "flat": lambda y: y.repeat_interleave(2),
+    "size_after": lambda y: y.repeat_interleave(2, dim=0).reshape(y.shape[0], -1),
+}
+
+
+@pytest.mark.parametrize("after_conv", [True, False], ids=["after_conv", "root"])
+@pytest.mark.parametrize("name", RI)
+def test_repeat_interleave_int(name: str, after_conv: bool) -> None:
+    model = AfterConv(RI[name]) if after_conv else Lambda(RI[name])
+    assert_converts(model, torch.randn(2, 3 if after_conv else 4, 5, 6))
+
+
+class Repeats(nn.Module):
+    """Per-element repeats held by the model: a buffer or a literal in forward."""
+
+    def __init__(self, repeats: list[int], dim: int | None, literal: bool) -> None:
+        super().__init__()
+        self.register_buffer("repeats", torch.tensor(repeats))
+        self.values, self.dim, self.literal = repeats, dim, literal
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        repeats = torch.tensor(self.values) if self.literal else self.repeats
+        return torch.repeat_interleave(x, repeats, dim=self.dim) * 2
+
+
+@pytest.mark.parametrize("literal", [False, True], ids=["buffer", "literal"])
+@pytest.mark.parametrize(
+    "repeats,dim",
+    [([1, 2, 0, 3], 1), ([2, 0, 1, 1, 3], -1), ([3], 1), ([1, 0, 2] * 20, None)],
+    ids=str,
+)
+def test_repeat_interleave_constant_tensor(repeats: list, dim: int | None, literal: bool) -> None:
+    conv = assert_converts(
+        Repeats(repeats, dim, literal), torch.randn(2, 4, 5) if dim else torch.randn(3, 4, 5)
+    )
+    if len(repeats) > 1:
+        assert "repeats baked in" in conv.source
+
+
+def test_repeat_interleave_constant_tensor_after_conv() -> None:
+    class M(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 1)
+            self.register_buffer("repeats", torch.tensor([2, 1, 0, 1]))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.conv(x).repeat_interleave(self.repeats, dim=1)
+
+    conv = assert_converts(M(), torch.randn(2, 3, 5, 6))
+    assert conv.report.transposes == 2
+
+
+def test_repeat_interleave_runtime_repeats_is_reported() -> None:
+    fn = Lambda(lambda x, r: x.repeat_interleave(r, dim=0))
+    with pytest.raises(fx2mlx.UnsupportedError, match="data-dependent shape"):
+        fx2mlx.convert(fn, (torch.randn(4, 3), torch.tensor([1, 2, 0, 3])))

@@ -188,6 +188,14 @@ def pixel_unshuffle(x, r, channels_last=False):
     return x.reshape(*lead, c * r * r, h // r, w // r)
 '''
 
+REPEAT_INTERLEAVE = '''
+def repeat_interleave(x, repeats, axis):
+    """torch.repeat_interleave with one count per element (known at conversion): element i
+    along axis is repeated repeats[i] times."""
+    index = [i for i, n in enumerate(repeats) for _ in range(n)]
+    return mx.take(x, mx.array(index, dtype=mx.int32), axis=axis)
+'''
+
 CIRCULAR_PAD = '''
 def circular_pad(x, widths):
     """PyTorch circular padding: each axis wraps around, taking values from its other end."""
@@ -266,6 +274,7 @@ HELPERS: dict[str, Helper] = {
     "instance_norm": Helper(INSTANCE_NORM),
     "LocalResponseNorm": Helper(LOCAL_RESPONSE_NORM),
     "circular_pad": Helper(CIRCULAR_PAD),
+    "repeat_interleave": Helper(REPEAT_INTERLEAVE),
     "pixel_shuffle": Helper(PIXEL_SHUFFLE),
     "pixel_unshuffle": Helper(PIXEL_UNSHUFFLE),
     "embedding_renorm": Helper(EMBEDDING_RENORM),

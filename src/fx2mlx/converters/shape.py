@@ -1,5 +1,5 @@
-"""Shape ops: view/reshape/flatten, permute/transpose (free: only the layout changes),
-unsqueeze/squeeze, expand, repeat, and symbolic sizes."""
+"""Shape ops: view/reshape/flatten (and ``*_as``), permute/transpose (free: only the layout
+changes), unsqueeze/squeeze, expand, repeat, repeat_interleave, and symbolic sizes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from torch import fx
 
 from ..emit_ctx import EmitCtx, op_args
 from ..expr import ATOM, Expr, call
-from ..layout import Decision, Perm, identity, rank_of
+from ..layout import Decision, Perm, canonical, identity, keep, rank_of
 from .registry import register_op
 
 aten = torch.ops.aten
@@ -166,3 +166,68 @@ def size_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
 @register_op(aten.sym_size.int, layout=size_layout)
 def sym_size(node: fx.Node, ctx: EmitCtx) -> Expr:
     return Expr(f"{ctx.a('self', ATOM)}.shape[{ctx.axis(ctx.arg('self'), ctx.arg('dim'))}]")
+
+
+def _shape_text(ctx: EmitCtx, node: fx.Node) -> str:
+    """``node``'s PyTorch shape at run time, whatever layout it is stored in."""
+    r = ctx.rank(node)
+    if ctx.perm(node) == identity(r):
+        return f"{ctx.x(node, ATOM)}.shape"
+    items = [_dim_expr(ctx, node, d) for d in range(r)]
+    return f"({', '.join(items)}{',' if r == 1 else ''})"
+
+
+def shape_as_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
+    """Only the shape of ``other`` is read: it stays in whatever layout it has."""
+    if node.target is not aten.expand_as.default:
+        return reshape_layout(node, perms)
+    src, other = op_args(node)["self"], op_args(node)["other"]
+    if rank_of(src) == rank_of(other):  # broadcast in other's layout, axis for axis
+        return Decision({src: perms[other]}, perms[other])
+    return Decision({src: identity(rank_of(src) or 0)}, identity(rank_of(node) or 0))
+
+
+@register_op(
+    aten.expand_as.default, aten.reshape_as.default, aten.view_as.default, layout=shape_as_layout
+)
+def shape_as(node: fx.Node, ctx: EmitCtx) -> Expr:
+    other = ctx.arg("other")
+    if node.target is aten.expand_as.default:
+        same = ctx.perm() == ctx.perm(other)  # stored alike: the stored shape will do
+        shape = f"{ctx.x(other, ATOM)}.shape" if same else _shape_text(ctx, other)
+        return call("mx.broadcast_to", ctx.a("self"), shape)
+    shape = _shape_text(ctx, other)
+    return Expr(f"{ctx.a('self', ATOM)}.reshape({shape})")
+
+
+def repeat_interleave_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
+    """Along one axis any layout works; without a dim torch flattens, in its own order."""
+    if op_args(node)["dim"] is None:
+        return canonical(node, perms)
+    return keep(node, perms)
+
+
+def check_repeat_interleave(node: fx.Node) -> str | None:
+    if isinstance(op_args(node)["repeats"], fx.Node):
+        # the output's length is the sum of the repeats: known only when they are constant
+        return "repeat_interleave with tensor repeats computed at run time (data-dependent shape)"
+    return None
+
+
+@register_op(
+    aten.repeat_interleave.self_int,
+    aten.repeat_interleave.self_Tensor,
+    layout=repeat_interleave_layout,
+    check=check_repeat_interleave,
+)
+def repeat_interleave(node: fx.Node, ctx: EmitCtx) -> Expr:
+    src, dim, repeats = ctx.arg("self"), ctx.arg("dim"), ctx.arg("repeats")
+    if dim is None:
+        x, axis = f"{ctx.x(src, ATOM)}.flatten()", 0
+    else:
+        x, axis = ctx.a("self"), ctx.axis(src, dim)
+    if isinstance(repeats, list) and len(repeats) != 1:
+        ctx.comment("repeats baked in from a constant tensor at conversion")
+        return call(ctx.helper("repeat_interleave"), x, ctx.x(repeats), str(axis))
+    count = repeats[0] if isinstance(repeats, list) else repeats  # one repeat: for every element
+    return call("mx.repeat", x, ctx.x(count), axis=str(axis))
