@@ -16,6 +16,7 @@ from . import (  # noqa: F401 - imported for their registrations
     mha,
     norm,
     padding,
+    patches,
     pooling,
     reduction,
     reorder,
