@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import helpers_norm as norm
+from . import helpers_patches as patches
+from . import helpers_shape as shape
+
 _POOL_GEOMETRY = '''
 def _pool_geometry(size, kernel, stride, padding, dilation, ceil_mode):
     """Output length and right padding of one pooled axis, as PyTorch computes them."""
@@ -126,119 +130,6 @@ def group_norm(x, groups, weight, bias, eps):
     return x
 '''
 
-INSTANCE_NORM = '''
-def instance_norm(x, weight, bias, eps):
-    """PyTorch instance_norm on channels-last x: statistics over the spatial axes of each
-    sample and channel."""
-    axes = tuple(range(1, x.ndim - 1))
-    mean = mx.mean(x, axis=axes, keepdims=True)
-    var = mx.var(x, axis=axes, keepdims=True)
-    x = (x - mean) * mx.rsqrt(var + eps)
-    if weight is not None:
-        x = x * weight
-    if bias is not None:
-        x = x + bias
-    return x
-'''
-
-LOCAL_RESPONSE_NORM = '''
-class LocalResponseNorm(nn.Module):
-    """torch.nn.LocalResponseNorm on channels-last x: each value divided by the mean square
-    over `size` neighbouring channels (zero beyond the ends), scaled and raised to beta."""
-
-    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
-        super().__init__()
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
-
-    def __call__(self, x: mx.array) -> mx.array:
-        pads = [(0, 0)] * (x.ndim - 1) + [(self.size // 2, (self.size - 1) // 2)]
-        squares = mx.pad(mx.square(x), pads)
-        channels = x.shape[-1]
-        total = sum(squares[..., i : i + channels] for i in range(self.size))
-        return x / ((total / self.size) * self.alpha + self.k) ** self.beta
-'''
-
-PIXEL_SHUFFLE = '''
-def pixel_shuffle(x, r, channels_last=False):
-    """PyTorch pixel_shuffle: (*, C*r*r, H, W) -> (*, C, H*r, W*r); channels-last images
-    (N, H, W, C*r*r) -> (N, H*r, W*r, C). Channel c*r*r + i*r + j goes to offset (i, j)."""
-    if channels_last:
-        n, h, w, c = x.shape
-        x = x.reshape(n, h, w, c // (r * r), r, r).transpose(0, 1, 4, 2, 5, 3)
-        return x.reshape(n, h * r, w * r, c // (r * r))
-    *lead, c, h, w = x.shape
-    k = len(lead)
-    x = x.reshape(*lead, c // (r * r), r, r, h, w)
-    x = x.transpose(*range(k), k, k + 3, k + 1, k + 4, k + 2)
-    return x.reshape(*lead, c // (r * r), h * r, w * r)
-'''
-
-PIXEL_UNSHUFFLE = '''
-def pixel_unshuffle(x, r, channels_last=False):
-    """PyTorch pixel_unshuffle, the inverse of pixel_shuffle: (*, C, H*r, W*r) ->
-    (*, C*r*r, H, W); channels-last images (N, H*r, W*r, C) -> (N, H, W, C*r*r)."""
-    if channels_last:
-        n, h, w, c = x.shape
-        x = x.reshape(n, h // r, r, w // r, r, c).transpose(0, 1, 3, 5, 2, 4)
-        return x.reshape(n, h // r, w // r, c * r * r)
-    *lead, c, h, w = x.shape
-    k = len(lead)
-    x = x.reshape(*lead, c, h // r, r, w // r, r)
-    x = x.transpose(*range(k), k, k + 2, k + 4, k + 1, k + 3)
-    return x.reshape(*lead, c * r * r, h // r, w // r)
-'''
-
-REPEAT_INTERLEAVE = '''
-def repeat_interleave(x, repeats, axis):
-    """torch.repeat_interleave with one count per element (known at conversion): element i
-    along axis is repeated repeats[i] times."""
-    index = [i for i, n in enumerate(repeats) for _ in range(n)]
-    return mx.take(x, mx.array(index, dtype=mx.int32), axis=axis)
-'''
-
-IM2COL = '''
-def im2col(x, kernel, dilation, padding, stride):
-    """PyTorch unfold (im2col) of a channels-last image (N, H, W, C): every sliding block,
-    as (N, L, C * kh * kw), blocks in row-major order (torch's output, transposed)."""
-    if x.ndim == 3:
-        return im2col(x[None], kernel, dilation, padding, stride)[0]
-    x = mx.pad(x, [(0, 0)] + [(p, p) for p in padding] + [(0, 0)])
-    outs = [
-        (n - d * (k - 1) - 1) // s + 1
-        for n, k, d, s in zip(x.shape[1:3], kernel, dilation, stride)
-    ]
-    blocks = mx.stack(_windows(x, kernel, stride, dilation, outs), axis=-1)
-    return blocks.reshape(x.shape[0], outs[0] * outs[1], -1)
-'''
-
-COL2IM = '''
-def col2im(x, output_size, kernel, dilation, padding, stride):
-    """PyTorch fold (col2im) of blocks (N, L, C * kh * kw) into a channels-last image
-    (N, H, W, C): where blocks overlap, their values add up."""
-    if x.ndim == 2:
-        return col2im(x[None], output_size, kernel, dilation, padding, stride)[0]
-    size = [n + 2 * p for n, p in zip(output_size, padding)]
-    outs = [(n - d * (k - 1) - 1) // s + 1 for n, k, d, s in zip(size, kernel, dilation, stride)]
-    blocks = x.reshape(x.shape[0], outs[0], outs[1], -1, kernel[0] * kernel[1])
-    out = mx.zeros((x.shape[0], *size, blocks.shape[3]), dtype=x.dtype)
-    offsets = itertools.product(*(range(k) for k in kernel))
-    for k, (i, j) in enumerate(offsets):
-        rows = slice(i * dilation[0], i * dilation[0] + (outs[0] - 1) * stride[0] + 1, stride[0])
-        cols = slice(j * dilation[1], j * dilation[1] + (outs[1] - 1) * stride[1] + 1, stride[1])
-        out = out.at[:, rows, cols].add(blocks[..., k])
-    return out[:, padding[0] : size[0] - padding[0], padding[1] : size[1] - padding[1]]
-'''
-
-UNFOLD = '''
-def unfold(x, axis, size, step):
-    """Tensor.unfold: the windows of `size` along axis, every `step`, on a new last axis."""
-    if x.ndim == 0:
-        return x.reshape(1)
-    count = (x.shape[axis] - size) // step + 1
-    index = mx.arange(count)[:, None] * step + mx.arange(size)[None, :]
-    return mx.moveaxis(mx.take(x, index, axis=axis), axis + 1, -1)
-'''
-
 CIRCULAR_PAD = '''
 def circular_pad(x, widths):
     """PyTorch circular padding: each axis wraps around, taking values from its other end."""
@@ -314,17 +205,17 @@ HELPERS: dict[str, Helper] = {
     ),
     "adaptive_avg_pool": Helper(ADAPTIVE_AVG_POOL),
     "group_norm": Helper(GROUP_NORM),
-    "instance_norm": Helper(INSTANCE_NORM),
-    "LocalResponseNorm": Helper(LOCAL_RESPONSE_NORM),
     "circular_pad": Helper(CIRCULAR_PAD),
-    "im2col": Helper(IM2COL, needs=("_windows",)),
-    "col2im": Helper(COL2IM, imports=("itertools",)),
-    "unfold": Helper(UNFOLD),
-    "repeat_interleave": Helper(REPEAT_INTERLEAVE),
-    "pixel_shuffle": Helper(PIXEL_SHUFFLE),
-    "pixel_unshuffle": Helper(PIXEL_UNSHUFFLE),
     "embedding_renorm": Helper(EMBEDDING_RENORM),
     "MultiheadAttention": Helper(MHA_CLASS),
+    "instance_norm": Helper(norm.INSTANCE_NORM),
+    "LocalResponseNorm": Helper(norm.LOCAL_RESPONSE_NORM),
+    "pixel_shuffle": Helper(shape.PIXEL_SHUFFLE),
+    "pixel_unshuffle": Helper(shape.PIXEL_UNSHUFFLE),
+    "repeat_interleave": Helper(shape.REPEAT_INTERLEAVE),
+    "im2col": Helper(patches.IM2COL, needs=("_windows",)),
+    "col2im": Helper(patches.COL2IM, imports=("itertools",)),
+    "unfold": Helper(patches.UNFOLD),
 }
 
 

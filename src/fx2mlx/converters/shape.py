@@ -1,5 +1,6 @@
-"""Shape ops: view/reshape/flatten (and ``*_as``), permute/transpose (free: only the layout
-changes), unsqueeze/squeeze, expand, repeat, repeat_interleave, and symbolic sizes."""
+"""Shape ops: view/reshape/flatten, permute/transpose (free: only the layout changes),
+unsqueeze/squeeze, expand, ``*_as``, pixel_shuffle/unshuffle, repeat, repeat_interleave, and
+symbolic sizes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from torch import fx
 
 from ..emit_ctx import EmitCtx, op_args
 from ..expr import ATOM, Expr, call
-from ..layout import Decision, Perm, canonical, identity, keep, rank_of
+from ..layout import Decision, Perm, canonical, channels_last, identity, keep, rank_of
 from .registry import register_op
 
 aten = torch.ops.aten
@@ -153,21 +154,6 @@ def expand(node: fx.Node, ctx: EmitCtx) -> Expr:
     )
 
 
-@register_op(aten.repeat.default)
-def repeat(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return call("mx.tile", ctx.a("self"), ctx.x(list(ctx.arg("repeats"))))
-
-
-def size_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
-    src = op_args(node)["self"]
-    return Decision({src: perms[src]}, None)
-
-
-@register_op(aten.sym_size.int, layout=size_layout)
-def sym_size(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return Expr(f"{ctx.a('self', ATOM)}.shape[{ctx.axis(ctx.arg('self'), ctx.arg('dim'))}]")
-
-
 def _shape_text(ctx: EmitCtx, node: fx.Node) -> str:
     """``node``'s PyTorch shape at run time, whatever layout it is stored in."""
     r = ctx.rank(node)
@@ -198,6 +184,42 @@ def shape_as(node: fx.Node, ctx: EmitCtx) -> Expr:
         return call("mx.broadcast_to", ctx.a("self"), shape)
     shape = _shape_text(ctx, other)
     return Expr(f"{ctx.a('self', ATOM)}.reshape({shape})")
+
+
+def pixel_shuffle_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
+    """A channels-last image stays channels-last (inside a conv stack); anything else is
+    shuffled in PyTorch's layout."""
+    src = op_args(node)["self"]
+    p = perms[src]
+    if len(p) == 4 and p == channels_last(4):
+        return Decision({src: p}, p)
+    return Decision({src: identity(len(p))}, identity(len(p)))
+
+
+@register_op(aten.pixel_shuffle.default, aten.pixel_unshuffle.default, layout=pixel_shuffle_layout)
+def pixel_shuffle(node: fx.Node, ctx: EmitCtx) -> Expr:
+    shuffle = node.target is aten.pixel_shuffle.default
+    fn = ctx.helper("pixel_shuffle" if shuffle else "pixel_unshuffle")
+    factor = ctx.a("upscale_factor" if shuffle else "downscale_factor")
+    src = ctx.arg("self")
+    if ctx.perm(src) == identity(ctx.rank(src)):
+        return call(fn, ctx.a("self"), factor)
+    return call(fn, ctx.a("self"), factor, channels_last="True")
+
+
+@register_op(aten.repeat.default)
+def repeat(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return call("mx.tile", ctx.a("self"), ctx.x(list(ctx.arg("repeats"))))
+
+
+def size_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
+    src = op_args(node)["self"]
+    return Decision({src: perms[src]}, None)
+
+
+@register_op(aten.sym_size.int, layout=size_layout)
+def sym_size(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return Expr(f"{ctx.a('self', ATOM)}.shape[{ctx.axis(ctx.arg('self'), ctx.arg('dim'))}]")
 
 
 def repeat_interleave_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
