@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from . import helpers_norm as norm
 from . import helpers_patches as patches
+from . import helpers_reduction as reduction
 from . import helpers_shape as shape
 
 _POOL_GEOMETRY = '''
@@ -216,6 +217,9 @@ HELPERS: dict[str, Helper] = {
     "im2col": Helper(patches.IM2COL, needs=("_windows",)),
     "col2im": Helper(patches.COL2IM, imports=("itertools",)),
     "unfold": Helper(patches.UNFOLD),
+    "_cum_index": Helper(reduction.CUM_INDEX),
+    "cummax": Helper(reduction.CUMMAX, needs=("_cum_index",)),
+    "cummin": Helper(reduction.CUMMIN, needs=("_cum_index",)),
 }
 
 
