@@ -21,6 +21,7 @@ from . import (  # noqa: F401 - imported for their registrations
     reduction,
     reorder,
     shape,
+    sorting,
     thirdparty,
 )
 from .registry import (

@@ -13,6 +13,7 @@ from . import helpers_norm as norm
 from . import helpers_patches as patches
 from . import helpers_reduction as reduction
 from . import helpers_shape as shape
+from . import helpers_sorting as sorting
 
 _POOL_GEOMETRY = '''
 def _pool_geometry(size, kernel, stride, padding, dilation, ceil_mode):
@@ -220,6 +221,9 @@ HELPERS: dict[str, Helper] = {
     "_cum_index": Helper(reduction.CUM_INDEX),
     "cummax": Helper(reduction.CUMMAX, needs=("_cum_index",)),
     "cummin": Helper(reduction.CUMMIN, needs=("_cum_index",)),
+    "argsort_descending": Helper(sorting.ARGSORT_DESCENDING),
+    "sort_descending": Helper(sorting.SORT_DESCENDING, needs=("argsort_descending",)),
+    "topk": Helper(sorting.TOPK, needs=("argsort_descending",)),
 }
 
 
