@@ -20,6 +20,7 @@ from . import (  # noqa: F401 - imported for their registrations
     pooling,
     reduction,
     reorder,
+    scatter,
     shape,
     sorting,
     thirdparty,

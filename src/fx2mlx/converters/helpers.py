@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from . import helpers_norm as norm
 from . import helpers_patches as patches
 from . import helpers_reduction as reduction
+from . import helpers_scatter as scatter
 from . import helpers_shape as shape
 from . import helpers_sorting as sorting
 
@@ -224,6 +225,13 @@ HELPERS: dict[str, Helper] = {
     "argsort_descending": Helper(sorting.ARGSORT_DESCENDING),
     "sort_descending": Helper(sorting.SORT_DESCENDING, needs=("argsort_descending",)),
     "topk": Helper(sorting.TOPK, needs=("argsort_descending",)),
+    "index_set": Helper(scatter.INDEX_SET),
+    "_scatter_index": Helper(scatter.SCATTER_INDEX),
+    "_scatter_source": Helper(scatter.SCATTER_SOURCE),
+    "scatter": Helper(scatter.SCATTER, needs=("index_set", "_scatter_index", "_scatter_source")),
+    "scatter_add": Helper(scatter.SCATTER_ADD, needs=("_scatter_index", "_scatter_source")),
+    "scatter_reduce": Helper(scatter.SCATTER_REDUCE, needs=("_scatter_index", "_scatter_source")),
+    "masked_scatter": Helper(scatter.MASKED_SCATTER),
 }
 
 
