@@ -15,6 +15,7 @@ from .passes.bake_constant_arguments import bake_constant_arguments
 from .passes.collapse_layers import collapse_layers
 from .passes.collect_unsupported import collect_unsupported
 from .passes.fuse_global_pool import fuse_global_pool
+from .passes.inline_wrappers import inline_wrappers
 from .passes.normalize_graph import normalize_graph
 from .passes.simplify_graph import simplify_graph
 from .progress import SILENT, Progress
@@ -86,6 +87,7 @@ def compile_model(
 
 def run_passes(captured: Captured, channels_last_io: bool) -> tuple[list[str], list[BakedDim], int]:
     """The graph passes in order: (collapsed layers, baked-in dims, transposes inserted)."""
+    inline_wrappers(captured)
     normalize_graph(captured)
     bake_constant_arguments(captured)
     simplify_graph(captured)
