@@ -8,9 +8,10 @@ separate graph. Gradients don't matter at inference, so a grad region is inlined
 An autocast region runs some ops in a lower precision (matmul, linear, conv in bfloat16 on
 CPU) or in float32, by casting their inputs; export records each op's resulting dtype but not
 the casts. The pass traces each op of the region on fake tensors, with and without autocast,
-and inserts the casts that appear only under autocast: exactly the ones torch applies. The generated code then computes in the same
-dtypes as torch; low-precision kernels may round differently, so validation tolerances apply
-as for any bfloat16 model.
+and inserts the casts that appear only under autocast: exactly the ones torch applies. The
+generated code then computes in the same dtypes as torch; low-precision kernels may round
+differently, so validation tolerances apply as for any bfloat16 model. An op whose casts
+can't be traced is reported as unsupported.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import torch
 from torch import fx
+from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.experimental.proxy_tensor import make_fx
 from torch.fx.experimental.symbolic_shapes import optimization_hint
 
@@ -34,7 +36,7 @@ aten = torch.ops.aten
 _HOPS = torch.ops.higher_order
 _BODY_AT = {_HOPS.wrap: 0, _HOPS.wrap_with_set_grad_enabled: 1, _HOPS.wrap_with_autocast: 4}
 
-Region = "tuple[str, torch.dtype] | None"
+Region = tuple[str, torch.dtype] | None
 """The enabled autocast an op runs under, as ``(device_type, dtype)``; None outside one."""
 
 
@@ -114,10 +116,11 @@ def _hint(value: object) -> object:
 def _own_casts(node: fx.Node, tensors: list[fx.Node], region: Region) -> dict:
     """The dtype each of ``tensors`` is cast to when torch runs ``node`` (under the autocast
     ``region``): traced on fake tensors, where autocast's casts show as ``_to_copy``."""
-    examples = []
-    for t in tensors:
-        val = t.meta["val"]
-        examples.append(torch.empty([_hint(d) for d in val.shape], dtype=val.dtype))
+    with FakeTensorMode():  # shapes and dtypes only: nothing is allocated
+        examples = [
+            torch.empty([_hint(d) for d in t.meta["val"].shape], dtype=t.meta["val"].dtype)
+            for t in tensors
+        ]
 
     def run(*xs: torch.Tensor) -> object:
         env = dict(zip(tensors, xs))
@@ -138,7 +141,7 @@ def _own_casts(node: fx.Node, tensors: list[fx.Node], region: Region) -> dict:
     return casts
 
 
-def _autocast_casts(node: fx.Node, region: tuple) -> dict[fx.Node, torch.dtype]:
+def _autocast_casts(node: fx.Node, region: Region) -> dict[fx.Node, torch.dtype]:
     """The casts autocast adds to ``node``'s tensor inputs (not the op's own casts)."""
     tensors = [a for a in node.all_input_nodes if isinstance(a.meta.get("val"), torch.Tensor)]
     if not tensors or not isinstance(node.target, torch._ops.OpOverload):
@@ -157,7 +160,7 @@ def _unsupported(node: fx.Node, exc: Exception) -> Unsupported:
     return Unsupported(str(node.target), why, hint, count=1)
 
 
-def _cast_inputs(captured: Captured, node: fx.Node, region: tuple) -> None:
+def _cast_inputs(captured: Captured, node: fx.Node, region: Region) -> None:
     """Insert the casts autocast applies to the op's inputs, as nodes of their own."""
     for arg, dtype in _autocast_casts(node, region).items():
         with captured.graph.inserting_before(node):
