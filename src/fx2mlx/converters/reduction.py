@@ -7,7 +7,7 @@ import torch
 from torch import fx
 
 from ..emit_ctx import EmitCtx, dtype_expr, op_args
-from ..expr import ATOM, POWER, Expr, call
+from ..expr import ATOM, LOWEST, POWER, Expr, call
 from ..layout import Decision, Perm, keep
 from .registry import register_op
 
@@ -130,10 +130,11 @@ def scan(node: fx.Node, ctx: EmitCtx) -> Expr:
     # torch scans integers in int64 (or in the dtype asked for), and accumulates half
     # precision in float32, rounding each output once
     inner = torch.float32 if out in (torch.float16, torch.bfloat16) else out
-    x, now = ctx.a("self", ATOM), ctx.dtype(src)
-    for dtype in (out, inner):
-        if dtype != now:
-            x, now = f"{x}.astype({dtype_expr(dtype)})", dtype
+    casts = [out] if out != ctx.dtype(src) else []  # torch converts the input first
+    casts += [inner] if inner != out else []
+    x = ctx.a("self", ATOM if casts else LOWEST)
+    for dtype in casts:
+        x = f"{x}.astype({dtype_expr(dtype)})"
     if ctx.rank(src) > 0:
         x = call(_SCANS[node.target], x, axis=str(ctx.axis(src, ctx.arg("dim")))).text
     return Expr(x if inner == out else f"{x}.astype({dtype_expr(out)})")
