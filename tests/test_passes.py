@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 from torch import nn
@@ -162,3 +164,93 @@ def test_write_through_another_view_is_reported() -> None:
 
     with pytest.raises(fx2mlx.UnsupportedError, match="fill_"):
         fx2mlx.convert(Lambda(fn), (torch.randn(3, 4),))
+
+
+class Regions(nn.Module):
+    """``torch.no_grad()`` / ``enable_grad()`` and autocast regions inside ``forward``,
+    nested both ways; ``autocast`` is a device type, or None for no autocast at all."""
+
+    def __init__(self, autocast: str | None, inner_off: bool = False) -> None:
+        super().__init__()
+        self.autocast, self.inner_off = autocast, inner_off
+        self.lin = nn.Linear(6, 5)
+        self.norm = nn.LayerNorm(5)
+
+    def region(self) -> contextlib.AbstractContextManager:
+        if self.autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.autocast, dtype=torch.bfloat16)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with self.region():
+            y = self.lin(x)
+            with torch.no_grad():
+                z = x[:, :5] @ y.T  # nested: still under autocast
+            if self.inner_off:
+                with torch.autocast("cpu", enabled=False):
+                    w = self.norm(x[:, :5] * 2)  # float32 again
+            else:
+                w = x[:, :5] * 2
+        with torch.enable_grad():
+            u = w.float() * 3
+        return y.float() + 1, z.float() - u.sum()
+
+
+def _integral(*shape: int) -> torch.Tensor:
+    """Integers plus 0.001: bfloat16 rounds the 0.001 away (float32 keeps it), and every
+    product and sum after that is an exact small integer, whatever the kernel. A missing cast
+    shows as a 1e-3 relative error; exact casts match torch bit for bit."""
+    return torch.randint(1, 4, shape) * (torch.randint(0, 2, shape) * 2 - 1) + 0.001
+
+
+def _integral_weights(model: nn.Module) -> nn.Module:
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randint(-3, 4, p.shape).float())
+    return model
+
+
+def test_grad_regions_are_inlined() -> None:
+    conv = assert_converts(Regions(None), torch.randn(4, 6))
+    assert "wrap_with" not in conv.source and "astype(mx.bfloat16)" not in conv.source
+
+
+@pytest.mark.parametrize("inner_off", [False, True], ids=["nested", "inner_disabled"])
+def test_autocast_regions_cast_as_torch(inner_off: bool) -> None:
+    model = _integral_weights(Regions("cpu", inner_off))
+    conv = assert_converts(model, _integral(4, 6), fresh=0)
+    # linear and matmul run in bfloat16 on CPU: their inputs are cast; x * 2 is not
+    assert conv.source.count("astype(mx.bfloat16)") == 4  # x, weight, bias; x[:, :5] (y is)
+    assert ("nn.LayerNorm(5)" in conv.source) == inner_off
+
+
+def test_autocast_casts_are_needed() -> None:
+    """The test input is one where leaving the casts out shows (see _integral)."""
+    model = _integral_weights(Regions("cpu")).eval()
+    x = _integral(4, 6)
+    with torch.no_grad():
+        plain = Regions(None)
+        plain.load_state_dict(model.state_dict())
+        assert (model(x)[0] - plain(x)[0]).abs().max() > 1e-3
+
+
+def test_autocast_for_another_device_changes_nothing_here() -> None:
+    """A CUDA autocast region leaves CPU tensors alone: float32 throughout, as in torch."""
+    conv = assert_converts(Regions("cuda"), torch.randn(4, 6))
+    assert "astype(mx.bfloat16)" not in conv.source
+
+
+def test_autocast_inside_no_grad() -> None:
+    class M(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = nn.Linear(6, 4, bias=False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    y = self.proj(x)
+                return y.float() * 2
+
+    conv = assert_converts(_integral_weights(M()), _integral(3, 6), fresh=0)
+    assert conv.source.count("astype(mx.bfloat16)") == 2  # x and the weight

@@ -13,9 +13,11 @@ from .converters import is_layer  # importing the package fills the registry
 from .errors import Fx2MlxError, Unsupported, UnsupportedError
 from .passes.analyze_dynamic import analyze_dynamic
 from .passes.assign_layout import assign_layout
+from .passes.bake_constant_arguments import bake_constant_arguments
 from .passes.collapse_layers import collapse_layers
 from .passes.collect_unsupported import collect_unsupported
 from .passes.fuse_global_pool import fuse_global_pool
+from .passes.inline_wrappers import inline_wrappers
 from .passes.normalize_graph import normalize_graph
 from .passes.simplify_graph import simplify_graph
 from .progress import SILENT, Progress
@@ -97,7 +99,9 @@ class Checked:
 def check_passes(captured: Captured) -> Checked:
     """The passes up to and including the unsupported-op check; never raises for an
     unsupported op (``fx2mlx analyze`` reports them, :func:`run_passes` raises them)."""
+    inline_wrappers(captured)
     normalize_graph(captured)
+    bake_constant_arguments(captured)
     simplify_graph(captured)
     fuse_global_pool(captured)
     layers = collapse_layers(captured)

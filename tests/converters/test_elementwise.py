@@ -26,8 +26,10 @@ BINARY = {
     "precedence": lambda a, b: (a - b) * (a + 1) / (b - 2) - -a,
     "maximum": lambda a, b: torch.maximum(a, b),
     "minimum": lambda a, b: torch.minimum(a, b),
-    "max_other": lambda a, b: torch.max(a, b),  # aten.max.other (T5's position buckets)
-    "min_other": lambda a, b: torch.min(a, b),
+    "max_other": lambda a, b: torch.max(a, b) + a.max(b),
+    "min_other": lambda a, b: torch.min(a, b) - a.min(b),
+    "fmax": lambda a, b: torch.fmax(a, b),
+    "fmin": lambda a, b: torch.fmin(a, b),
     "where": lambda a, b: torch.where(a > b, a, b * 2),
     "where_scalar": lambda a, b: torch.where(a > 0, a, 0.0) + b,
     "masked_fill": lambda b, a: a.masked_fill(b > 0, -3.0),
@@ -38,6 +40,9 @@ BINARY = {
     "logical": lambda a, b: ((a > 0) & (b > 0)).float() - ((a > 0) | (b < 0)).float(),
     "clamp": lambda a, b: torch.clamp(a, min=-0.5) + torch.clamp(b, max=0.3) + a.clamp(-1, 1),
     "clamp_tensor": lambda b, a: torch.clamp(a, min=b - 1, max=b + 1),
+    "clamp_tensor_min": lambda a, b: torch.clamp(a, min=b) + torch.clamp_min(b, a * 2),
+    "clamp_tensor_max": lambda a, b: torch.clamp(a, max=b) + torch.clamp_max(b, a * 2),
+    "clamp_crossed": lambda a, b: torch.clamp(a, min=b + 1, max=b - 1),
     "fmod": lambda a, b: torch.fmod(a * 5, b),
     "remainder": lambda a, b: torch.remainder(a * 5, b),
     "atan2": lambda a, b: torch.atan2(a, b),
@@ -53,6 +58,45 @@ BINARY = {
 def test_binary(name: str, shapes: tuple) -> None:
     a, b = (torch.randn(*s) for s in shapes)
     assert_converts(Lambda(BINARY[name]), (a, b))
+
+
+NAN = float("nan")
+
+
+def _holes(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """NaN in a where a > 1 and in b where b < -1 (both in some places)."""
+    return torch.where(a > 1, NAN, a), torch.where(b < -1, NAN, b)
+
+
+MIN_MAX = {
+    "maximum": torch.maximum,
+    "minimum": torch.minimum,
+    "max_other": torch.max,
+    "min_other": torch.min,
+    "fmax": torch.fmax,
+    "fmin": torch.fmin,
+}
+
+
+@pytest.mark.parametrize("name", MIN_MAX)
+def test_min_max_nan(name: str) -> None:
+    """maximum/minimum propagate a NaN; fmax/fmin take the other side (NaN only if both)."""
+    fn = MIN_MAX[name]
+    a, b = torch.randn(6, 7), torch.randn(6, 7)
+    a[0, 0], b[0, 0] = 3, -3  # NaN on both sides at least once
+    assert torch.isnan(fn(*_holes(a, b))).any()
+
+    def where_nan(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = fn(*_holes(x, y))  # the validator compares numbers: NaN places apart
+        return torch.isnan(out), torch.where(torch.isnan(out), 0.0, out)
+
+    assert_converts(Lambda(where_nan), (a, b))
+
+
+@pytest.mark.parametrize("name", MIN_MAX)
+def test_min_max_integers(name: str) -> None:
+    a, b = torch.randint(-9, 9, (4, 5)), torch.randint(-9, 9, (4, 5))
+    assert_converts(Lambda(lambda x, y: MIN_MAX[name](x, y) * 2), (a, b))
 
 
 UNARY = {

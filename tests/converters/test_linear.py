@@ -1,4 +1,4 @@
-"""Linear algebra and lookups against torch: linear, matmul, bmm, addmm, embedding."""
+"""Linear algebra and lookups against torch: linear, bilinear, matmul, bmm, addmm, embedding."""
 
 from __future__ import annotations
 
@@ -151,3 +151,32 @@ def test_functional_embedding_and_frontends() -> None:
 def test_embedding_linear_both_frontends(frontend: str) -> None:
     model = nn.Sequential(nn.Embedding(10, 8), nn.Linear(8, 3))
     assert_converts(model, torch.randint(0, 10, (2, 6)), frontend=frontend)
+
+
+class Pair(nn.Module):
+    """A two-input layer inside a model (and a self-bilinear use of the same input)."""
+
+    def __init__(self, layer: nn.Module, same: bool = False) -> None:
+        super().__init__()
+        self.layer = layer
+        self.same = same
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.layer(a, a if self.same else b)
+
+
+@pytest.mark.parametrize("same", [False, True], ids=["pair", "self"])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("lead", [(), (3,), (2, 3)], ids=str)
+def test_bilinear(lead: tuple, bias: bool, same: bool) -> None:
+    layer = nn.Bilinear(4, 4 if same else 5, 3, bias=bias)
+    inputs = (torch.randn(*lead, 4), torch.randn(*lead, 4 if same else 5))
+    conv = assert_converts(Pair(layer, same), inputs)
+    assert "mx.einsum(" in conv.source
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_functional_bilinear(bias: bool) -> None:
+    w, b = torch.randn(3, 4, 5), torch.randn(3) if bias else None
+    fn = Lambda(lambda x1, x2: F.bilinear(x1, x2, w, b))
+    assert_converts(fn, (torch.randn(6, 4), torch.randn(6, 5)))

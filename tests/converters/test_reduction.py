@@ -89,3 +89,65 @@ class Pool(nn.Module):
 @pytest.mark.parametrize("frontend", ["export", "fx"])
 def test_global_mean_head_both_frontends(frontend: str) -> None:
     assert_converts(Pool(), torch.randn(2, 3, 8, 8), frontend=frontend)
+
+
+def _both(pair: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    return pair[0], pair[1]
+
+
+SCANS = {
+    "cumsum": lambda y, d: torch.cumsum(y, d),
+    "cumprod": lambda y, d: torch.cumprod(y.sigmoid() + 0.5, d),
+    "logcumsumexp": lambda y, d: torch.logcumsumexp(y, d),
+    "cummax": lambda y, d: _both(torch.cummax(y, d)),
+    "cummin": lambda y, d: _both(y.cummin(d)),
+}
+
+
+@pytest.mark.parametrize("after_conv", [True, False], ids=["after_conv", "root"])
+@pytest.mark.parametrize("dim", [1, -1, 0, 2])
+@pytest.mark.parametrize("name", SCANS)
+def test_scan(name: str, dim: int, after_conv: bool) -> None:
+    fn = SCANS[name]
+    model = AfterConv(lambda y: fn(y, dim)) if after_conv else Lambda(lambda y: fn(y, dim))
+    assert_converts(model, torch.randn(2, 3 if after_conv else 4, 5, 6))
+
+
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+def test_cummax_ties_take_the_later_index(name: str) -> None:
+    """Small integers tie often: torch reports the latest index reaching the extreme."""
+    fn = Lambda(lambda y: SCANS[name](y, 1))
+    x = torch.randint(-2, 3, (4, 30)).float()
+    assert_converts(fn, x, fresh=0)
+
+
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+def test_cummax_nan(name: str) -> None:
+    """A NaN becomes the running extreme from there on, its index the latest NaN's."""
+
+    def fn(y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        values, index = SCANS[name](torch.where(y > 1.2, float("nan"), y), 1)
+        # the validator compares numbers: NaN places apart
+        return torch.isnan(values), torch.where(torch.isnan(values), 0.0, values), index
+
+    x = torch.randn(5, 20)
+    assert torch.isnan(torch.where(x > 1.2, float("nan"), x)).any()
+    assert_converts(Lambda(fn), x, fresh=0)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda y: torch.cumsum(y > 0, 1),
+        lambda y: torch.cumsum((y * 4).int(), 0),
+        lambda y: torch.cumprod((y * 2).long().clamp(-2, 2), 1),
+        lambda y: torch.cumsum(y, 1, dtype=torch.float16).float(),
+        lambda y: torch.cumprod(y.half(), 1).float() + torch.cumsum(y.bfloat16(), 0).float(),
+        lambda y: torch.cumprod(y, -1, dtype=torch.float64),
+        lambda y: y.sum().cumsum(0) + y.sum().cumprod(0),
+        lambda y: _both(y.sum().cummax(0)),
+    ],
+    ids=["bool", "int32", "int64", "to_half", "half", "to_double", "scalar", "scalar_cummax"],
+)
+def test_scan_dtypes(fn: object) -> None:
+    assert_converts(Lambda(fn), torch.randn(3, 6))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import fx2mlx
@@ -156,6 +157,131 @@ def test_pixel_shuffle(unshuffle: bool, factor: int, convs: bool) -> None:
     assert conv.report.transposes == 2  # only at the model's edges
 
 
-def test_pixel_shuffle_of_an_unbatched_image_is_reported() -> None:
-    with pytest.raises(fx2mlx.UnsupportedError, match="rank-3"):
-        fx2mlx.convert(nn.PixelShuffle(2), (torch.randn(8, 3, 3),))
+AS = {
+    "expand_as": lambda y, o: y[:, :1, :, :1].expand_as(o) + o,
+    "expand_as_lower_rank": lambda y, o: y[0, 0, 0].expand_as(o) * 2,
+    "reshape_as": lambda y, o: o.reshape_as(y.flatten(2)) * 2,
+    "view_as": lambda y, o: y.view_as(o.transpose(2, 3).contiguous()),
+    "view_as_channels": lambda y, o: (y * 2).view_as(o.permute(0, 2, 3, 1)) + 1,
+}
+
+
+@pytest.mark.parametrize("after_conv", [True, False], ids=["after_conv", "root"])
+@pytest.mark.parametrize("name", AS)
+def test_shape_as(name: str, after_conv: bool) -> None:
+    """``other`` gives only its shape: it may be stored channels-last."""
+    fn = AS[name]
+    target = {aten.expand_as.default, aten.reshape_as.default, aten.view_as.default}
+    if after_conv:
+        assert_op_converts(AfterConv(lambda y: fn(y, y * 3)), (torch.randn(2, 3, 5, 6),), target)
+    else:
+        assert_op_converts(lambda y: fn(y, y * 3), (torch.randn(2, 4, 5, 6),), target)
+
+
+RI = {
+    "dim1": lambda y: y.repeat_interleave(2, dim=1),
+    "dim_neg": lambda y: torch.repeat_interleave(y, 3, dim=-1),
+    "flat": lambda y: y.repeat_interleave(2),
+    "size_after": lambda y: y.repeat_interleave(2, dim=0).reshape(y.shape[0], -1),
+}
+
+
+@pytest.mark.parametrize("after_conv", [True, False], ids=["after_conv", "root"])
+@pytest.mark.parametrize("name", RI)
+def test_repeat_interleave_int(name: str, after_conv: bool) -> None:
+    model = AfterConv(RI[name]) if after_conv else Lambda(RI[name])
+    assert_converts(model, torch.randn(2, 3 if after_conv else 4, 5, 6))
+
+
+class Repeats(nn.Module):
+    """Per-element repeats held by the model: a buffer or a literal in forward."""
+
+    def __init__(self, repeats: list[int], dim: int | None, literal: bool) -> None:
+        super().__init__()
+        self.register_buffer("repeats", torch.tensor(repeats))
+        self.values, self.dim, self.literal = repeats, dim, literal
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        repeats = torch.tensor(self.values) if self.literal else self.repeats
+        return torch.repeat_interleave(x, repeats, dim=self.dim) * 2
+
+
+@pytest.mark.parametrize("literal", [False, True], ids=["buffer", "literal"])
+@pytest.mark.parametrize(
+    "repeats,dim",
+    [([1, 2, 0, 3], 1), ([2, 0, 1, 1, 3], -1), ([3], 1), ([1, 0, 2] * 20, None)],
+    ids=str,
+)
+def test_repeat_interleave_constant_tensor(repeats: list, dim: int | None, literal: bool) -> None:
+    conv = assert_converts(
+        Repeats(repeats, dim, literal), torch.randn(2, 4, 5) if dim else torch.randn(3, 4, 5)
+    )
+    if len(repeats) > 1:
+        assert "repeats baked in" in conv.source
+
+
+def test_repeat_interleave_constant_tensor_after_conv() -> None:
+    class M(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 1)
+            self.register_buffer("repeats", torch.tensor([2, 1, 0, 1]))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.conv(x).repeat_interleave(self.repeats, dim=1)
+
+    conv = assert_converts(M(), torch.randn(2, 3, 5, 6))
+    assert conv.report.transposes == 2
+
+
+def test_repeat_interleave_runtime_repeats_is_reported() -> None:
+    fn = Lambda(lambda x, r: x.repeat_interleave(r, dim=0))
+    with pytest.raises(fx2mlx.UnsupportedError, match="data-dependent shape"):
+        fx2mlx.convert(fn, (torch.randn(4, 3), torch.tensor([1, 2, 0, 3])))
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3])
+@pytest.mark.parametrize("lead", [(), (2,), (2, 3)], ids=str)
+def test_pixel_shuffle_any_batch(lead: tuple, factor: int) -> None:
+    x = torch.randn(*lead, 2 * factor * factor, 4, 5)
+    conv = assert_converts(nn.PixelShuffle(factor), x)
+    assert "pixel_shuffle(x, " in conv.source
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3])
+@pytest.mark.parametrize("lead", [(), (2,), (2, 3)], ids=str)
+def test_pixel_unshuffle_any_batch(lead: tuple, factor: int) -> None:
+    assert_converts(nn.PixelUnshuffle(factor), torch.randn(*lead, 2, 4 * factor, 5 * factor))
+
+
+class Upscale(nn.Module):
+    """A super-resolution tail: conv, shuffle, conv; and an unshuffle stem."""
+
+    def __init__(self, r: int) -> None:
+        super().__init__()
+        self.down = nn.PixelUnshuffle(r)
+        self.conv1 = nn.Conv2d(3 * r * r, 4 * r * r, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(r)
+        self.conv2 = nn.Conv2d(4, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.shuffle(self.conv1(x))
+        return self.conv2(y), F.pixel_unshuffle(self.conv2(y), 2)
+
+
+@pytest.mark.parametrize("r", [2, 3])
+def test_pixel_shuffle_in_conv_stack_stays_channels_last(r: int) -> None:
+    conv = assert_converts(Upscale(r), torch.randn(2, 3 * r * r, 4, 6))
+    assert "channels_last=True" in conv.source
+    assert conv.report.transposes == 3  # the input, and the two outputs
+
+
+def test_pixel_unshuffle_then_conv() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.PixelUnshuffle(2), nn.Conv2d(16, 5, 1))
+    conv = assert_converts(model, torch.randn(2, 3, 6, 8))
+    assert conv.report.transposes == 2
+
+
+def test_pixel_shuffle_functional_after_permute() -> None:
+    fn = Lambda(lambda x: F.pixel_shuffle(x.permute(0, 3, 1, 2), 2))
+    assert_converts(fn, torch.randn(2, 5, 6, 8))

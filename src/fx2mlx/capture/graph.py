@@ -30,10 +30,23 @@ class Captured:
     frontend: str
     dynamic_batch: bool
     warnings: list[str] = field(default_factory=list)
+    subgraphs: dict[str, fx.GraphModule] = field(default_factory=dict)
+    """Bodies of higher-order ops (``wrap_with_autocast``...), by their ``get_attr`` target;
+    the ``inline_wrappers`` pass inlines them."""
 
     def module(self, path: str) -> torch.nn.Module:
         """The submodule at ``path`` ('' is the model itself)."""
         return self.model.get_submodule(path) if path else self.model
+
+
+def copy_scope(new: fx.Node, node: fx.Node) -> None:
+    """Give ``new`` the module scope that ``node``'s frontend metadata records."""
+    new.meta[SCOPE] = _scope_of(node)
+    stack = node.meta.get("nn_module_stack")
+    if node.op == "call_function" and (
+        not stack or any(k.startswith("_empty_nn_module_stack") for k in stack)
+    ):
+        new.meta[UNSCOPED] = True
 
 
 def _scope_of(node: fx.Node) -> tuple[tuple[str, str], ...]:
@@ -60,6 +73,7 @@ def from_exported(ep: Any, model: torch.nn.Module, frontend: str) -> Captured:
     const_of.update(getattr(sig, "inputs_to_lifted_tensor_constants", {}))
     state = {**ep.state_dict, **ep.constants}
     consts: dict[str, torch.Tensor] = {}
+    subgraphs: dict[str, fx.GraphModule] = {}
     input_names: list[str] = []
     for node in gm.graph.nodes:
         if node.op == "placeholder" and node.name in const_of:
@@ -77,16 +91,13 @@ def from_exported(ep: Any, model: torch.nn.Module, frontend: str) -> Captured:
             key = f"constant{node.target}" if node.target.startswith("_") else str(node.target)
             if isinstance(value, torch.Tensor):
                 consts[key] = value.detach()
+            elif isinstance(value, fx.GraphModule):
+                subgraphs[key] = value
             new = graph.get_attr(key)
             new.meta.update(node.meta)
         else:
             new = graph.node_copy(node, lambda n: env[n])
-        new.meta[SCOPE] = _scope_of(node)
-        stack = node.meta.get("nn_module_stack")
-        if node.op == "call_function" and (
-            not stack or any(k.startswith("_empty_nn_module_stack") for k in stack)
-        ):
-            new.meta[UNSCOPED] = True
+        copy_scope(new, node)
         env[node] = new
     return Captured(
         graph=graph,
@@ -97,6 +108,7 @@ def from_exported(ep: Any, model: torch.nn.Module, frontend: str) -> Captured:
         out_spec=ep.call_spec.out_spec,
         frontend=frontend,
         dynamic_batch=False,
+        subgraphs=subgraphs,
     )
 
 

@@ -18,12 +18,15 @@ from . import (  # noqa: F401 - imported for their registrations
     mha,
     norm,
     padding,
+    patches,
     pooling,
     reduction,
     reorder,
     resize,
     rnn,
+    scatter,
     shape,
+    sorting,
     thirdparty,
 )
 from .registry import (

@@ -181,10 +181,18 @@ def addc(node: fx.Node, ctx: EmitCtx) -> Expr:
     layout=elementwise,
 )
 def min_max(node: fx.Node, ctx: EmitCtx) -> Expr:
-    """Elementwise; ``torch.max(a, b)`` (``max.other``) is ``torch.maximum(a, b)``."""
+    """Binary max/min; like torch, MLX's propagate a NaN from either side."""
     larger = node.target in (aten.maximum.default, aten.max.other)
-    fn = "mx.maximum" if larger else "mx.minimum"
-    return call(fn, ctx.a("self"), ctx.a("other"))
+    return call("mx.maximum" if larger else "mx.minimum", ctx.a("self"), ctx.a("other"))
+
+
+@register_op(aten.fmax.default, aten.fmin.default, layout=elementwise)
+def fmin_fmax(node: fx.Node, ctx: EmitCtx) -> Expr:
+    # fmax/fmin ignore a NaN on one side (MLX's maximum propagates it): take the other side
+    fn = "mx.maximum" if node.target is aten.fmax.default else "mx.minimum"
+    a, b = ctx.a("self"), ctx.a("other")
+    both = call(fn, a, b).text
+    return call("mx.where", f"mx.isnan({a})", b, call("mx.where", f"mx.isnan({b})", a, both).text)
 
 
 @register_op(aten.clamp.default, aten.clamp.Tensor, layout=elementwise)
@@ -192,12 +200,12 @@ def clamp(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("mx.clip", ctx.a("self"), ctx.a("min"), ctx.a("max"))
 
 
-@register_op(aten.clamp_min.default, layout=keep)
+@register_op(aten.clamp_min.default, aten.clamp_min.Tensor, layout=elementwise)
 def clamp_min(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("mx.maximum", ctx.a("self"), ctx.a("min"))
 
 
-@register_op(aten.clamp_max.default, layout=keep)
+@register_op(aten.clamp_max.default, aten.clamp_max.Tensor, layout=elementwise)
 def clamp_max(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("mx.minimum", ctx.a("self"), ctx.a("max"))
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from . import helpers_norm as norm
+from . import helpers_patches as patches
+from . import helpers_reduction as reduction
 from . import helpers_resize as interp
+from . import helpers_scatter as scatter
+from . import helpers_shape as shape
+from . import helpers_sorting as sorting
 from .helpers_rnn import RNN_SOURCES
 
 _POOL_GEOMETRY = '''
@@ -261,6 +267,27 @@ HELPERS: dict[str, Helper] = {
         needs=("_interp_axes", "_interp_step", "_antialias_weights"),
     ),
     **{name: Helper(source, needs) for name, (source, needs) in RNN_SOURCES.items()},
+    "instance_norm": Helper(norm.INSTANCE_NORM),
+    "LocalResponseNorm": Helper(norm.LOCAL_RESPONSE_NORM),
+    "pixel_shuffle": Helper(shape.PIXEL_SHUFFLE),
+    "pixel_unshuffle": Helper(shape.PIXEL_UNSHUFFLE),
+    "repeat_interleave": Helper(shape.REPEAT_INTERLEAVE),
+    "im2col": Helper(patches.IM2COL, needs=("_windows",)),
+    "col2im": Helper(patches.COL2IM, imports=("itertools",)),
+    "unfold": Helper(patches.UNFOLD),
+    "_cum_index": Helper(reduction.CUM_INDEX),
+    "cummax": Helper(reduction.CUMMAX, needs=("_cum_index",)),
+    "cummin": Helper(reduction.CUMMIN, needs=("_cum_index",)),
+    "argsort_descending": Helper(sorting.ARGSORT_DESCENDING),
+    "sort_descending": Helper(sorting.SORT_DESCENDING, needs=("argsort_descending",)),
+    "topk": Helper(sorting.TOPK, needs=("argsort_descending",)),
+    "index_set": Helper(scatter.INDEX_SET),
+    "_scatter_index": Helper(scatter.SCATTER_INDEX),
+    "_scatter_source": Helper(scatter.SCATTER_SOURCE),
+    "scatter": Helper(scatter.SCATTER, needs=("index_set", "_scatter_index", "_scatter_source")),
+    "scatter_add": Helper(scatter.SCATTER_ADD, needs=("_scatter_index", "_scatter_source")),
+    "scatter_reduce": Helper(scatter.SCATTER_REDUCE, needs=("_scatter_index", "_scatter_source")),
+    "masked_scatter": Helper(scatter.MASKED_SCATTER),
 }
 
 

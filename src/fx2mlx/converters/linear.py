@@ -1,4 +1,5 @@
-"""``nn.Linear`` as an MLX layer; matmul family and functional ``linear`` as ``@``."""
+"""``nn.Linear`` as an MLX layer; matmul family and functional ``linear`` as ``@``; ``bilinear``
+as ``mx.einsum``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import torch
 from torch import fx, nn
 
 from ..emit_ctx import EmitCtx
-from ..expr import ATOM, Expr, binary
+from ..expr import ATOM, Expr, binary, call
 from ..layout import last_axis
 from .registry import Ctor, register_layer, register_op
 
@@ -41,3 +42,13 @@ def addmm(node: fx.Node, ctx: EmitCtx) -> Expr:
         product = binary("*", alpha, product)
     base = ctx.arg("self") if beta == 1 else binary("*", beta, ctx.arg("self"))
     return binary("+", base, product)
+
+
+@register_op(aten.bilinear.default)
+def bilinear(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """``nn.Bilinear`` / ``F.bilinear``: ``y_o = x1 W_o x2 + b_o`` (torch's weight is
+    ``(out, in1, in2)``; MLX's Bilinear layer takes two inputs, which a layer call can't)."""
+    x1, w, x2 = ctx.a("input1"), ctx.a("weight"), ctx.a("input2")
+    product = call("mx.einsum", repr("...i,oij,...j->...o"), x1, w, x2)
+    bias = ctx.arg("bias")
+    return product if bias is None else binary("+", product, bias)

@@ -1,5 +1,5 @@
-"""Normalization: BatchNorm (eval), LayerNorm, GroupNorm, RMSNorm as MLX layers or ``mx.fast``
-calls."""
+"""Normalization: BatchNorm (eval), LayerNorm, GroupNorm, RMSNorm, InstanceNorm and
+LocalResponseNorm as MLX layers, ``mx.fast`` calls or exact helpers."""
 
 from __future__ import annotations
 
@@ -114,3 +114,43 @@ def rms_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
     if eps is None:
         eps = torch.finfo(ctx.dtype()).eps  # torch's default: the epsilon of the input's dtype
     return call("mx.fast.rms_norm", ctx.a("input"), ctx.a("weight"), repr(eps))
+
+
+@register_layer(nn.InstanceNorm1d, "nn.InstanceNorm", layout=to_channels_last, always=True)
+@register_layer(nn.InstanceNorm2d, "nn.InstanceNorm", layout=to_channels_last, always=True)
+@register_layer(nn.InstanceNorm3d, "nn.InstanceNorm", layout=to_channels_last, always=True)
+def build_instance_norm(norm: nn.Module) -> Ctor | None:
+    if norm.track_running_stats:
+        return None  # eval normalizes by the running statistics, which MLX's layer lacks
+    rank = {nn.InstanceNorm1d: 3, nn.InstanceNorm2d: 4, nn.InstanceNorm3d: 5}[type(norm)]
+    kwargs = [("eps", norm.eps), ("affine", norm.affine)]
+    return Ctor(
+        "nn.InstanceNorm",
+        [("dims", norm.num_features)],
+        kwargs,
+        {"eps": 1e-5, "affine": False},
+        input_ranks=(rank,),  # unbatched inputs go op by op (torch adds a batch axis)
+    )
+
+
+@register_op(aten.instance_norm.default, layout=to_channels_last)
+def instance_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
+    if not ctx.arg("use_input_stats"):
+        return batch_norm(node, ctx)  # eval with running stats: the same formula
+    fn = ctx.helper("instance_norm")
+    args = [ctx.a(name) for name in ("input", "weight", "bias")]
+    return call(fn, *args, repr(ctx.arg("eps")))
+
+
+@register_layer(nn.LocalResponseNorm, "LocalResponseNorm", layout=to_channels_last, always=True)
+def build_local_response_norm(norm: nn.LocalResponseNorm) -> Ctor:
+    # MLX has no such layer; torch's functional form traces into a 3-D average pool
+    kwargs = [("alpha", norm.alpha), ("beta", norm.beta), ("k", norm.k)]
+    defaults = {"alpha": 1e-4, "beta": 0.75, "k": 1.0}
+    return Ctor(
+        "LocalResponseNorm",
+        [("size", norm.size)],
+        kwargs,
+        defaults,
+        helpers=("LocalResponseNorm",),
+    )

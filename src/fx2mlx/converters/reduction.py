@@ -1,4 +1,5 @@
-"""Reductions (mean, sum, amax, var, argmax, ...) on any layout: axes are remapped."""
+"""Reductions (mean, sum, amax, var, argmax, ...) and scans (cumsum, cumprod, cummax, ...) on
+any layout: axes are remapped."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import torch
 from torch import fx
 
 from ..emit_ctx import EmitCtx, dtype_expr, op_args
-from ..expr import Expr, binary, call
+from ..expr import ATOM, LOWEST, Expr, binary, call
 from ..layout import Decision, Perm, keep
 from .registry import register_op
 
@@ -116,9 +117,35 @@ def max_dim(node: fx.Node, ctx: EmitCtx) -> Expr:
     return Expr(f"(mx.{fn}({x}, {args}), mx.arg{fn}({x}, {args}))")
 
 
-@register_op(aten.cumsum.default, layout=keep)
-def cumsum(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return call("mx.cumsum", ctx.a("self"), axis=str(ctx.axis(ctx.arg("self"), ctx.arg("dim"))))
+_SCANS = {
+    aten.cumsum.default: "mx.cumsum",
+    aten.cumprod.default: "mx.cumprod",
+    aten.logcumsumexp.default: "mx.logcumsumexp",
+}
+
+
+@register_op(*_SCANS, layout=keep)
+def scan(node: fx.Node, ctx: EmitCtx) -> Expr:
+    src, out = ctx.arg("self"), ctx.dtype()
+    # torch scans integers in int64 (or in the dtype asked for), and accumulates half
+    # precision in float32, rounding each output once
+    inner = torch.float32 if out in (torch.float16, torch.bfloat16) else out
+    casts = [out] if out != ctx.dtype(src) else []  # torch converts the input first
+    casts += [inner] if inner != out else []
+    x = ctx.a("self", ATOM if casts else LOWEST)
+    for dtype in casts:
+        x = f"{x}.astype({dtype_expr(dtype)})"
+    if ctx.rank(src) > 0:
+        x = call(_SCANS[node.target], x, axis=str(ctx.axis(src, ctx.arg("dim")))).text
+    return Expr(x if inner == out else f"{x}.astype({dtype_expr(out)})")
+
+
+@register_op(aten.cummax.default, aten.cummin.default, layout=keep)
+def cummax(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """Running max/min and where it was last reached (values, indices)."""
+    src = ctx.arg("self")
+    fn = ctx.helper("cummax" if node.target is aten.cummax.default else "cummin")
+    return call(fn, ctx.a("self"), str(ctx.axis(src, ctx.arg("dim")) if ctx.rank(src) else 0))
 
 
 @register_op(aten.linalg_vector_norm.default, layout=reduce_layout)

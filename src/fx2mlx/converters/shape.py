@@ -1,5 +1,6 @@
 """Shape ops: view/reshape/flatten, permute/transpose (free: only the layout changes),
-unsqueeze/squeeze, expand/expand_as, repeat, pixel_shuffle/unshuffle, and symbolic sizes."""
+unsqueeze/squeeze, expand, ``*_as``, pixel_shuffle/unshuffle, repeat, repeat_interleave, and
+symbolic sizes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from torch import fx
 
 from ..emit_ctx import EmitCtx, op_args
 from ..expr import ATOM, Expr, call
-from ..layout import Decision, Perm, identity, rank_of, to_channels_last
+from ..layout import (
+    Decision,
+    Perm,
+    canonical,
+    channels_last,
+    identity,
+    keep,
+    rank_of,
+)
 from .registry import register_op
 
 aten = torch.ops.aten
@@ -153,42 +162,57 @@ def expand(node: fx.Node, ctx: EmitCtx) -> Expr:
     )
 
 
-@register_op(aten.expand_as.default)
-def expand_as(node: fx.Node, ctx: EmitCtx) -> Expr:
-    return call("mx.broadcast_to", ctx.a("self"), f"{ctx.a('other', ATOM)}.shape")
+def _shape_text(ctx: EmitCtx, node: fx.Node) -> str:
+    """``node``'s PyTorch shape at run time, whatever layout it is stored in."""
+    r = ctx.rank(node)
+    if ctx.perm(node) == identity(r):
+        return f"{ctx.x(node, ATOM)}.shape"
+    items = [_dim_expr(ctx, node, d) for d in range(r)]
+    return f"({', '.join(items)}{',' if r == 1 else ''})"
 
 
-def check_pixel_shuffle(node: fx.Node) -> str | None:
-    rank = rank_of(op_args(node)["self"])
-    return None if rank == 4 else f"pixel_shuffle of a rank-{rank} tensor (batched 2-D only)"
+def shape_as_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
+    """Only the shape of ``other`` is read: it stays in whatever layout it has."""
+    if node.target is not aten.expand_as.default:
+        return reshape_layout(node, perms)
+    src, other = op_args(node)["self"], op_args(node)["other"]
+    if rank_of(src) == rank_of(other):  # broadcast in other's layout, axis for axis
+        return Decision({src: perms[other]}, perms[other])
+    return Decision({src: identity(rank_of(src) or 0)}, identity(rank_of(node) or 0))
 
 
-def _times(ctx: EmitCtx, size: object, r: int) -> str:
-    return str(size * r) if isinstance(size, int) else f"{ctx.x(size, ATOM)} * {r}"
+@register_op(
+    aten.expand_as.default, aten.reshape_as.default, aten.view_as.default, layout=shape_as_layout
+)
+def shape_as(node: fx.Node, ctx: EmitCtx) -> Expr:
+    other = ctx.arg("other")
+    if node.target is aten.expand_as.default:
+        same = ctx.perm() == ctx.perm(other)  # stored alike: the stored shape will do
+        shape = f"{ctx.x(other, ATOM)}.shape" if same else _shape_text(ctx, other)
+        return call("mx.broadcast_to", ctx.a("self"), shape)
+    shape = _shape_text(ctx, other)
+    return Expr(f"{ctx.a('self', ATOM)}.reshape({shape})")
 
 
-def _over(ctx: EmitCtx, size: object, r: int) -> str:
-    return str(size // r) if isinstance(size, int) else f"{ctx.x(size, ATOM)} // {r}"
+def pixel_shuffle_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
+    """A channels-last image stays channels-last (inside a conv stack); anything else is
+    shuffled in PyTorch's layout."""
+    src = op_args(node)["self"]
+    p = perms[src]
+    if len(p) == 4 and p == channels_last(4):
+        return Decision({src: p}, p)
+    return Decision({src: identity(len(p))}, identity(len(p)))
 
 
-@register_op(aten.pixel_shuffle.default, layout=to_channels_last, check=check_pixel_shuffle)
+@register_op(aten.pixel_shuffle.default, aten.pixel_unshuffle.default, layout=pixel_shuffle_layout)
 def pixel_shuffle(node: fx.Node, ctx: EmitCtx) -> Expr:
-    """Channels last, torch's channel c * r * r + i * r + j goes to row i, column j of c."""
-    r, (_, c, h, w) = ctx.arg("upscale_factor"), ctx.shape(ctx.arg("self"))
-    split = f"-1, {ctx.x(h)}, {ctx.x(w)}, {_over(ctx, c, r * r)}, {r}, {r}"
-    joined = f"-1, {_times(ctx, h, r)}, {_times(ctx, w, r)}, {_over(ctx, c, r * r)}"
-    x = ctx.a("self", ATOM)
-    return Expr(f"{x}.reshape({split}).transpose(0, 1, 4, 2, 5, 3).reshape({joined})")
-
-
-@register_op(aten.pixel_unshuffle.default, layout=to_channels_last, check=check_pixel_shuffle)
-def pixel_unshuffle(node: fx.Node, ctx: EmitCtx) -> Expr:
-    """The inverse of pixel_shuffle, channels last."""
-    r, (_, c, h, w) = ctx.arg("downscale_factor"), ctx.shape(ctx.arg("self"))
-    split = f"-1, {_over(ctx, h, r)}, {r}, {_over(ctx, w, r)}, {r}, {ctx.x(c)}"
-    joined = f"-1, {_over(ctx, h, r)}, {_over(ctx, w, r)}, {_times(ctx, c, r * r)}"
-    x = ctx.a("self", ATOM)
-    return Expr(f"{x}.reshape({split}).transpose(0, 1, 3, 5, 2, 4).reshape({joined})")
+    shuffle = node.target is aten.pixel_shuffle.default
+    fn = ctx.helper("pixel_shuffle" if shuffle else "pixel_unshuffle")
+    factor = ctx.a("upscale_factor" if shuffle else "downscale_factor")
+    src = ctx.arg("self")
+    if ctx.perm(src) == identity(ctx.rank(src)):
+        return call(fn, ctx.a("self"), factor)
+    return call(fn, ctx.a("self"), factor, channels_last="True")
 
 
 @register_op(aten.repeat.default)
@@ -204,3 +228,36 @@ def size_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
 @register_op(aten.sym_size.int, layout=size_layout)
 def sym_size(node: fx.Node, ctx: EmitCtx) -> Expr:
     return Expr(f"{ctx.a('self', ATOM)}.shape[{ctx.axis(ctx.arg('self'), ctx.arg('dim'))}]")
+
+
+def repeat_interleave_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
+    """Along one axis any layout works; without a dim torch flattens, in its own order."""
+    if op_args(node)["dim"] is None:
+        return canonical(node, perms)
+    return keep(node, perms)
+
+
+def check_repeat_interleave(node: fx.Node) -> str | None:
+    if isinstance(op_args(node)["repeats"], fx.Node):
+        # the output's length is the sum of the repeats: known only when they are constant
+        return "repeat_interleave with tensor repeats computed at run time (data-dependent shape)"
+    return None
+
+
+@register_op(
+    aten.repeat_interleave.self_int,
+    aten.repeat_interleave.self_Tensor,
+    layout=repeat_interleave_layout,
+    check=check_repeat_interleave,
+)
+def repeat_interleave(node: fx.Node, ctx: EmitCtx) -> Expr:
+    src, dim, repeats = ctx.arg("self"), ctx.arg("dim"), ctx.arg("repeats")
+    if dim is None:
+        x, axis = f"{ctx.x(src, ATOM)}.flatten()", 0
+    else:
+        x, axis = ctx.a("self"), ctx.axis(src, dim)
+    if isinstance(repeats, list) and len(repeats) != 1:
+        ctx.comment("repeats baked in from a constant tensor at conversion")
+        return call(ctx.helper("repeat_interleave"), x, ctx.x(repeats), str(axis))
+    count = repeats[0] if isinstance(repeats, list) else repeats  # one repeat: for every element
+    return call("mx.repeat", x, ctx.x(count), axis=str(axis))
