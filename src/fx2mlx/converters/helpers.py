@@ -248,24 +248,7 @@ HELPERS: dict[str, Helper] = {
     "circular_pad": Helper(CIRCULAR_PAD),
     "embedding_renorm": Helper(EMBEDDING_RENORM),
     "MultiheadAttention": Helper(MHA_CLASS),
-    "_interp_axes": Helper(interp.INTERP_AXES, imports=("math",)),
-    "_interp_step": Helper(interp.INTERP_STEP),
-    "_interp_source": Helper(interp.INTERP_SOURCE, needs=("_interp_step",)),
-    "_interp_taps": Helper(interp.INTERP_TAPS),
-    "_cubic": Helper(interp.CUBIC),
-    "_antialias_weights": Helper(interp.ANTIALIAS_WEIGHTS, needs=("_cubic",), imports=("math",)),
-    "interpolate_nearest": Helper(interp.INTERPOLATE_NEAREST, needs=("_interp_axes",)),
-    "interpolate_linear": Helper(
-        interp.INTERPOLATE_LINEAR, needs=("_interp_axes", "_interp_source", "_interp_taps")
-    ),
-    "interpolate_cubic": Helper(
-        interp.INTERPOLATE_CUBIC,
-        needs=("_interp_axes", "_interp_source", "_interp_taps", "_cubic"),
-    ),
-    "interpolate_antialiased": Helper(
-        interp.INTERPOLATE_ANTIALIASED,
-        needs=("_interp_axes", "_interp_step", "_antialias_weights"),
-    ),
+    **{name: Helper(*parts) for name, parts in interp.RESIZE_SOURCES.items()},
     **{name: Helper(source, needs) for name, (source, needs) in RNN_SOURCES.items()},
     "instance_norm": Helper(norm.INSTANCE_NORM),
     "LocalResponseNorm": Helper(norm.LOCAL_RESPONSE_NORM),

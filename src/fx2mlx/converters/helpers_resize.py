@@ -122,3 +122,30 @@ def _antialias_weights(n, out, step, cubic):
     total = weights.sum(axis=1, keepdims=True)
     return weights / mx.where(total == 0, 1.0, total)
 '''
+
+
+# name -> (source, helpers it calls, standard-library imports); helpers.py registers them
+RESIZE_SOURCES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "_interp_axes": (INTERP_AXES, (), ("math",)),
+    "_interp_step": (INTERP_STEP, (), ()),
+    "_interp_source": (INTERP_SOURCE, ("_interp_step",), ()),
+    "_interp_taps": (INTERP_TAPS, (), ()),
+    "_cubic": (CUBIC, (), ()),
+    "_antialias_weights": (ANTIALIAS_WEIGHTS, ("_cubic",), ("math",)),
+    "interpolate_nearest": (INTERPOLATE_NEAREST, ("_interp_axes",), ()),
+    "interpolate_linear": (
+        INTERPOLATE_LINEAR,
+        ("_interp_axes", "_interp_source", "_interp_taps"),
+        (),
+    ),
+    "interpolate_cubic": (
+        INTERPOLATE_CUBIC,
+        ("_interp_axes", "_interp_source", "_interp_taps", "_cubic"),
+        (),
+    ),
+    "interpolate_antialiased": (
+        INTERPOLATE_ANTIALIASED,
+        ("_interp_axes", "_interp_step", "_antialias_weights"),
+        (),
+    ),
+}
