@@ -131,7 +131,7 @@ def test_transformer_encoder_stack() -> None:
 
 
 @pytest.mark.xfail(
-    reason="torch.fx cannot trace TransformerEncoder: F._none_or_dtype rejects " "a Proxy mask",
+    reason="torch.fx cannot trace TransformerEncoder: F._none_or_dtype rejects a Proxy mask",
     strict=True,
 )
 def test_transformer_encoder_fx() -> None:

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from torch import nn
 
 import fx2mlx
-from fx2mlx.converters import OPS
 
 from ..helpers import Lambda, assert_converts
 
@@ -219,10 +218,5 @@ def test_local_response_norm_functional_3d(kw: dict) -> None:
     assert_converts(nn.LocalResponseNorm(**kw), torch.randn(2, 6, 7) * 2)
 
 
-@pytest.mark.xfail(
-    torch.ops.aten.avg_pool3d.default not in OPS,
-    reason="torch traces 4-D and larger inputs into avg_pool3d, which has no converter yet",
-    strict=True,
-)
 def test_local_response_norm_functional_4d() -> None:
     assert_converts(nn.LocalResponseNorm(3, alpha=0.1), torch.randn(2, 6, 5, 4) * 2)

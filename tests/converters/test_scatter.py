@@ -7,7 +7,6 @@ import pytest
 import torch
 
 import fx2mlx
-from fx2mlx.converters import OPS
 
 from ..helpers import Lambda, assert_converts
 
@@ -139,12 +138,6 @@ def test_setitem(how: str) -> None:
     assert_converts(Masked(how), (torch.randn(4, 5), torch.randn(4, 5)))
 
 
-@pytest.mark.xfail(
-    aten.slice_scatter.default not in OPS,
-    reason="out[:, idx] = v traces as a write through a (full) slice of out: it needs"
-    " normalize_graph's write-back through views (the cov-zoo branch), else it is lost",
-    strict=True,
-)
 def test_setitem_through_a_slice() -> None:
     assert_converts(Masked("index"), (torch.randn(4, 5), torch.randn(4, 5)))
 
