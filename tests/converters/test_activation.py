@@ -104,3 +104,12 @@ class Acts(nn.Module):
 @pytest.mark.parametrize("frontend", ["export", "fx"])
 def test_activations_both_frontends(frontend: str) -> None:
     assert_converts(Acts(), torch.randn(2, 4, 5) * 3, frontend=frontend)
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (3, 4), (2, 4, 5)], ids=str)
+def test_prelu_keeps_low_rank_shapes(shape: tuple[int, ...]) -> None:
+    """A 0-d input stays 0-d (the (1,) slope must not broadcast it to (1,))."""
+    prelu = nn.PReLU(4 if len(shape) >= 2 else 1)
+    with torch.no_grad():
+        prelu.weight.uniform_(-1.0, 1.0)
+    assert_converts(prelu, torch.randn(shape) * 3)

@@ -126,6 +126,14 @@ def group_norm(x, groups, weight, bias, eps):
     return x
 '''
 
+BATCH_NORMALIZE = '''
+def batch_normalize(x, eps):
+    """PyTorch batch_norm without running statistics on channels-last x: each channel
+    normalized with its mean and biased variance over the batch and every spatial axis."""
+    axes = tuple(range(x.ndim - 1))
+    return (x - mx.mean(x, axis=axes)) * mx.rsqrt(mx.var(x, axis=axes) + eps)
+'''
+
 CIRCULAR_PAD = '''
 def circular_pad(x, widths):
     """PyTorch circular padding: each axis wraps around, taking values from its other end."""
@@ -201,6 +209,7 @@ HELPERS: dict[str, Helper] = {
     ),
     "adaptive_avg_pool": Helper(ADAPTIVE_AVG_POOL),
     "group_norm": Helper(GROUP_NORM),
+    "batch_normalize": Helper(BATCH_NORMALIZE),
     "circular_pad": Helper(CIRCULAR_PAD),
     "embedding_renorm": Helper(EMBEDDING_RENORM),
     "MultiheadAttention": Helper(MHA_CLASS),
