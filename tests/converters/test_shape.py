@@ -6,6 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+import fx2mlx
+
 from ..helpers import AfterConv, Lambda, assert_converts
 
 SHAPE = {
@@ -115,3 +117,37 @@ def test_conv1d_stack_with_unsqueeze() -> None:
 def test_numpy_T(rank: int) -> None:
     shape = (2, 3, 4)[:rank]
     assert_converts(Lambda(lambda x: x.T * 2), torch.randn(*shape))
+
+
+@pytest.mark.parametrize(
+    "index", [[0, 2, 3], [0, 0, 3], [4, 4, 4]], ids=["range-ish", "repeat", "constant"]
+)
+def test_constant_list_index_with_repeats(index: list[int]) -> None:
+    """A constant index with a repeated value is no arange (it crashed building one)."""
+    assert_converts(Lambda(lambda y: y[index, [1, 3, 3], [0, 0, 2]]), torch.randn(5, 5, 5))
+
+
+def test_boolean_mask_index_is_reported() -> None:
+    with pytest.raises(fx2mlx.UnsupportedError, match="boolean mask"):
+        fx2mlx.convert(Lambda(lambda x, m: x[m]), (torch.randn(5, 4), torch.rand(5) > 0.5))
+
+
+@pytest.mark.parametrize("dims", [(), (0,), (0, 2)], ids=str)
+def test_flip_dims(dims: tuple) -> None:
+    assert_converts(Lambda(lambda y: torch.flip(y, dims)), torch.randn(3, 4, 5))
+
+
+def test_flip_zero_dim() -> None:
+    assert_converts(Lambda(lambda y: torch.flip(y, (0,))), torch.tensor(2.5))
+
+
+@pytest.mark.parametrize(
+    "shape,index",
+    [((), torch.zeros((), dtype=torch.long)), ((), torch.zeros(3, dtype=torch.long))]
+    + [((5,), torch.zeros(0, dtype=torch.long)), ((5, 2), torch.zeros(2, 0, dtype=torch.long))],
+    ids=["0d", "0d-index3", "empty", "empty2d"],
+)
+def test_gather_edge_shapes(shape: tuple, index: torch.Tensor) -> None:
+    """A 0-d input has only element 0; an empty index gathers an empty tensor."""
+    fn = Lambda(lambda x: torch.gather(x, 0, index))
+    assert_converts(fn, torch.randn(shape))

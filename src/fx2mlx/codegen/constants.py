@@ -31,8 +31,10 @@ def _arange(t: torch.Tensor) -> str | None:
     if t.is_floating_point() or t.dtype == torch.bool or flat.numel() < 2:
         return None
     start, step = int(flat[0]), int(flat[1] - flat[0])
+    if step == 0:  # a repeated value is no range (and torch.arange refuses step 0)
+        return None
     expected = torch.arange(start, start + step * flat.numel(), step, dtype=t.dtype)
-    if step == 0 or not torch.equal(flat, expected):
+    if not torch.equal(flat, expected):
         return None
     args = f"{start}, {start + step * flat.numel()}" + (f", {step}" if step != 1 else "")
     if start == 0 and step == 1:

@@ -6,7 +6,7 @@ import torch
 from torch import fx
 
 from ..emit_ctx import EmitCtx, dtype_expr, op_args
-from ..expr import POWER, Expr, call
+from ..expr import ATOM, POWER, Expr, call
 from ..layout import Decision, Perm, keep
 from .registry import register_op
 
@@ -43,9 +43,11 @@ def reduce_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
 def _axis_kwargs(node: fx.Node, ctx: EmitCtx) -> dict[str, str]:
     src = ctx.arg("self")
     r = ctx.rank(src)
+    if r == 0:  # torch reduces a 0-d tensor over "dim 0" or -1; MLX reduces it without axis
+        return {}
     dims = _dims(node)
     out: dict[str, str] = {}
-    if len(dims) != r or r == 0:
+    if len(dims) != r:
         axes = sorted(ctx.axis(src, d) for d in dims)
         out["axis"] = str(axes[0]) if len(axes) == 1 else ctx.x(tuple(axes))
     if _keepdim(node):
@@ -93,7 +95,14 @@ _VARS = {
 }
 
 
-@register_op(*_VARS, layout=reduce_layout)
+def check_var(node: fx.Node) -> str | None:
+    correction = op_args(node).get("correction")
+    if correction is not None and correction != int(correction):
+        return "a fractional correction (MLX's ddof is an integer)"
+    return None
+
+
+@register_op(*_VARS, layout=reduce_layout, check=check_var)
 def var(node: fx.Node, ctx: EmitCtx) -> Expr:
     fn = _VARS[node.target]
     correction = ctx.arg("correction", None)  # the .dim and plain forms say `unbiased`
@@ -118,6 +127,8 @@ def max_dim(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 @register_op(aten.cumsum.default, layout=keep)
 def cumsum(node: fx.Node, ctx: EmitCtx) -> Expr:
+    if ctx.rank(ctx.arg("self")) == 0:  # the running sum of one element is that element
+        return Expr(ctx.a("self", ATOM))
     return call("mx.cumsum", ctx.a("self"), axis=str(ctx.axis(ctx.arg("self"), ctx.arg("dim"))))
 
 
@@ -130,6 +141,10 @@ def vector_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
     x = ctx.a("self")
     if order == float("inf"):
         return Expr(f"mx.max(mx.abs({x}){kwargs})")
+    if order == -float("inf"):
+        return Expr(f"mx.min(mx.abs({x}){kwargs})")
+    if order == 0:  # the number of non-zero elements
+        return Expr(f"mx.sum({x} != 0{kwargs}).astype({dtype_expr(ctx.dtype())})")
     if order == 1:
         return Expr(f"mx.sum(mx.abs({x}){kwargs})")
     if order == 2:
