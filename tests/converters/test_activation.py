@@ -113,3 +113,8 @@ def test_prelu_keeps_low_rank_shapes(shape: tuple[int, ...]) -> None:
     with torch.no_grad():
         prelu.weight.uniform_(-1.0, 1.0)
     assert_converts(prelu, torch.randn(shape) * 3)
+
+
+@pytest.mark.parametrize("fn", [torch.softmax, torch.log_softmax], ids=["softmax", "log_softmax"])
+def test_softmax_of_empty_tensor(fn: object) -> None:
+    assert_converts(Lambda(lambda x: fn(x, -1)), torch.randn(5, 0, 0))  # type: ignore[operator]

@@ -117,6 +117,8 @@ def prelu(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 def _softmax(fn: str, ctx: EmitCtx) -> Expr:
     src = ctx.arg("self")
+    if any(isinstance(d, int) and d == 0 for d in ctx.shape(src)):
+        return Expr(ctx.x(src, ATOM))  # empty in, empty out (MLX's log_softmax grows an axis)
     if ctx.rank(src) == 0:
         # torch allows dim 0 (or -1) on a 0-d tensor; MLX needs an axis to exist
         return Expr(f"{call(fn, f'{ctx.x(src, ATOM)}[None]', axis='0').text}[0]")
