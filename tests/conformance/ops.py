@@ -33,12 +33,25 @@ def samples(name: str) -> list[Any]:
     return list(info.sample_inputs("cpu", torch.float32, requires_grad=False))
 
 
-def _random(model: torch.nn.Module, inputs: tuple) -> bool:
-    """Whether two runs with different seeds give different outputs (a random op)."""
+def _unseeded(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    return fn(*args, **kwargs)
+
+
+def _random(info: OpInfo, model: torch.nn.Module, inputs: tuple) -> bool:
+    """Whether two runs with different seeds give different outputs (a random op). op_db
+    wraps its random ops in ``wrapper_set_seed`` (a fixed seed); that is lifted here."""
+    scope = getattr(info.op, "__globals__", {})
+    seeded = scope.get("wrapper_set_seed")
     outs = []
-    for seed in (1, 2):
-        torch.manual_seed(seed)
-        outs.append(torch_run(model, inputs))
+    try:
+        if seeded is not None:
+            scope["wrapper_set_seed"] = _unseeded
+        for seed in (1, 2):
+            torch.manual_seed(seed)
+            outs.append(torch_run(model, inputs))
+    finally:
+        if seeded is not None:
+            scope["wrapper_set_seed"] = seeded
     a, b = (torch.utils._pytree.tree_leaves(o) for o in outs)
     same = len(a) == len(b) and all(
         not isinstance(x, torch.Tensor) or (x.shape == y.shape and torch.equal(x, y))
@@ -54,7 +67,7 @@ def run_op_sample(name: str, index: int) -> Result:
     if info.name in UNINITIALIZED:
         return Result("skip", "uninitialized memory (values are arbitrary)")
     try:
-        if _random(model, inputs):
+        if _random(info, model, inputs):
             return Result("skip", "random op (torch's outputs differ between seeds)")
     except Exception:  # noqa: BLE001 - run_sample says how torch fails
         pass

@@ -168,3 +168,9 @@ def test_batch_norm3d_without_running_stats() -> None:
     bn = _randomize(nn.BatchNorm3d(4, track_running_stats=False))
     assert_converts(Wrap(bn), torch.randn(2, 4, 3, 5, 6))
     assert_converts(bn, torch.randn(2, 4, 3, 5, 6))
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (0, 4, 3, 3)], ids=str)
+def test_group_norm_of_empty_batch(shape: tuple) -> None:
+    w, b = torch.randn(4), torch.randn(4)
+    assert_converts(Lambda(lambda x: F.group_norm(x, 2, w, b)), torch.randn(*shape))

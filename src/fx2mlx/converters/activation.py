@@ -135,6 +135,23 @@ def log_softmax(node: fx.Node, ctx: EmitCtx) -> Expr:
     return _softmax("nn.log_softmax", ctx)
 
 
+def check_dropout(node: fx.Node) -> str | None:
+    return "dropout with train=True (random; the generated model is for inference)"
+
+
+@register_op(
+    aten.dropout.default,
+    aten.feature_dropout.default,
+    aten.alpha_dropout.default,
+    aten.feature_alpha_dropout.default,
+    layout=keep,
+    check=check_dropout,
+)
+def dropout(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """Never emitted: normalize_graph removes inert dropouts, the check refuses the rest."""
+    raise AssertionError("dropout reached emission")
+
+
 # Parameter-free layers, used only inside nn.Sequential / nn.ModuleList so the list can be
 # iterated; elsewhere their ops are emitted as the functional forms above.
 @register_layer(torch.nn.ReLU, "nn.ReLU", layout=keep)

@@ -115,7 +115,8 @@ GROUP_NORM = '''
 def group_norm(x, groups, weight, bias, eps):
     """PyTorch group_norm on channels-last x: statistics over (spatial, channels of a group)."""
     shape = x.shape
-    x = x.reshape(shape[0], -1, groups, shape[-1] // groups)
+    # no -1: MLX can't infer a size when the batch is empty
+    x = x.reshape(shape[0], math.prod(shape[1:-1]), groups, shape[-1] // groups)
     mean = mx.mean(x, axis=(1, 3), keepdims=True)
     var = mx.var(x, axis=(1, 3), keepdims=True)
     x = ((x - mean) * mx.rsqrt(var + eps)).reshape(shape)
@@ -208,7 +209,7 @@ HELPERS: dict[str, Helper] = {
         MAX_POOL_INDICES, needs=("_pool_geometry", "_windows"), imports=("math",)
     ),
     "adaptive_avg_pool": Helper(ADAPTIVE_AVG_POOL),
-    "group_norm": Helper(GROUP_NORM),
+    "group_norm": Helper(GROUP_NORM, imports=("math",)),
     "batch_normalize": Helper(BATCH_NORMALIZE),
     "circular_pad": Helper(CIRCULAR_PAD),
     "embedding_renorm": Helper(EMBEDDING_RENORM),
