@@ -151,3 +151,13 @@ def test_gather_edge_shapes(shape: tuple, index: torch.Tensor) -> None:
     """A 0-d input has only element 0; an empty index gathers an empty tensor."""
     fn = Lambda(lambda x: torch.gather(x, 0, index))
     assert_converts(fn, torch.randn(shape))
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [lambda x: x.squeeze(0), lambda x: x.squeeze((0,)), lambda x: x.transpose(0, -1)],
+    ids=["squeeze", "squeeze_dims", "transpose"],
+)
+def test_zero_dim_squeeze_and_transpose(fn: object) -> None:
+    """torch accepts dim 0 (or -1) on a 0-d tensor and returns it as it is."""
+    assert_converts(Lambda(lambda x: fn(x) * 2), torch.tensor(1.5))  # type: ignore[operator]
