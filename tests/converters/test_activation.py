@@ -134,3 +134,10 @@ def test_dropout_off_is_removed() -> None:
     assert_converts(
         Lambda(lambda x: F.dropout(x, 0.5, False) + F.dropout(x, 0.0, True)), torch.randn(3, 4)
     )
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (2, 4, 5)], ids=str)
+def test_prelu_with_scalar_slope(shape: tuple[int, ...]) -> None:
+    """F.prelu takes a 0-d weight: one slope for every element."""
+    slope = torch.tensor(0.3)
+    assert_converts(Lambda(lambda x: F.prelu(x, slope)), torch.randn(shape) * 3)

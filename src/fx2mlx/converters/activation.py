@@ -106,9 +106,10 @@ def prelu(node: fx.Node, ctx: EmitCtx) -> Expr:
     """One slope per channel (torch dim 1), broadcast along wherever that axis is stored."""
     src, weight = ctx.arg("self"), ctx.arg("weight")
     alpha = ctx.x(weight)
-    if ctx.rank(src) == 0:  # a 0-d input keeps its shape: the (1,) slope would broadcast it
+    slopes = ctx.shape(weight)  # () for a scalar slope: it broadcasts as it is
+    if slopes and ctx.rank(src) == 0:  # a 0-d input stays 0-d: (1,) would broadcast it
         alpha = f"{ctx.x(weight, ATOM)}[0]"
-    elif ctx.rank(src) >= 2 and ctx.shape(weight)[-1] != 1:
+    elif slopes and ctx.rank(src) >= 2 and slopes[-1] != 1:
         trailing = ctx.rank(src) - 1 - ctx.axis(src, 1)
         if trailing:
             alpha = f"{ctx.x(weight, ATOM)}.reshape(-1{', 1' * trailing})"
