@@ -40,8 +40,14 @@ class Result:
 def clean(text: str, limit: int = 160) -> str:
     """One stable line: no addresses, no runs of spaces, at most ``limit`` characters."""
     text = re.sub(r"0x[0-9a-f]+", "0x…", text)
+    text = re.sub(r"fx2mlx_generated_[0-9a-f]+|/tmp/\S+", "…", text)
+    text = re.sub(r"\{([^{}]*)\}", _sorted_set, text)  # torch prints sets in hash order
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _sorted_set(match: re.Match[str]) -> str:
+    return "{" + ", ".join(sorted(item.strip() for item in match.group(1).split(","))) + "}"
 
 
 def torch_run(model: torch.nn.Module, inputs: tuple) -> Any:

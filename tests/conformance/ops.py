@@ -53,11 +53,17 @@ def _random(info: OpInfo, model: torch.nn.Module, inputs: tuple) -> bool:
         if seeded is not None:
             scope["wrapper_set_seed"] = seeded
     a, b = (torch.utils._pytree.tree_leaves(o) for o in outs)
-    same = len(a) == len(b) and all(
-        not isinstance(x, torch.Tensor) or (x.shape == y.shape and torch.equal(x, y))
-        for x, y in zip(a, b)
-    )
+    same = len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     return not same
+
+
+def _same(x: Any, y: Any) -> bool:
+    """Equal, NaN equal to NaN (a deterministic op may well return NaN)."""
+    if not isinstance(x, torch.Tensor):
+        return True
+    if x.shape != y.shape or x.dtype != y.dtype:
+        return False
+    return bool(((x == y) | (x.isnan() & y.isnan())).all()) if x.numel() else True
 
 
 def run_op_sample(name: str, index: int) -> Result:
