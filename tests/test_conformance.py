@@ -8,6 +8,7 @@ recorded behaviour) is run again and must still do what was recorded, and
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def test_sample_outcome_holds(db: str, name: str, index: int) -> None:
     recorded = RESULTS[db][name][index]
     got = run_one(db, name, index)
     if recorded.outcome == "mismatch":  # error sizes may differ in the last digits by machine
-        got.reason, recorded.reason = "", ""
+        recorded, got = replace(recorded, reason=""), replace(got, reason="")
     assert got == recorded, REGENERATE.format(name)
 
 
