@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import fx2mlx
+
 from ..helpers import Lambda, assert_converts
 
 MODULES = [
@@ -104,3 +106,38 @@ class Acts(nn.Module):
 @pytest.mark.parametrize("frontend", ["export", "fx"])
 def test_activations_both_frontends(frontend: str) -> None:
     assert_converts(Acts(), torch.randn(2, 4, 5) * 3, frontend=frontend)
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (3, 4), (2, 4, 5)], ids=str)
+def test_prelu_keeps_low_rank_shapes(shape: tuple[int, ...]) -> None:
+    """A 0-d input stays 0-d (the (1,) slope must not broadcast it to (1,))."""
+    prelu = nn.PReLU(4 if len(shape) >= 2 else 1)
+    with torch.no_grad():
+        prelu.weight.uniform_(-1.0, 1.0)
+    assert_converts(prelu, torch.randn(shape) * 3)
+
+
+@pytest.mark.parametrize("fn", [torch.softmax, torch.log_softmax], ids=["softmax", "log_softmax"])
+def test_softmax_of_empty_tensor(fn: object) -> None:
+    assert_converts(Lambda(lambda x: fn(x, -1)), torch.randn(5, 0, 0))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("fn", [F.dropout, F.alpha_dropout, F.dropout2d], ids=lambda f: f.__name__)
+def test_dropout_in_training_mode_is_reported(fn: object) -> None:
+    """train=True is random: refused, never emitted as the identity."""
+    model = Lambda(lambda x: fn(x, 0.5, True))  # type: ignore[operator]
+    with pytest.raises(fx2mlx.UnsupportedError, match="dropout with train=True"):
+        fx2mlx.convert(model, torch.randn(2, 4, 5, 5))
+
+
+def test_dropout_off_is_removed() -> None:
+    assert_converts(
+        Lambda(lambda x: F.dropout(x, 0.5, False) + F.dropout(x, 0.0, True)), torch.randn(3, 4)
+    )
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (2, 4, 5)], ids=str)
+def test_prelu_with_scalar_slope(shape: tuple[int, ...]) -> None:
+    """F.prelu takes a 0-d weight: one slope for every element."""
+    slope = torch.tensor(0.3)
+    assert_converts(Lambda(lambda x: F.prelu(x, slope)), torch.randn(shape) * 3)

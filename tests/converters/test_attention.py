@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import fx2mlx
+
 from ..helpers import Lambda, assert_converts
 
 
@@ -180,3 +182,11 @@ def test_sdpa_fully_masked_row(kind: str) -> None:
     q, k, v = (torch.randn(2, 3, 5, 4) for _ in range(3))
     model = Lambda(lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m))
     assert_converts(model, (q, k, v, mask), fresh=0)
+
+
+def test_sdpa_with_broadcast_ranks_is_reported() -> None:
+    """A rank-3 query against rank-4 keys broadcasts in torch; MLX's kernel refuses it."""
+    fn = Lambda(lambda q, k, v: F.scaled_dot_product_attention(q, k, v))
+    inputs = (torch.randn(4, 3, 8), torch.randn(4, 4, 6, 8), torch.randn(4, 4, 6, 8))
+    with pytest.raises(fx2mlx.UnsupportedError, match="different ranks"):
+        fx2mlx.convert(fn, inputs)

@@ -88,3 +88,10 @@ def test_diff_on_bool_is_reported() -> None:
     ).graph
     node = next(n for n in graph.nodes if n.target in DIFF)
     assert check_diff(node) is not None
+
+
+def test_diff_n0_ignores_prepend_and_append() -> None:
+    """torch.diff with n=0 returns the input as it is."""
+    pre, post = torch.randn(1, 5), torch.randn(2, 5)
+    fn = Lambda(lambda x: torch.diff(x, 0, 0, pre, post) * 2)
+    assert_converts(fn, torch.randn(5, 5))

@@ -220,3 +220,29 @@ def test_local_response_norm_functional_3d(kw: dict) -> None:
 
 def test_local_response_norm_functional_4d() -> None:
     assert_converts(nn.LocalResponseNorm(3, alpha=0.1), torch.randn(2, 6, 5, 4) * 2)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (3, 4, 7), (2, 4, 3, 5, 6)], ids=str)
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_batch_statistics_functional(shape: tuple, affine: bool) -> None:
+    """Without running statistics, or with training=True, torch normalizes with the batch's
+    own statistics; the op path computes them (any rank, 3-d spatial included)."""
+    w, b = (torch.randn(4), torch.randn(4)) if affine else (None, None)
+    rm, rv = torch.randn(4), torch.rand(4) + 0.5
+    plain = Lambda(lambda x: F.batch_norm(x, None, None, w, b, training=True, eps=1e-3))
+    assert_converts(plain, torch.randn(*shape) * 2 + 1)
+    tracked = Lambda(lambda x: F.batch_norm(x, rm.clone(), rv.clone(), w, b, training=True))
+    assert_converts(tracked, torch.randn(*shape) * 2 + 1)
+
+
+def test_batch_norm3d_without_running_stats() -> None:
+    # MLX's BatchNorm takes rank 2 to 4: BatchNorm3d is converted op by op
+    bn = _randomize(nn.BatchNorm3d(4, track_running_stats=False))
+    assert_converts(Wrap(bn), torch.randn(2, 4, 3, 5, 6))
+    assert_converts(bn, torch.randn(2, 4, 3, 5, 6))
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (0, 4, 3, 3)], ids=str)
+def test_group_norm_of_empty_batch(shape: tuple) -> None:
+    w, b = torch.randn(4), torch.randn(4)
+    assert_converts(Lambda(lambda x: F.group_norm(x, 2, w, b)), torch.randn(*shape))

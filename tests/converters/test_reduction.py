@@ -6,6 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+import fx2mlx
+
 from ..helpers import AfterConv, Lambda, assert_converts
 
 REDUCE = {
@@ -151,3 +153,35 @@ def test_cummax_nan(name: str) -> None:
 )
 def test_scan_dtypes(fn: object) -> None:
     assert_converts(Lambda(fn), torch.randn(3, 6))
+
+
+@pytest.mark.parametrize("order", [0, -float("inf"), -2.0], ids=str)
+@pytest.mark.parametrize("dims", [None, 1, (0, 2)], ids=str)
+def test_vector_norm_orders(order: float, dims: object) -> None:
+    """ord=0 counts non-zero entries, -inf is the smallest magnitude."""
+    x = torch.relu(torch.randn(3, 4, 5))  # half zeros: ord 0 must count them out
+    fn = Lambda(lambda t: torch.linalg.vector_norm(t, order, dim=dims))
+    assert_converts(fn, x + 0.1 if order == -2.0 else x)
+
+
+ZERO_D = {
+    "amax": lambda x: x.amax(dim=0, keepdim=True),
+    "amin": lambda x: x.amin(dim=-1),
+    "sum": lambda x: x.sum(dim=0),
+    "argmax": lambda x: x.argmax(),
+    "argmin": lambda x: x.argmin(dim=0, keepdim=True),
+    "logsumexp": lambda x: torch.logsumexp(x, dim=0),
+    "cumsum": lambda x: torch.cumsum(x, 0),
+    "norm": lambda x: torch.linalg.vector_norm(x, dim=-1),
+}
+
+
+@pytest.mark.parametrize("name", ZERO_D)
+def test_reduce_zero_dim_tensor(name: str) -> None:
+    """torch reduces a 0-d tensor over dim 0 or -1 and returns a 0-d tensor."""
+    assert_converts(Lambda(ZERO_D[name]), torch.tensor(1.5))
+
+
+def test_fractional_correction_is_reported() -> None:
+    with pytest.raises(fx2mlx.UnsupportedError, match="fractional correction"):
+        fx2mlx.convert(Lambda(lambda x: x.var(dim=1, correction=0.5)), torch.randn(3, 4))

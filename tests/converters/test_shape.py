@@ -13,6 +13,8 @@ from ..helpers import AfterConv, Lambda, assert_converts, assert_op_converts
 
 aten = torch.ops.aten
 
+
+
 SHAPE = {
     "flatten": lambda y: y.flatten(),
     "flatten1": lambda y: torch.flatten(y, 1),
@@ -285,3 +287,47 @@ def test_pixel_unshuffle_then_conv() -> None:
 def test_pixel_shuffle_functional_after_permute() -> None:
     fn = Lambda(lambda x: F.pixel_shuffle(x.permute(0, 3, 1, 2), 2))
     assert_converts(fn, torch.randn(2, 5, 6, 8))
+
+
+@pytest.mark.parametrize(
+    "index", [[0, 2, 3], [0, 0, 3], [4, 4, 4]], ids=["range-ish", "repeat", "constant"]
+)
+def test_constant_list_index_with_repeats(index: list[int]) -> None:
+    """A constant index with a repeated value is no arange (it crashed building one)."""
+    assert_converts(Lambda(lambda y: y[index, [1, 3, 3], [0, 0, 2]]), torch.randn(5, 5, 5))
+
+
+def test_boolean_mask_index_is_reported() -> None:
+    with pytest.raises(fx2mlx.UnsupportedError, match="boolean mask"):
+        fx2mlx.convert(Lambda(lambda x, m: x[m]), (torch.randn(5, 4), torch.rand(5) > 0.5))
+
+
+@pytest.mark.parametrize("dims", [(), (0,), (0, 2)], ids=str)
+def test_flip_dims(dims: tuple) -> None:
+    assert_converts(Lambda(lambda y: torch.flip(y, dims)), torch.randn(3, 4, 5))
+
+
+def test_flip_zero_dim() -> None:
+    assert_converts(Lambda(lambda y: torch.flip(y, (0,))), torch.tensor(2.5))
+
+
+@pytest.mark.parametrize(
+    "shape,index",
+    [((), torch.zeros((), dtype=torch.long)), ((), torch.zeros(3, dtype=torch.long))]
+    + [((5,), torch.zeros(0, dtype=torch.long)), ((5, 2), torch.zeros(2, 0, dtype=torch.long))],
+    ids=["0d", "0d-index3", "empty", "empty2d"],
+)
+def test_gather_edge_shapes(shape: tuple, index: torch.Tensor) -> None:
+    """A 0-d input has only element 0; an empty index gathers an empty tensor."""
+    fn = Lambda(lambda x: torch.gather(x, 0, index))
+    assert_converts(fn, torch.randn(shape))
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [lambda x: x.squeeze(0), lambda x: x.squeeze((0,)), lambda x: x.transpose(0, -1)],
+    ids=["squeeze", "squeeze_dims", "transpose"],
+)
+def test_zero_dim_squeeze_and_transpose(fn: object) -> None:
+    """torch accepts dim 0 (or -1) on a 0-d tensor and returns it as it is."""
+    assert_converts(Lambda(lambda x: fn(x) * 2), torch.tensor(1.5))  # type: ignore[operator]

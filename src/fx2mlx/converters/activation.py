@@ -100,7 +100,10 @@ def prelu(node: fx.Node, ctx: EmitCtx) -> Expr:
     """One slope per channel (torch dim 1), broadcast along wherever that axis is stored."""
     src, weight = ctx.arg("self"), ctx.arg("weight")
     alpha = ctx.x(weight)
-    if ctx.rank(src) >= 2 and ctx.shape(weight)[-1] != 1:
+    slopes = ctx.shape(weight)  # () for a scalar slope: it broadcasts as it is
+    if slopes and ctx.rank(src) == 0:  # a 0-d input stays 0-d: (1,) would broadcast it
+        alpha = f"{ctx.x(weight, ATOM)}[0]"
+    elif slopes and ctx.rank(src) >= 2 and slopes[-1] != 1:
         trailing = ctx.rank(src) - 1 - ctx.axis(src, 1)
         if trailing:
             alpha = f"{ctx.x(weight, ATOM)}.reshape(-1{', 1' * trailing})"
@@ -109,6 +112,8 @@ def prelu(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 def _softmax(fn: str, ctx: EmitCtx) -> Expr:
     src = ctx.arg("self")
+    if any(isinstance(d, int) and d == 0 for d in ctx.shape(src)):
+        return Expr(ctx.x(src, ATOM))  # empty in, empty out (MLX's log_softmax grows an axis)
     if ctx.rank(src) == 0:
         # torch allows dim 0 (or -1) on a 0-d tensor; MLX needs an axis to exist
         return Expr(f"{call(fn, f'{ctx.x(src, ATOM)}[None]', axis='0').text}[0]")
@@ -123,6 +128,23 @@ def softmax(node: fx.Node, ctx: EmitCtx) -> Expr:
 @register_op(aten.log_softmax.int, aten._log_softmax.default, layout=keep)
 def log_softmax(node: fx.Node, ctx: EmitCtx) -> Expr:
     return _softmax("nn.log_softmax", ctx)
+
+
+def check_dropout(node: fx.Node) -> str | None:
+    return "dropout with train=True (random; the generated model is for inference)"
+
+
+@register_op(
+    aten.dropout.default,
+    aten.feature_dropout.default,
+    aten.alpha_dropout.default,
+    aten.feature_alpha_dropout.default,
+    layout=keep,
+    check=check_dropout,
+)
+def dropout(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """Never emitted: normalize_graph removes inert dropouts, the check refuses the rest."""
+    raise AssertionError("dropout reached emission")
 
 
 # Parameter-free layers, used only inside nn.Sequential / nn.ModuleList so the list can be

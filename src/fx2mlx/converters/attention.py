@@ -20,6 +20,8 @@ def check_sdpa(node: fx.Node) -> str | None:
     q = args["query"].meta["val"]
     if q.dim() not in (3, 4):
         return f"attention on rank-{q.dim()} tensors (MLX takes (batch, heads, length, dim))"
+    if any(args[name].meta["val"].dim() != q.dim() for name in _QKV[1:]):
+        return "query, key and value of different ranks (MLX doesn't broadcast them)"
     if args["dropout_p"]:
         return "attention dropout (training mode)"
     return None

@@ -153,21 +153,6 @@ def grouped_conv(conv, x, weight, groups, **kwargs):
     return mx.concatenate([conv(a, w, **kwargs) for a, w in zip(xs, ws)], axis=-1)
 '''
 
-GROUP_NORM = '''
-def group_norm(x, groups, weight, bias, eps):
-    """PyTorch group_norm on channels-last x: statistics over (spatial, channels of a group)."""
-    shape = x.shape
-    x = x.reshape(shape[0], -1, groups, shape[-1] // groups)
-    mean = mx.mean(x, axis=(1, 3), keepdims=True)
-    var = mx.var(x, axis=(1, 3), keepdims=True)
-    x = ((x - mean) * mx.rsqrt(var + eps)).reshape(shape)
-    if weight is not None:
-        x = x * weight
-    if bias is not None:
-        x = x + bias
-    return x
-'''
-
 CIRCULAR_PAD = '''
 def circular_pad(x, widths):
     """PyTorch circular padding: each axis wraps around, taking values from its other end."""
@@ -244,7 +229,8 @@ HELPERS: dict[str, Helper] = {
     "adaptive_pool": Helper(ADAPTIVE_POOL),
     "adaptive_max_pool_with_indices": Helper(ADAPTIVE_MAX_POOL_INDICES, imports=("math",)),
     "grouped_conv": Helper(GROUPED_CONV),
-    "group_norm": Helper(GROUP_NORM),
+    "group_norm": Helper(norm.GROUP_NORM, imports=("math",)),
+    "batch_normalize": Helper(norm.BATCH_NORMALIZE),
     "circular_pad": Helper(CIRCULAR_PAD),
     "embedding_renorm": Helper(EMBEDDING_RENORM),
     "MultiheadAttention": Helper(MHA_CLASS),

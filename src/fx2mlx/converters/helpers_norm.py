@@ -34,3 +34,27 @@ class LocalResponseNorm(nn.Module):
         total = sum(squares[..., i : i + channels] for i in range(self.size))
         return x / ((total / self.size) * self.alpha + self.k) ** self.beta
 '''
+
+GROUP_NORM = '''
+def group_norm(x, groups, weight, bias, eps):
+    """PyTorch group_norm on channels-last x: statistics over (spatial, channels of a group)."""
+    shape = x.shape
+    # no -1: MLX can't infer a size when the batch is empty
+    x = x.reshape(shape[0], math.prod(shape[1:-1]), groups, shape[-1] // groups)
+    mean = mx.mean(x, axis=(1, 3), keepdims=True)
+    var = mx.var(x, axis=(1, 3), keepdims=True)
+    x = ((x - mean) * mx.rsqrt(var + eps)).reshape(shape)
+    if weight is not None:
+        x = x * weight
+    if bias is not None:
+        x = x + bias
+    return x
+'''
+
+BATCH_NORMALIZE = '''
+def batch_normalize(x, eps):
+    """PyTorch batch_norm without running statistics on channels-last x: each channel
+    normalized with its mean and biased variance over the batch and every spatial axis."""
+    axes = tuple(range(x.ndim - 1))
+    return (x - mx.mean(x, axis=axes)) * mx.rsqrt(mx.var(x, axis=axes) + eps)
+'''

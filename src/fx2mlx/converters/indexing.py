@@ -8,7 +8,7 @@ import operator
 import torch
 from torch import fx
 
-from ..emit_ctx import OPEN_END, EmitCtx, op_args
+from ..emit_ctx import OPEN_END, EmitCtx, dtype_expr, op_args
 from ..expr import ATOM, Expr, call
 from ..layout import Decision, Perm, identity, keep, out_rank, rank_of
 from .registry import register_op
@@ -131,7 +131,15 @@ def getitem(node: fx.Node, ctx: EmitCtx) -> Expr:
     return Expr(f"{ctx.a('a', ATOM)}[{ctx.a('b')}]")
 
 
-@register_op(aten.index.Tensor)
+def check_index(node: fx.Node) -> str | None:
+    for i in op_args(node)["indices"]:
+        val = i.meta.get("val") if isinstance(i, fx.Node) else None
+        if isinstance(val, torch.Tensor) and val.dtype in (torch.bool, torch.uint8):
+            return "indexing with a boolean mask (the output's size depends on its values)"
+    return None
+
+
+@register_op(aten.index.Tensor, check=check_index)
 def index(node: fx.Node, ctx: EmitCtx) -> Expr:
     items = [":" if i is None else ctx.x(i) for i in ctx.arg("indices")]
     return Expr(f"{ctx.a('self', ATOM)}[{', '.join(items)}]")
@@ -139,6 +147,11 @@ def index(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 @register_op(aten.gather.default)
 def gather(node: fx.Node, ctx: EmitCtx) -> Expr:
+    index = ctx.x(ctx.arg("index"), ATOM)
+    if ctx.rank(ctx.arg("self")) == 0:  # index is all zeros: only element 0 to gather
+        return call("mx.broadcast_to", ctx.a("self"), f"{index}.shape")
+    if any(isinstance(d, int) and d == 0 for d in ctx.shape(ctx.arg("index"))):
+        return call("mx.zeros", f"{index}.shape", dtype=dtype_expr(ctx.dtype()))
     dim = ctx.arg("dim") % ctx.rank(ctx.arg("self"))
     return call("mx.take_along_axis", ctx.a("self"), ctx.a("index"), axis=str(dim))
 

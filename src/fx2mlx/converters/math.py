@@ -6,7 +6,7 @@ import torch
 from torch import fx
 
 from ..emit_ctx import EmitCtx, op_args
-from ..expr import Expr, call
+from ..expr import ATOM, Expr, call
 from ..layout import elementwise
 from .registry import register_op
 
@@ -24,6 +24,8 @@ def check_diff(node: fx.Node) -> str | None:
 def diff(node: fx.Node, ctx: EmitCtx) -> Expr:
     """torch.diff(x, n, dim, prepend, append): MLX's diff has no prepend/append; concatenate."""
     x = ctx.arg("self")
+    if ctx.arg("n") == 0:  # torch returns the input as it is, without prepend or append
+        return Expr(ctx.x(x, ATOM))
     axis = ctx.axis(x, ctx.arg("dim"))
     parts = [p for p in (ctx.arg("prepend"), x, ctx.arg("append")) if p is not None]
     data = (

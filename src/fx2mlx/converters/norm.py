@@ -60,12 +60,14 @@ def build_group_norm(gn: nn.GroupNorm) -> Ctor | None:
     layout=to_channels_last,
 )
 def batch_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
-    """Eval-mode batch norm with running statistics, channels last."""
+    """Eval-mode batch norm, channels last: with running statistics, or with the batch's own
+    (a norm that doesn't track them normalizes with the batch's statistics even in eval)."""
     x, w, b = ctx.arg("input"), ctx.arg("weight"), ctx.arg("bias")
     mean, var, eps = ctx.arg("running_mean"), ctx.arg("running_var"), ctx.arg("eps")
-    if mean is None:
-        raise AssertionError("checked: batch statistics need training mode")
-    out = binary("*", binary("-", x, mean), call("mx.rsqrt", binary("+", var, eps)))
+    if mean is None or ctx.arg("training", False):
+        out = call(ctx.helper("batch_normalize"), ctx.a("input"), repr(eps))
+    else:
+        out = binary("*", binary("-", x, mean), call("mx.rsqrt", binary("+", var, eps)))
     if w is not None:
         out = binary("*", out, w)
     return out if b is None else binary("+", out, b)

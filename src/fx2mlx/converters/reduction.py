@@ -44,9 +44,11 @@ def reduce_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
 def _axis_kwargs(node: fx.Node, ctx: EmitCtx) -> dict[str, str]:
     src = ctx.arg("self")
     r = ctx.rank(src)
+    if r == 0:  # torch reduces a 0-d tensor over "dim 0" or -1; MLX reduces it without axis
+        return {}
     dims = _dims(node)
     out: dict[str, str] = {}
-    if len(dims) != r or r == 0:
+    if len(dims) != r:
         axes = sorted(ctx.axis(src, d) for d in dims)
         out["axis"] = str(axes[0]) if len(axes) == 1 else ctx.x(tuple(axes))
     if _keepdim(node):
@@ -94,7 +96,14 @@ _VARS = {
 }
 
 
-@register_op(*_VARS, layout=reduce_layout)
+def check_var(node: fx.Node) -> str | None:
+    correction = op_args(node).get("correction")
+    if correction is not None and correction != int(correction):
+        return "a fractional correction (MLX's ddof is an integer)"
+    return None
+
+
+@register_op(*_VARS, layout=reduce_layout, check=check_var)
 def var(node: fx.Node, ctx: EmitCtx) -> Expr:
     fn = _VARS[node.target]
     correction = ctx.arg("correction", None)  # the .dim and plain forms say `unbiased`
@@ -157,6 +166,10 @@ def vector_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
     x = ctx.a("self")
     if order == float("inf"):
         return Expr(f"mx.max(mx.abs({x}){kwargs})")
+    if order == -float("inf"):
+        return Expr(f"mx.min(mx.abs({x}){kwargs})")
+    if order == 0:  # the number of non-zero elements
+        return Expr(f"mx.sum({x} != 0{kwargs}).astype({dtype_expr(ctx.dtype())})")
     if order == 1:
         return Expr(f"mx.sum(mx.abs({x}){kwargs})")
     if order == 2:

@@ -17,6 +17,8 @@ aten = torch.ops.aten
 def flip(node: fx.Node, ctx: EmitCtx) -> Expr:
     # MLX has no flip; a negative-step slice reverses an axis.
     src = ctx.arg("self")
+    if not ctx.arg("dims") or ctx.rank(src) == 0:  # nothing to reverse
+        return Expr(ctx.x(src, ATOM))
     axes = set(ctx.axes(src, list(ctx.arg("dims"))))
     last = max(axes)
     items = ["::-1" if a in axes else ":" for a in range(last + 1)]

@@ -87,6 +87,8 @@ def _permutation(node: fx.Node, r: int) -> list[int]:
         return [d % r for d in args["dims"]]
     if node.target in (aten.t.default, aten.numpy_T.default):  # `.t()` and `.T`
         return list(reversed(range(r)))
+    if r == 0:  # a 0-d tensor's "dim 0" (or -1) leaves it as it is
+        return []
     d0, d1 = args["dim0"] % r, args["dim1"] % r
     dims = list(range(r))
     dims[d0], dims[d1] = dims[d1], dims[d0]
@@ -126,6 +128,8 @@ def _squeezed(node: fx.Node) -> list[int]:
     args = op_args(node)
     shape = args["self"].meta["val"].shape
     r = len(shape)
+    if r == 0:  # squeezing a 0-d tensor's "dim 0" leaves it as it is
+        return []
     dims = args.get("dim", range(r))  # squeeze(x) names none: all of them
     dims = [dims] if isinstance(dims, int) else dims
     return sorted({d % r for d in dims if _static_unit(shape[d % r])})

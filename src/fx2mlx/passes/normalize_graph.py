@@ -12,15 +12,20 @@ import torch
 from torch import fx
 
 from ..capture import Captured
+from ..emit_ctx import op_args
 
 aten = torch.ops.aten
 
-# Ops that return their first argument unchanged at inference time.
-_IDENTITY = {
+# Dropouts called with train=False (every nn.Dropout of a model in eval) do nothing; one
+# called with train=True is left for its converter's check to report.
+DROPOUTS = {
     aten.dropout.default,
     aten.feature_dropout.default,
     aten.alpha_dropout.default,
     aten.feature_alpha_dropout.default,
+}
+# Ops that return their first argument unchanged at inference time.
+_IDENTITY = {
     aten.alias.default,
     aten.detach.default,
     aten.clone.default,
@@ -51,6 +56,11 @@ def _same_dtype(node: fx.Node) -> bool:
     )
 
 
+def _inert(dropout: fx.Node) -> bool:
+    args = op_args(dropout)
+    return not args["train"] or args["p"] == 0
+
+
 def _functional(target: object) -> object | None:
     """``aten.relu_.default`` -> ``aten.relu.default`` (None when there is no such op)."""
     if not isinstance(target, torch._ops.OpOverload):
@@ -78,7 +88,11 @@ def normalize_graph(captured: Captured) -> int:
         if _is_assert(target):
             graph.erase_node(node) if not node.users else None
             changed += 1
-        elif target in _IDENTITY or (target in _CAST and _same_dtype(node)):
+        elif (
+            target in _IDENTITY
+            or (target in DROPOUTS and _inert(node))
+            or (target in _CAST and _same_dtype(node))
+        ):
             node.replace_all_uses_with(node.args[0])
             graph.erase_node(node)
             changed += 1

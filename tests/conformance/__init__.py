@@ -1,0 +1,1 @@
+"""Conformance against PyTorch's own test databases (``module_db`` and ``op_db``)."""
