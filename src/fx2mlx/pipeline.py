@@ -16,6 +16,7 @@ from .passes.assign_layout import assign_layout
 from .passes.bake_constant_arguments import bake_constant_arguments
 from .passes.collapse_layers import collapse_layers
 from .passes.collect_unsupported import collect_unsupported
+from .passes.decompose_unsupported import decompose_unsupported
 from .passes.fuse_global_pool import fuse_global_pool
 from .passes.inline_wrappers import inline_wrappers
 from .passes.normalize_graph import normalize_graph
@@ -98,7 +99,15 @@ class Checked:
 
 def check_passes(captured: Captured) -> Checked:
     """The passes up to and including the unsupported-op check; never raises for an
-    unsupported op (``fx2mlx analyze`` reports them, :func:`run_passes` raises them)."""
+    unsupported op (``fx2mlx analyze`` reports them, :func:`run_passes` raises them).
+    Unconvertible ops PyTorch can decompose are decomposed and the passes run again."""
+    checked = _check_once(captured)
+    if checked.problems:
+        checked = decompose_unsupported(captured, checked, _check_once)
+    return checked
+
+
+def _check_once(captured: Captured) -> Checked:
     inline_wrappers(captured)
     normalize_graph(captured)
     bake_constant_arguments(captured)

@@ -14,7 +14,6 @@ from ..helpers import AfterConv, Lambda, assert_converts, assert_op_converts
 aten = torch.ops.aten
 
 
-
 SHAPE = {
     "flatten": lambda y: y.flatten(),
     "flatten1": lambda y: torch.flatten(y, 1),

@@ -70,6 +70,7 @@ def capture_export(
         ep = _export(model, inputs, False)
         dynamic_batch = False
     captured = from_exported(ep, model, frontend)
+    captured.program = ep
     batch_dynamic = _inputs_have_symbolic_batch(captured)
     if dynamic_batch and not batch_dynamic:
         ones = all(t.shape[0] == 1 for t in inputs if isinstance(t, torch.Tensor) and t.dim())

@@ -33,6 +33,9 @@ class Captured:
     subgraphs: dict[str, fx.GraphModule] = field(default_factory=dict)
     """Bodies of higher-order ops (``wrap_with_autocast``...), by their ``get_attr`` target;
     the ``inline_wrappers`` pass inlines them."""
+    program: Any = None
+    """The ``ExportedProgram`` the graph was copied from (``decompose_unsupported`` re-runs
+    its decompositions)."""
 
     def module(self, path: str) -> torch.nn.Module:
         """The submodule at ``path`` ('' is the model itself)."""
@@ -95,6 +98,8 @@ def from_exported(ep: Any, model: torch.nn.Module, frontend: str) -> Captured:
                 subgraphs[key] = value
             new = graph.get_attr(key)
             new.meta.update(node.meta)
+        elif node.op == "output":
+            new = graph.output(tuple(_copied(v, env) for v in _user_outputs(node, sig)))
         else:
             new = graph.node_copy(node, lambda n: env[n])
         copy_scope(new, node)
@@ -110,6 +115,18 @@ def from_exported(ep: Any, model: torch.nn.Module, frontend: str) -> Captured:
         dynamic_batch=False,
         subgraphs=subgraphs,
     )
+
+
+def _copied(value: Any, env: dict[fx.Node, fx.Node]) -> Any:
+    return env[value] if isinstance(value, fx.Node) else value
+
+
+def _user_outputs(node: fx.Node, sig: Any) -> list[Any]:
+    """The outputs the user's forward returns; an ATen-level program also returns the new
+    values of the inputs and buffers it mutates, ahead of them."""
+    kinds = [spec.kind for spec in sig.output_specs]
+    user = torch.export.graph_signature.OutputKind.USER_OUTPUT
+    return [n for n, kind in zip(node.args[0], kinds) if kind == user]
 
 
 def _aliases(model: torch.nn.Module) -> dict[str, list[str]]:

@@ -23,6 +23,7 @@ NAMES = {
 }
 _RESHAPES = {"flatten", "view", "reshape", "_unsafe_view"}
 _CHANNELS_LAST = {"conv": "convolutions", "pooling": "pools", "norm": "norms"}
+_PERMUTES = {"permute", "transpose", "t", "numpy_T"}
 
 
 def layout_note(node: fx.Node) -> str:
@@ -31,6 +32,9 @@ def layout_note(node: fx.Node) -> str:
     dst = NAMES.get(node.meta.get(LAYOUT))  # type: ignore[arg-type]
     if not src or not dst or src == dst:
         return ""
+    permute = _pending_permute(node)
+    if permute is not None:  # not a channels layout: forward's own permute, done late
+        return f"the {_short(permute)} of forward, applied where the axis order matters"
     user = next(iter(node.users), None)  # the one it was inserted for
     channels_last = dst.endswith("C")
     if user is None or user.op == "output":
@@ -43,6 +47,18 @@ def layout_note(node: fx.Node) -> str:
     if channels_last:
         return f"{src} -> {dst}: {_channels_last_user(user)} channels-last"
     return f"{src} -> {dst}: {_op(user)} needs PyTorch's layout"
+
+
+def _pending_permute(node: fx.Node) -> fx.Node | None:
+    """The permute in forward whose axis order this relayout finally moves data to: the
+    layout pass keeps a permute free (a relabel) until an op needs the order."""
+    want, cur = node.meta.get(LAYOUT_FROM), node.args[0]
+    while isinstance(cur, fx.Node) and cur.meta.get(LAYOUT) == want:
+        if _short(cur) in _PERMUTES:
+            return cur
+        inputs = [a for a in cur.all_input_nodes if a.op != "get_attr"]
+        cur = inputs[0] if inputs else None
+    return None
 
 
 def _matches_other_operand(node: fx.Node, user: fx.Node) -> bool:

@@ -8,7 +8,7 @@ from torch import fx
 from ..emit_ctx import EmitCtx
 from ..expr import ATOM, Expr, binary, call
 from ..layout import keep
-from .registry import Ctor, register_layer, register_op
+from .registry import Ctor, Inherent, register_layer, register_op
 
 aten = torch.ops.aten
 
@@ -131,7 +131,7 @@ def log_softmax(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 
 def check_dropout(node: fx.Node) -> str | None:
-    return "dropout with train=True (random; the generated model is for inference)"
+    return Inherent("dropout with train=True (random; the generated model is for inference)")
 
 
 @register_op(

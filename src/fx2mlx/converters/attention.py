@@ -9,7 +9,7 @@ from torch import fx
 
 from ..emit_ctx import EmitCtx, op_args
 from ..expr import ATOM, Expr, binary, call
-from .registry import register_op
+from .registry import Inherent, register_op
 
 aten = torch.ops.aten
 _QKV = ("query", "key", "value")
@@ -23,7 +23,7 @@ def check_sdpa(node: fx.Node) -> str | None:
     if any(args[name].meta["val"].dim() != q.dim() for name in _QKV[1:]):
         return "query, key and value of different ranks (MLX doesn't broadcast them)"
     if args["dropout_p"]:
-        return "attention dropout (training mode)"
+        return Inherent("attention dropout (training mode)")
     return None
 
 

@@ -25,6 +25,12 @@ Build = Callable[[Any], "Ctor | None"]
 Bind = Callable[[list[fx.Node], list[fx.Node], list[fx.Node]], "LayerIO | None"]
 """How a layer's call meets the graph: ``bind(members, inputs, outputs)`` (see LayerIO)."""
 
+
+class Inherent(str):
+    """A check's reason that no rewrite lifts (randomness, training mode): fx2mlx reports it
+    as it is instead of trying PyTorch's decomposition of the op, which may drop it."""
+
+
 E = TypeVar("E", bound=Emit)
 B = TypeVar("B", bound=Build)
 

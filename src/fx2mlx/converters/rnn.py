@@ -20,7 +20,7 @@ from ..emit_ctx import EmitCtx, op_args
 from ..expr import Expr, call
 from ..layout import canonical
 from .helpers import closure
-from .registry import Ctor, LayerIO, register_layer, register_op
+from .registry import Ctor, Inherent, LayerIO, register_layer, register_op
 
 aten = torch.ops.aten
 
@@ -158,7 +158,7 @@ def build_rnn_cell(cell: nn.RNNCellBase) -> Ctor:
 def check_rnn(node: fx.Node) -> str | None:
     args = op_args(node)
     if args["train"] and args["dropout"]:
-        return "recurrent dropout in training mode (fx2mlx converts eval mode)"
+        return Inherent("recurrent dropout in training mode (fx2mlx converts eval mode)")
     return None
 
 

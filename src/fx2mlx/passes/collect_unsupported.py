@@ -31,7 +31,8 @@ def _where(node: fx.Node) -> tuple[str, str]:
     return path, line
 
 
-def _problem(node: fx.Node) -> tuple[str, str] | None:
+def problem(node: fx.Node) -> tuple[str, str] | None:
+    """(reason, hint) when ``node`` can't be converted, else None."""
     if node.op != "call_function" or node.target is relayout:
         return None
     conv = OPS.get(node.target)
@@ -57,10 +58,10 @@ def collect_unsupported(captured: Captured) -> list[Unsupported]:
     """All unsupported ops, grouped by (op, reason), with counts, paths and source lines."""
     found: dict[tuple[str, str], Unsupported] = {}
     for node in captured.graph.nodes:
-        problem = _problem(node)
-        if problem is None:
+        found_problem = problem(node)
+        if found_problem is None:
             continue
-        reason, hint = problem
+        reason, hint = found_problem
         name = target_name(node.target) if node.target is not operator.getitem else "getitem"
         item = found.setdefault((name, reason), Unsupported(name, reason, hint))
         item.count += 1

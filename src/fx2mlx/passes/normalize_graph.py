@@ -31,6 +31,8 @@ _IDENTITY = {
     aten.clone.default,
     aten.contiguous.default,
     aten.lift_fresh_copy.default,
+    torch.ops.prims.view_of.default,  # prims: from decompositions (nanmean, ...)
+    torch.ops.prims.clone.default,
 }
 _CAST = {
     aten.to.dtype,
