@@ -90,9 +90,9 @@ def run_both(
     model: torch.nn.Module, generated: Any, inputs: tuple, channels_last_io: bool = False
 ) -> tuple[Any, Any]:
     """torch's outputs and the generated model's (converted back to torch's layout)."""
+    args = [to_mlx(x) for x in inputs]  # before torch runs: a forward may write its inputs
     with torch.no_grad():
-        expected = model(*inputs)
-    args = [to_mlx(x) for x in inputs]
+        expected = model(*(x.clone() for x in inputs))
     if channels_last_io:
         args = [_channels_last(a) for a in args]
     got = generated(*args)
