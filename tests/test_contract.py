@@ -14,7 +14,7 @@ from fx2mlx.examples.resnet import make_resnet18
 from fx2mlx.tensors import to_mlx
 from fx2mlx.validate import load_generated
 
-from .helpers import assert_only_mlx_and_stdlib
+from .helpers import Lambda, assert_converts, assert_only_mlx_and_stdlib
 
 
 def test_sanitize_loads_a_raw_torch_state_dict(tmp_path: Path) -> None:
@@ -69,3 +69,11 @@ def test_unsupported_error_lists_everything() -> None:
         assert str(exc).startswith("[fx2mlx]")
     else:
         raise AssertionError("expected UnsupportedError")
+
+
+def test_one_tensor_given_as_two_inputs() -> None:
+    """torch.export would capture one tensor passed twice as a single input; the generated
+    model still takes (and is validated on) two independent arguments."""
+    t = torch.randn(3, 4)
+    conv = assert_converts(Lambda(lambda a, b: a * 2 + b.exp()), (t, t))
+    assert "args_0: mx.array, args_1: mx.array" in conv.source

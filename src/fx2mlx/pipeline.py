@@ -55,7 +55,8 @@ def check_inputs(model: object, inputs: object) -> tuple:
     for i, x in enumerate(inputs):
         if not isinstance(x, torch.Tensor):
             raise Fx2MlxError(f"example input {i} is a {type(x).__name__}, not a tensor")
-    return tuple(inputs)
+    # one tensor given twice would be captured as one input: each input gets its own copy
+    return tuple(x.clone() if any(x is y for y in inputs[:i]) else x for i, x in enumerate(inputs))
 
 
 def compile_model(

@@ -91,3 +91,10 @@ def test_tensor_unfold_framing_audio() -> None:
 
 def test_tensor_unfold_scalar() -> None:
     assert_converts(Lambda(lambda x: x.sum().unfold(0, 1, 1) + x[0]), torch.randn(3))
+
+
+@pytest.mark.parametrize("kernel,stride", [(2, 1), (3, 2)])
+def test_unfold_of_an_empty_batch(kernel: int, stride: int) -> None:
+    """An empty batch has no size to infer from: the block width is spelled out."""
+    fn = Lambda(lambda x: F.unfold(x, kernel, stride=stride))
+    assert_converts(fn, torch.randn(0, 3, 6, 6), fresh=0)

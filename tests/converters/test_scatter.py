@@ -174,3 +174,16 @@ def test_index_ops(name: str) -> None:
 def test_masked_scatter(mask_shape: tuple) -> None:
     fn = Lambda(lambda x, m, s: x.masked_scatter(m > 0, s))
     assert_converts(fn, (torch.randn(3, 4), torch.randn(*mask_shape), torch.randn(5, 4)))
+
+
+ZERO_D_WRITES = {
+    "index_add": lambda x, s: x.index_add(0, torch.tensor([0]), s, alpha=2),
+    "index_copy": lambda x, s: x.index_copy(0, torch.tensor([0]), s),
+    "index_fill": lambda x, s: x.index_fill(0, torch.tensor([0]), 3.0) + s,
+}
+
+
+@pytest.mark.parametrize("name", ZERO_D_WRITES)
+def test_index_write_into_zero_dim_tensor(name: str) -> None:
+    """torch indexes a 0-d tensor's dim 0 as if it had size 1; the result stays 0-d."""
+    assert_converts(Lambda(ZERO_D_WRITES[name]), (torch.tensor(1.5), torch.tensor(-2.0)))

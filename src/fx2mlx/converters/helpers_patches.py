@@ -15,7 +15,8 @@ def im2col(x, kernel, dilation, padding, stride):
         for n, k, d, s in zip(x.shape[1:3], kernel, dilation, stride)
     ]
     blocks = mx.stack(_windows(x, kernel, stride, dilation, outs), axis=-1)
-    return blocks.reshape(x.shape[0], outs[0] * outs[1], -1)
+    # sizes spelled out: MLX can't infer a -1 when the batch is empty
+    return blocks.reshape(x.shape[0], outs[0] * outs[1], x.shape[-1] * kernel[0] * kernel[1])
 '''
 
 COL2IM = '''

@@ -74,6 +74,8 @@ def index_add(node: fx.Node, ctx: EmitCtx) -> Expr:
     if ctx.arg("alpha") != 1:
         source = f"{ctx.a('source', ATOM)} * {ctx.a('alpha', ATOM)}"
     items = [":"] * int(_dim(ctx)) + [ctx.a("index")]
+    if ctx.rank(ctx.arg("self")) == 0:  # torch indexes a 0-d tensor as one of size 1
+        return Expr(f"{ctx.a('self', ATOM)}.reshape(1).at[{ctx.a('index')}].add({source})[0]")
     return Expr(f"{ctx.a('self', ATOM)}.at[{', '.join(items)}].add({source})")
 
 
@@ -83,6 +85,9 @@ def index_copy(node: fx.Node, ctx: EmitCtx) -> Expr:
     name = "source" if node.target is aten.index_copy.default else "value"
     where = ["slice(None)"] * int(_dim(ctx)) + [ctx.a("index")]
     index = f"({', '.join(where)},)"
+    if ctx.rank(ctx.arg("self")) == 0:  # torch indexes a 0-d tensor as one of size 1
+        one = f"{ctx.a('self', ATOM)}.reshape(1)"
+        return Expr(f"{call(ctx.helper('index_set'), one, index, _as_self(ctx, name)).text}[0]")
     return call(ctx.helper("index_set"), ctx.a("self"), index, _as_self(ctx, name))
 
 
