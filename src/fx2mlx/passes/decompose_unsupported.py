@@ -84,14 +84,26 @@ def decompose_unsupported(captured: Captured, checked: C, check: Callable[[Captu
     for op in _wanted(captured):
         if op in tried:
             continue
-        before = captured.program
+        before = _snapshot(captured)
         trial = _trial(captured, {op}, tried, check, warnings)
         if trial is not None and _nodes(trial) < _nodes(checked):
             checked = trial
-        elif trial is not None:  # no better: back to the program with the op whole
-            _replace(captured, before, warnings)
-            checked = check(captured)
+        elif trial is not None:  # no better: back to the graph with the op whole
+            _restore(captured, before)
     return checked
+
+
+_FIELDS = ("graph", "consts", "input_names", "out_spec", "subgraphs", "program", "warnings")
+
+
+def _snapshot(captured: Captured) -> dict[str, Any]:
+    """The fields a trial replaces (it builds a new graph: the old one stays as it is)."""
+    return {name: getattr(captured, name) for name in _FIELDS}
+
+
+def _restore(captured: Captured, fields: dict[str, Any]) -> None:
+    for name, value in fields.items():
+        setattr(captured, name, value)
 
 
 def _trial(
