@@ -44,6 +44,7 @@ def measure(name: str) -> dict[str, Any]:
     row: dict[str, Any] = {"name": name, "family": entry.family, "target": entry.target}
     row["sanitize"] = UNSANITIZED.get(name, "")
     row["architecture"] = architecture(model)
+    row["analyze"] = fx2mlx.analyze(model, inputs).verdict
     try:
         conv = fx2mlx.convert(model, inputs, frontend="auto")
         result = conv.validate([inputs, fx2mlx.random_inputs(inputs, seed=SEED)])
@@ -84,9 +85,11 @@ def render(doc: dict[str, Any]) -> str:
         " hand. Each factory converts from the command line, e.g."
         " `fx2mlx convert fx2mlx.examples.hf_zoo.vision:make_swin -o out/`.",
         "",
+        "`fx2mlx analyze` gives each its verdict before converting (last column).",
+        "",
         "| architecture | family | frontend | classes | lines | transposes | baked-in dims"
-        " | max rel error | status |",
-        "|---|---|---|---:|---:|---:|---|---:|---|",
+        " | max rel error | status | `fx2mlx analyze` |",
+        "|---|---|---|---:|---:|---:|---|---:|---|---|",
     ]
     lines += [_row(r) for r in rows]
     gaps = [r for r in rows if r["sanitize"]]
@@ -101,10 +104,10 @@ def render(doc: dict[str, Any]) -> str:
 def _row(r: dict[str, Any]) -> str:
     if r["status"] != "pass":
         cells = [r["architecture"], r["family"], "", "", "", "", "", ""]
-        return "| " + " | ".join(cells) + f" | {r['status']}: {r['reason']} |"
+        return "| " + " | ".join(cells) + f" | {r['status']}: {r['reason']} | {r['analyze']} |"
     baked = ", ".join(f"`{b}`" for b in r["baked"]) or "none"
     cells = [r["architecture"], r["family"], r["frontend"], str(r["classes"]), str(r["lines"])]
-    cells += [str(r["transposes"]), baked, f"{r['max_rel']:.1e}", "pass"]
+    cells += [str(r["transposes"]), baked, f"{r['max_rel']:.1e}", "pass", r["analyze"]]
     return "| " + " | ".join(cells) + " |"
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import fx2mlx
 from fx2mlx.errors import Fx2MlxError
 
 from .helpers import (
@@ -59,6 +60,21 @@ def test_zoo(name: str, tmp_path: Path) -> None:
     stale = "docs/zoo.md is stale: run scripts/zoo_table.py"
     assert row["status"] == "pass", stale
     assert row["frontend"] == conv.report.frontend, stale
+    analysis = fx2mlx.analyze(model, inputs)
+    assert analysis.converts and analysis.frontend == conv.report.frontend
+    assert analysis.generated is not None
+    assert analysis.generated.classes == conv.report.classes
+    assert analysis.verdict == row["analyze"], stale
+
+
+@pytest.mark.zoo
+@pytest.mark.parametrize("name", list(BLOCKED))
+def test_analyze_names_what_blocks(name: str) -> None:
+    """``fx2mlx analyze`` on an architecture that can't convert: a verdict, never a crash."""
+    model, inputs = ZOO[name].make()
+    analysis = fx2mlx.analyze(model, inputs)
+    assert not analysis.converts and analysis.verdict.startswith("blocked by")
+    assert analysis.verdict == _documented(name)["analyze"]
 
 
 def test_rows_document_the_reasons_the_tests_give() -> None:

@@ -51,7 +51,6 @@ def _registry() -> dict[str, ZooModel]:
 ZOO: dict[str, ZooModel] = _registry()
 
 BLOCKED: dict[str, str] = {
-    "beit": "aten.meshgrid and in-place copy_/add_/mul_ on the relative position index",
     "encodec": "capture: EncodecConv1d pads by a tensor comparison (data-dependent for"
     " torch.export and fx)",
 }
