@@ -28,7 +28,7 @@ from tests.conformance.runner import entries, run_entry  # noqa: E402
 
 JSON = ROOT / "docs" / "conformance.json"
 MARKDOWN = ROOT / "docs" / "conformance.md"
-ENTRY_TIMEOUT_S = 900
+ENTRY_TIMEOUT_S = 1800
 
 
 def jobs_for(only: list[str]) -> list[tuple[str, str]]:

@@ -330,3 +330,19 @@ def test_gather_edge_shapes(shape: tuple, index: torch.Tensor) -> None:
 def test_zero_dim_squeeze_and_transpose(fn: object) -> None:
     """torch accepts dim 0 (or -1) on a 0-d tensor and returns it as it is."""
     assert_converts(Lambda(lambda x: fn(x) * 2), torch.tensor(1.5))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: torch.roll(x, x.shape[0] // 2, 0),
+        lambda x: torch.roll(x, x.shape[0], None),
+        lambda x: torch.fft.fftshift(x, dim=(0, 1)),
+        lambda x: torch.fft.ifftshift(x),
+    ],
+    ids=["half_batch", "flat_by_batch", "fftshift", "ifftshift"],
+)
+def test_roll_by_a_symbolic_size(fn: object) -> None:
+    """A shift computed from a dynamic size is an expression of it (once emitted as the name
+    of the graph node, which the generated file doesn't define)."""
+    assert_converts(Lambda(fn), torch.randn(5, 6))

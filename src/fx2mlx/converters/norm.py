@@ -124,6 +124,8 @@ def rms_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
 def build_instance_norm(norm: nn.Module) -> Ctor | None:
     if norm.track_running_stats:
         return None  # eval normalizes by the running statistics, which MLX's layer lacks
+    if norm.affine and norm.bias is None:
+        return None  # MLX's affine InstanceNorm always has a bias
     rank = {nn.InstanceNorm1d: 3, nn.InstanceNorm2d: 4, nn.InstanceNorm3d: 5}[type(norm)]
     kwargs = [("eps", norm.eps), ("affine", norm.affine)]
     return Ctor(

@@ -71,11 +71,11 @@ def pad(node: fx.Node, ctx: EmitCtx) -> Expr:
     widths = _widths(ctx, ctx.arg("self"), _widths_arg(node))
     mode = _mode(node)
     if mode == "circular":
-        return call(ctx.helper("circular_pad"), ctx.a("self"), repr(widths))
+        return call(ctx.helper("circular_pad"), ctx.a("self"), ctx.x(widths))
     kwargs: dict[str, str] = {}
     if mode != "constant":
         kwargs["mode"] = repr(MX_PAD_MODES[mode])
     value = ctx.arg("value", None)
     if mode == "constant" and value:
         kwargs["constant_values"] = ctx.x(value)
-    return call("mx.pad", ctx.a("self"), repr(widths), **kwargs)
+    return call("mx.pad", ctx.a("self"), ctx.x(widths), **kwargs)  # sizes may be symbolic

@@ -35,9 +35,10 @@ def roll(node: fx.Node, ctx: EmitCtx) -> Expr:
     src, shifts, dims = ctx.arg("self"), list(ctx.arg("shifts")), list(ctx.arg("dims"))
     if not dims:
         # torch rolls the flattened tensor, then restores the shape
-        flat = f"mx.roll({ctx.x(src, ATOM)}.flatten(), {shifts[0]!r})"
+        flat = f"mx.roll({ctx.x(src, ATOM)}.flatten(), {ctx.x(shifts[0])})"
         return Expr(f"{flat}.reshape({ctx.x(src, ATOM)}.shape)")
     axes = ctx.axes(src, dims)
     shift = shifts[0] if len(shifts) == 1 else tuple(shifts)
     axis = axes[0] if len(axes) == 1 else tuple(axes)
-    return call("mx.roll", ctx.a("self"), repr(shift), axis=repr(axis))
+    # a shift may be a symbolic size (fftshift rolls by shape // 2)
+    return call("mx.roll", ctx.a("self"), ctx.x(shift), axis=repr(axis))
