@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import torch
 
+from .fastpath import eager_encoder_padding
 from .graph import Captured, from_exported
 
 
@@ -50,7 +51,7 @@ def _batch_dynamic_shapes(model: torch.nn.Module, inputs: tuple) -> tuple:
 
 def _export(model: torch.nn.Module, inputs: tuple, dynamic: bool) -> torch.export.ExportedProgram:
     shapes = _batch_dynamic_shapes(model, inputs) if dynamic else None
-    with _no_fastpath(), warnings.catch_warnings():
+    with eager_encoder_padding(), _no_fastpath(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return torch.export.export(model, inputs, dynamic_shapes=shapes, strict=False)
 

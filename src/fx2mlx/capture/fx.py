@@ -16,6 +16,7 @@ import torch
 from torch import fx
 
 from .export import _no_fastpath, capture_export
+from .fastpath import eager_encoder_padding
 from .graph import Captured
 
 IsLayer = Callable[[torch.nn.Module], bool]
@@ -52,7 +53,7 @@ def _trace(model: torch.nn.Module, is_layer: IsLayer, attempts: int = 8) -> fx.G
     for _ in range(attempts):
         tracer = _Tracer(is_layer, leaves)
         try:
-            with _no_fastpath():
+            with eager_encoder_padding(), _no_fastpath():
                 graph = tracer.trace(model)
             return fx.GraphModule(tracer.root, graph)
         except Exception as exc:  # noqa: BLE001 - retried with a leaf, else re-raised

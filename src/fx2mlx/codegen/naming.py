@@ -50,8 +50,11 @@ class Names:
 
     def targets(self, s: Stmt, dying: list[str]) -> list[str]:
         """Names for ``s``'s outputs; ``dying``: variables whose last read is ``s``."""
+        loop_reads = self._loop_reads(s)
         free = [
-            v for v in self._read_order(s) if v in dying and _alike(self.by_var.get(v), s.outs[0])
+            v
+            for v in self._read_order(s)
+            if v in dying and v not in loop_reads and _alike(self.by_var.get(v), s.outs[0])
         ]
         if len(s.outs) > 1:
             return [
@@ -62,15 +65,25 @@ class Names:
         if s.kind is Kind.LOOP and free and free[0] != FALLBACK:
             return [free[0]]
         for name in [*[str(h.hint) for h in hints], *free[:1]]:
+            if name in loop_reads:
+                continue
             if name in free or self.usable(name):
                 self.table.taken.add(name)
                 return [name]
         if s.hint and (self._final(s) or s.hint not in self._read_order(s)):
             return [self.table.fresh(s.hint)]
-        if self.usable(FALLBACK):
+        if self.usable(FALLBACK) and FALLBACK not in loop_reads:
             self.table.taken.add(FALLBACK)
             return [FALLBACK]
         return [self.table.fresh(FALLBACK)]
+
+    def _loop_reads(self, s: Stmt) -> set[str]:
+        """Variables a loop reads on every iteration (its arguments after the carried one):
+        its variable, assigned before the loop, must not be one of them."""
+        if s.kind is not Kind.LOOP:
+            return set()
+        reads = leaf_reads([n for a in s.args[1:] for n in a.reads()], self.nested)
+        return {self.values[n].text for n in reads if n in self.values}
 
     def _hints(self, s: Stmt) -> list[Stmt]:
         """``s`` and the values nested in it that the source names, outermost first."""
