@@ -6,7 +6,6 @@ the generated calls name ``stream=mx.cpu``."""
 from __future__ import annotations
 
 import operator
-from typing import Any
 
 import torch
 from torch import fx
@@ -27,12 +26,8 @@ def _used_outputs(node: fx.Node) -> set[int]:
         if user.target is not operator.getitem:
             return set(range(8))  # the tuple itself is used: every output counts
         if user.users:
-            used.add(user.args[1])
+            used.add(op_args(user)["b"])
     return used
-
-
-def _shape(node: fx.Node, name: str) -> list[Any]:
-    return list(op_args(node)[name].meta["val"].shape)
 
 
 @register_op(aten.linalg_inv.default, aten.inverse.default, layout=canonical)
@@ -41,13 +36,17 @@ def inv(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("mx.linalg.inv", ctx.a(name), stream=CPU)
 
 
+def _zero_info(ctx: EmitCtx, value: Expr) -> Expr:
+    """``(value, info)`` of an ``_ex`` op: MLX raises where LAPACK reports a zero pivot, so
+    whatever it returns had info 0 (one int32 per matrix of A)."""
+    ctx.comment("MLX raises on a singular matrix: what it returns has info 0")
+    info = f"mx.zeros({ctx.a('A', ATOM)}.shape[:-2], dtype=mx.int32)"
+    return Expr(f"({value.text}, {info})", ATOM)
+
+
 @register_op(aten.linalg_inv_ex.default, layout=canonical)
 def inv_ex(node: fx.Node, ctx: EmitCtx) -> Expr:
-    # MLX raises where LAPACK reports a zero pivot, so a returned inverse always has info 0
-    ctx.comment("MLX raises on a singular matrix: an inverse it returns has info 0")
-    inverse = call("mx.linalg.inv", ctx.a("A"), stream=CPU)
-    info = f"mx.zeros({ctx.a('A', ATOM)}.shape[:-2], dtype=mx.int32)"
-    return Expr(f"({inverse.text}, {info})", ATOM)
+    return _zero_info(ctx, call("mx.linalg.inv", ctx.a("A"), stream=CPU))
 
 
 @register_op(aten.linalg_det.default, aten.det.default, layout=canonical)
@@ -71,6 +70,11 @@ def logdet(node: fx.Node, ctx: EmitCtx) -> Expr:
 def solve(node: fx.Node, ctx: EmitCtx) -> Expr:
     left = [] if ctx.arg("left") else ["False"]
     return call(ctx.helper("solve"), ctx.a("A"), ctx.a("B"), *left)
+
+
+@register_op(aten.linalg_solve_ex.default, layout=canonical)
+def solve_ex(node: fx.Node, ctx: EmitCtx) -> Expr:
+    return _zero_info(ctx, solve(node, ctx))
 
 
 @register_op(aten.linalg_solve_triangular.default, layout=canonical)
@@ -110,7 +114,7 @@ def cholesky_inverse(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 
 def check_qr(node: fx.Node) -> str | None:
-    m, n = _shape(node, "A")[-2:]
+    m, n = op_args(node)["A"].meta["val"].shape[-2:]
     if op_args(node)["mode"] == "complete" and m > n:
         return "qr(mode='complete') of a tall matrix (MLX's qr returns the reduced Q)"
     return None
