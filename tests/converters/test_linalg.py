@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import fx2mlx
+from fx2mlx.converters.linalg import check_lu
 
 from ..helpers import AfterConv, Lambda, assert_converts
 
@@ -259,3 +260,13 @@ AFTER_CONV = {
 def test_after_conv(name: str) -> None:
     """A channels-last tensor goes back to PyTorch's layout: matrices are its last two dims."""
     assert_converts(AfterConv(AFTER_CONV[name]), torch.randn(2, 3, 5, 5))
+
+
+def test_lu_without_pivoting_is_refused() -> None:
+    """torch's CPU LU raises on pivot=False, so no model reaches the check on this machine:
+    it is called on a hand-built node."""
+    graph = torch.fx.Graph()
+    a = graph.placeholder("a")
+    for op in (torch.ops.aten.linalg_lu.default, torch.ops.aten.linalg_lu_factor.default):
+        node = graph.call_function(op, (a,), {"pivot": False})
+        assert "MLX's lu always pivots" in (check_lu(node) or "")
