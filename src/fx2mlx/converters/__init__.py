@@ -13,6 +13,7 @@ from . import (  # noqa: F401 - imported for their registrations
     elementwise,
     embedding,
     indexing,
+    linalg,
     linear,
     math,
     mha,

@@ -17,6 +17,7 @@ from . import helpers_resize as interp
 from . import helpers_scatter as scatter
 from . import helpers_shape as shape
 from . import helpers_sorting as sorting
+from .helpers_linalg import LINALG_SOURCES
 from .helpers_rnn import RNN_SOURCES
 
 _POOL_GEOMETRY = '''
@@ -257,6 +258,7 @@ HELPERS: dict[str, Helper] = {
     "scatter_add": Helper(scatter.SCATTER_ADD, needs=("_scatter_index", "_scatter_source")),
     "scatter_reduce": Helper(scatter.SCATTER_REDUCE, needs=("_scatter_index", "_scatter_source")),
     "masked_scatter": Helper(scatter.MASKED_SCATTER),
+    **{name: Helper(source, needs) for name, (source, needs) in LINALG_SOURCES.items()},
 }
 
 

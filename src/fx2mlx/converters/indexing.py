@@ -122,7 +122,10 @@ def getitem_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
     """An output of a multi-output op has the layout the op gave its outputs."""
     src = op_args(node)["a"]
     p = perms.get(src) if isinstance(src, fx.Node) else None
-    return Decision({}, p if out_rank(node) is not None else None)
+    r = out_rank(node)
+    if p is not None and r is not None and len(p) != r and p == identity(len(p)):
+        p = identity(r)  # outputs of several ranks (svd's S, qr's empty Q) in PyTorch's layout
+    return Decision({}, p if r is not None else None)
 
 
 @register_op(operator.getitem, layout=getitem_layout)
