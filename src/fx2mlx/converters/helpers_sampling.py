@@ -28,8 +28,8 @@ def _grid_pad(p, n, padding_mode, align_corners):
         if span == 0:
             return mx.zeros_like(p)
         distance = mx.abs(p - low)
-        extra = distance - mx.floor(distance / (2 * span)) * (2 * span)
-        p = mx.minimum(extra, 2 * span - extra) + low
+        extra = distance - mx.floor(distance / (2 * span)) * (2 * span)  # modulo 2 * span
+        p = mx.minimum(extra, 2 * span - extra) + low  # past span: folded back
     if padding_mode != "zeros":
         p = mx.clip(p, 0, n - 1)
     return p
@@ -44,7 +44,7 @@ def _grid_gather(x, positions):
     for p, n in zip(positions, x.shape[1:-1]):
         valid = (p >= 0) & (p <= n - 1)
         inside = inside & valid
-        flat = flat * n + mx.where(valid, p, 0).astype(mx.int32)
+        flat = flat * n + mx.where(valid, p, 0).astype(mx.int32)  # in range, read or not
     pixels = mx.take_along_axis(x.reshape(batch, -1, channels), flat.reshape(batch, -1, 1), axis=1)
     pixels = pixels.reshape(*flat.shape, channels)
     return mx.where(inside[..., None], pixels, 0)
@@ -108,7 +108,8 @@ def _grid_sample_cubic(x, positions, padding_mode, align_corners):
 MAX_UNPOOL = '''
 def max_unpool(x, indices, output_size):
     """PyTorch max_unpool{1,2,3}d on channels-last x: zeros of output_size, each value of x
-    written at its index (flat within its output plane, as max_pool's return_indices gives)."""
+    written at its index (flat within its output plane, as max_pool's return_indices gives;
+    an index that repeats, from overlapping windows, holds the same maximum each time)."""
     batch, channels = x.shape[0], x.shape[-1]
     out = mx.zeros((batch, math.prod(output_size), channels), dtype=x.dtype)
     indices = indices.reshape(batch, -1, channels)

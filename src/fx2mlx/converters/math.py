@@ -43,7 +43,13 @@ def diff(node: fx.Node, ctx: EmitCtx) -> Expr:
 _HALF_TYPES = (torch.float16, torch.bfloat16)
 
 
-@register_op(aten.round.decimals, layout=keep)
+def check_round_decimals(node: fx.Node) -> str | None:
+    if abs(op_args(node)["decimals"]) > 308:
+        return "torch.round with |decimals| > 308 (10**decimals overflows a double)"
+    return None
+
+
+@register_op(aten.round.decimals, layout=keep, check=check_round_decimals)
 def round_decimals(node: fx.Node, ctx: EmitCtx) -> Expr:
     """torch.round(x, decimals=d) as ATen computes it (in float32 for the half types, half to
     even): round(x * 10**d) / 10**d, or round(x / 10**-d) * 10**-d for a negative d. MLX's
