@@ -39,7 +39,6 @@ def diff(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("mx.diff", data, **kwargs)
 
 
-
 _HALF_TYPES = (torch.float16, torch.bfloat16)
 
 
