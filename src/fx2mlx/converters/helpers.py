@@ -14,6 +14,7 @@ from . import helpers_norm as norm
 from . import helpers_patches as patches
 from . import helpers_reduction as reduction
 from . import helpers_resize as interp
+from . import helpers_sampling as sampling
 from . import helpers_scatter as scatter
 from . import helpers_shape as shape
 from . import helpers_sorting as sorting
@@ -236,6 +237,7 @@ HELPERS: dict[str, Helper] = {
     "embedding_renorm": Helper(EMBEDDING_RENORM),
     "MultiheadAttention": Helper(MHA_CLASS),
     **{name: Helper(*parts) for name, parts in interp.RESIZE_SOURCES.items()},
+    **{name: Helper(*parts) for name, parts in sampling.SAMPLING_SOURCES.items()},
     **{name: Helper(source, needs) for name, (source, needs) in RNN_SOURCES.items()},
     "instance_norm": Helper(norm.INSTANCE_NORM),
     "LocalResponseNorm": Helper(norm.LOCAL_RESPONSE_NORM),

@@ -1,13 +1,14 @@
-"""Numeric sequence ops along one axis that MLX spells differently: ``diff``."""
+"""Numeric ops that MLX spells differently: ``diff`` (along one axis) and ``round`` to a number
+of decimals."""
 
 from __future__ import annotations
 
 import torch
 from torch import fx
 
-from ..emit_ctx import EmitCtx, op_args
-from ..expr import ATOM, Expr, call
-from ..layout import elementwise
+from ..emit_ctx import EmitCtx, dtype_expr, op_args
+from ..expr import ATOM, Expr, binary, call, operand
+from ..layout import elementwise, keep
 from .registry import register_op
 
 aten = torch.ops.aten
@@ -36,3 +37,34 @@ def diff(node: fx.Node, ctx: EmitCtx) -> Expr:
     n = ctx.arg("n")
     kwargs = {"axis": str(axis)} if n == 1 else {"n": ctx.x(n), "axis": str(axis)}
     return call("mx.diff", data, **kwargs)
+
+
+_HALF_TYPES = (torch.float16, torch.bfloat16)
+
+
+def check_round_decimals(node: fx.Node) -> str | None:
+    if abs(op_args(node)["decimals"]) > 308:
+        return "torch.round with |decimals| > 308 (10**decimals overflows a double)"
+    return None
+
+
+@register_op(aten.round.decimals, layout=keep, check=check_round_decimals)
+def round_decimals(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """torch.round(x, decimals=d) as ATen computes it (in float32 for the half types, half to
+    even): round(x * 10**d) / 10**d, or round(x / 10**-d) * 10**-d for a negative d. MLX's
+    own ``decimals`` multiplies by the reciprocal, which rounds differently."""
+    decimals = ctx.arg("decimals")
+    x: fx.Node | Expr = ctx.arg("self")
+    half = ctx.dtype() in _HALF_TYPES
+    if half:
+        x = Expr(f"{ctx.a('self', ATOM)}.astype(mx.float32)")
+    scale = float(10 ** abs(decimals))
+    if decimals == 0:
+        out = call("mx.round", x)
+    elif decimals > 0:
+        out = binary("/", call("mx.round", binary("*", x, scale)), scale)
+    else:
+        out = binary("*", call("mx.round", binary("/", x, scale)), scale)
+    if half:
+        return Expr(f"{operand(out, ATOM)}.astype({dtype_expr(ctx.dtype())})")
+    return out
