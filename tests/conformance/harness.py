@@ -65,7 +65,29 @@ def check_fresh(model: torch.nn.Module, inputs: tuple, expected: Any, seed: int)
         return (), clean(f"torch rejects random inputs ({type(exc).__name__}: {exc})", 120)
     if _nonfinite(out) > _nonfinite(expected):
         return (), "random inputs leave the op's domain (torch gives NaN or inf)"
+    if not _same_single_threaded(model, fresh, out):
+        return (), "torch's result on random inputs depends on its thread count (repeated indices)"
     return fresh, ""
+
+
+def _same_single_threaded(model: torch.nn.Module, inputs: tuple, out: Any) -> bool:
+    """Whether one thread gives what several gave: writes through repeated indices (random
+    index inputs repeat) land in whichever order torch's threads run."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        again = torch_run(model, inputs)
+    finally:
+        torch.set_num_threads(threads)
+    a, b = (torch.utils._pytree.tree_leaves(o) for o in (out, again))
+    return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+
+
+def _close(x: Any, y: Any) -> bool:
+    """Equal up to summation order (threads split long reductions differently)."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        return not isinstance(x, torch.Tensor) or torch.equal(x, y)
+    return torch.allclose(x, y, rtol=1e-5, atol=1e-6, equal_nan=True)
 
 
 def _nonfinite(value: Any) -> int:
