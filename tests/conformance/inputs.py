@@ -33,6 +33,10 @@ def _floats(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     lo, hi = float(values.min()), float(values.max())
     if lo == hi:  # a constant (zeros, ones): any value is as good as another
         drawn = torch.randn(x.shape, generator=gen, dtype=x.dtype)
+    elif values.unique().numel() == values.numel():  # distinct stay distinct: ties sort
+        n = x.numel()  # in an unspecified order; a random rank, jittered within its slot
+        rank = torch.randperm(n, generator=gen) + 0.5 * torch.rand(n, generator=gen)
+        drawn = (lo + (hi - lo) * rank / n).to(x.dtype).reshape(x.shape)
     else:
         drawn = lo + (hi - lo) * torch.rand(x.shape, generator=gen, dtype=x.dtype)
     return torch.where(finite, drawn, x)
