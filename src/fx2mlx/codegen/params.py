@@ -64,7 +64,10 @@ def _named_in_source(
         if user not in inside:
             continue
         line = source_line(user, scope.module) or ""
-        found = [p for p in sig if re.search(rf"\b{re.escape(p)}\b", line) and p not in taken]
+        # a name followed by `=` is a keyword the call passes, not a value it reads
+        found = [
+            p for p in sig if re.search(rf"\b{re.escape(p)}\b(?!\s*=[^=])", line) and p not in taken
+        ]
         if len(found) > 1:  # prefer parameters annotated as tensors
             found = [p for p in found if _tensor_param(scope.module, p)]
         if len(found) == 1:
