@@ -80,6 +80,10 @@ class TextClassifier(nn.Module):
         self.head = nn.Linear(64, 3)
 
     def __call__(self, tokens: mx.array) -> mx.array:
+        if tokens.shape[1] != 12:
+            raise ValueError(
+                f"tokens.shape[1] is {tokens.shape[1]}: model.py takes 12 only (converted at that size)"
+            )
         x = self.embed(tokens) + self.pos[:, :12]  # 12 = tokens.shape[1] when traced
         x = self.encoder(x)
         return self.head(mx.mean(self.norm(x), axis=1))

@@ -215,7 +215,7 @@ def _check(
         return checked
     with progress.stage("emit"):
         transposes = assign_layout(captured, False)
-        emitted = emit(captured, doc, prefix)
+        emitted = emit(captured, doc, prefix, checked.baked)
     source = emitted.source
     classes = {c.name: c.count for c in emitted.classes}
     analysis.generated = Generated(classes, len(source.splitlines()), transposes, source)

@@ -75,7 +75,7 @@ def compile_model(
     with progress.stage("passes"):
         checked, transposes = run_passes(captured, channels_last_io)
     with progress.stage("emit"):
-        emitted = emit(captured, DocSpec(inputs, command, channels_last_io), prefix)
+        emitted = emit(captured, DocSpec(inputs, command, channels_last_io), prefix, checked.baked)
     report = Report(
         frontend=captured.frontend,
         dynamic_batch=captured.dynamic_batch,

@@ -18,12 +18,14 @@ from ..converters import helpers as helper_sources
 from ..errors import Fx2MlxError
 from ..expr import Expr, hole, literal
 from ..meta import LAYER
+from ..report import BakedDim
 from .dedup import ClassDef, ClassPlanner
 from .docstring import DocSpec, class_doc, module_doc
 from .draft import Drafter
 from .returns import container, output_annotation
 from .sanitize import sanitize_lines
 from .scopes import build_scopes
+from .size_guards import size_guards
 from .text import docstring_text
 
 BLACK_MODE = black.Mode(line_length=100)
@@ -93,9 +95,12 @@ def _key(key: object) -> str:
         ) from None
 
 
-def emit(captured: Captured, doc: DocSpec, prefix: str = "") -> Emitted:
+def emit(
+    captured: Captured, doc: DocSpec, prefix: str = "", baked: list[BakedDim] | None = None
+) -> Emitted:
     """Generate the model source for an already normalized, laid-out, collapsed graph
-    (``prefix``: the attribute holding a top-level list, for ``sanitize``)."""
+    (``prefix``: the attribute holding a top-level list, for ``sanitize``; ``baked``: the
+    input sizes the code takes as constants, checked on entry)."""
     root = build_scopes(captured)
     output = next(n for n in captured.graph.nodes if n.op == "output")
     leaves = list(output.args[0]) if isinstance(output.args[0], (list, tuple)) else [output.args[0]]
@@ -110,6 +115,9 @@ def emit(captured: Captured, doc: DocSpec, prefix: str = "") -> Emitted:
     declared = [k for ks in drafter.declared.values() for k in ks if k not in drafter.embedded]
     sanitize = sanitize_lines(captured, declared, prefix)
     views = [_view(c, i == top, captured, sanitize, leaves) for i, c in enumerate(classes)]
+    views[top]["body"] = size_guards(captured, baked or [], classes[top].call_params) + list(
+        views[top]["body"]
+    )
     text = (
         _env()
         .get_template("model.py.j2")
