@@ -270,3 +270,29 @@ def test_lu_without_pivoting_is_refused() -> None:
     for op in (torch.ops.aten.linalg_lu.default, torch.ops.aten.linalg_lu_factor.default):
         node = graph.call_function(op, (a,), {"pivot": False})
         assert "MLX's lu always pivots" in (check_lu(node) or "")
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda a: torch.linalg.matrix_norm(a, 1),
+        lambda a: torch.linalg.matrix_norm(a, float("inf"), keepdim=True),
+        lambda a: torch.linalg.norm(a, 2, dim=(-2, -1)),
+        lambda a: torch.linalg.pinv(a, hermitian=True) if a.shape[-1] == a.shape[-2] else a,
+        lambda a: torch.linalg.pinv(a),
+    ],
+    ids=["norm1", "norm_inf_keepdim", "norm2", "pinv_hermitian", "pinv"],
+)
+@pytest.mark.parametrize("shape", [(5, 0), (3, 0, 0), (2, 0, 4)], ids=str)
+def test_empty_matrices(fn: object, shape: tuple) -> None:
+    """A norm of no entries is 0, a pseudo-inverse of none is empty (MLX's max refuses an
+    empty axis)."""
+    assert_converts(Lambda(fn), torch.randn(*shape))
+
+
+def test_tensorinv_through_its_decomposition() -> None:
+    """The decomposition checks the inverse for errors with a side effect (an effect token
+    input and a with_effects call): the generated model takes only the user's input."""
+    x = torch.randn(12, 12) + 12 * torch.eye(12)
+    conv = assert_converts(Lambda(lambda t: torch.linalg.tensorinv(t, ind=2)), x.reshape(4, 3, 12))
+    assert "token" not in conv.source

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,7 +79,10 @@ def from_exported(ep: Any, model: torch.nn.Module, frontend: str) -> Captured:
     consts: dict[str, torch.Tensor] = {}
     subgraphs: dict[str, fx.GraphModule] = {}
     input_names: list[str] = []
+    tokens = {spec.arg.name for spec in sig.input_specs if spec.kind.name == "TOKEN"}
     for node in gm.graph.nodes:
+        if node.name in tokens or _effect_part(graph, node, env):
+            continue
         if node.op == "placeholder" and node.name in const_of:
             key = const_of[node.name]
             tensor = state[key]
@@ -115,6 +119,40 @@ def from_exported(ep: Any, model: torch.nn.Module, frontend: str) -> Captured:
         dynamic_batch=False,
         subgraphs=subgraphs,
     )
+
+
+_WITH_EFFECTS = torch.ops.higher_order.with_effects
+
+
+def _effect_part(graph: fx.Graph, node: fx.Node, env: dict[fx.Node, Any]) -> bool:
+    """Copy a side-effecting op (``with_effects(token, op, *args)``, which decompositions
+    emit for error checks) as a plain call of ``op``; tokens only order effects, so they go.
+    True when ``node`` was one of these (copied or dropped)."""
+    if node.op != "call_function":
+        return False
+    if node.target is _WITH_EFFECTS:
+        op, args = node.args[1], node.args[2:]
+        if not op._schema.returns:  # a check (``_linalg_check_errors``): no value to keep
+            env[node] = None
+            return True
+        call = graph.call_function(op, tuple(_copied(a, env) for a in args), dict(node.kwargs))
+        call.meta.update(node.meta)
+        copy_scope(call, node)
+        env[node] = call
+        return True
+    source = node.args[0] if node.args else None
+    if node.target is operator.getitem and isinstance(source, fx.Node):
+        if source.target is _WITH_EFFECTS:  # (token, *results): a result, or nothing
+            call, index = env[source], node.args[1]
+            if call is None or index == 0:
+                env[node] = None
+            elif len(source.args[1]._schema.returns) == 1:
+                env[node] = call
+            else:
+                env[node] = graph.call_function(operator.getitem, (call, index - 1))
+                env[node].meta.update(node.meta)
+            return True
+    return False
 
 
 def _copied(value: Any, env: dict[fx.Node, fx.Node]) -> Any:

@@ -172,8 +172,17 @@ def eigvalsh(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("mx.linalg.eigvalsh", ctx.a("self"), **_uplo(ctx), stream=CPU)
 
 
+def _empty(ctx: EmitCtx, dims: list[int]) -> bool:
+    """Whether one of ``dims`` of the input is statically empty: torch's norm of no entries is
+    0 and its pseudo-inverse is empty, where MLX's max refuses an empty axis."""
+    shape = ctx.arg("self").meta["val"].shape
+    return any(isinstance(shape[d], int) and shape[d] == 0 for d in dims)
+
+
 @register_op(aten.linalg_pinv.atol_rtol_tensor, layout=canonical)
 def pinv(node: fx.Node, ctx: EmitCtx) -> Expr:
+    if _empty(ctx, [-2, -1]):
+        return Expr(f"{ctx.a('self', ATOM)}.swapaxes(-1, -2)")  # (..., n, m) with no entries
     kwargs = {k: ctx.a(k) for k in ("atol", "rtol") if ctx.arg(k) is not None}
     if ctx.arg("hermitian"):
         kwargs["hermitian"] = "True"
@@ -198,6 +207,8 @@ def matrix_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
     kwargs = {"axis": ctx.x(tuple(d % r for d in ctx.arg("dim")))}
     if ctx.arg("keepdim"):
         kwargs["keepdims"] = "True"
+    if _empty(ctx, list(ctx.arg("dim"))):  # zeros of the norm's shape: a sum of no entries
+        return call("mx.zeros_like", call("mx.sum", x, **kwargs))
     if ord_ in _SPECTRAL:
         kwargs["stream"] = CPU
     return call("mx.linalg.norm", x, _ord_text(ord_), **kwargs)
