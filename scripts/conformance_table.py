@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 import time
-from multiprocessing import Pool, TimeoutError
+from multiprocessing import TimeoutError, get_context
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +47,9 @@ def sweep(todo: list[tuple[str, str]], results: Results, processes: int) -> None
     """Run ``todo`` into ``results``. An entry stuck in native code (where the per-sample
     alarm can't reach) stops the sweep after ENTRY_TIMEOUT_S; what finished is kept."""
     start, pending = time.time(), set(todo)
-    with Pool(processes, maxtasksperchild=25) as pool:
+    # spawned workers: MLX's CPU stream (linalg) hangs in a forked child of a process that
+    # already started its threads
+    with get_context("spawn").Pool(processes, maxtasksperchild=25) as pool:
         done = pool.imap_unordered(run_entry, todo)
         for i in range(1, len(todo) + 1):
             try:
