@@ -2,7 +2,8 @@
 
 ``scripts/conformance_table.py`` runs every sample and records each outcome in
 ``docs/conformance.json``; here a fixed stratified subset (per entry, the first sample of each
-recorded behaviour) is run again and must still do what was recorded, and
+recorded behaviour) is run again and must still do what was recorded (a sample recorded as
+unsupported or uncapturable may pass now: the doc never claims more than holds), and
 ``docs/conformance.md`` must be what the generator writes from the JSON.
 """
 
@@ -34,6 +35,9 @@ def test_sample_outcome_holds(db: str, name: str, index: int) -> None:
     got = run_one(db, name, index)
     if recorded.outcome == "mismatch":  # error sizes may differ in the last digits by machine
         recorded, got = replace(recorded, reason=""), replace(got, reason="")
+    assert got.outcome not in ("mismatch", "crash") or got == recorded, REGENERATE.format(name)
+    if got.outcome == "pass" and recorded.outcome in ("unsupported", "capture"):
+        return  # a converter landed since the sweep: the doc undercounts, never overclaims
     assert got == recorded, REGENERATE.format(name)
 
 
