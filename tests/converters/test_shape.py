@@ -346,3 +346,10 @@ def test_roll_by_a_symbolic_size(fn: object) -> None:
     """A shift computed from a dynamic size is an expression of it (once emitted as the name
     of the graph node, which the generated file doesn't define)."""
     assert_converts(Lambda(fn), torch.randn(5, 6))
+
+
+def test_reshape_to_zero_dim() -> None:
+    """``x.view(())`` of a one-element tensor: MLX's ``reshape()`` with no sizes crashed the
+    process (segfault); the generated code passes an empty tuple."""
+    conv = assert_converts(Lambda(lambda x: x.sum(0, keepdim=True).view(()) * x), torch.randn(1))
+    assert ".reshape(())" in conv.source

@@ -30,7 +30,17 @@ def _used_outputs(node: fx.Node) -> set[int]:
     return used
 
 
-@register_op(aten.linalg_inv.default, aten.inverse.default, layout=canonical)
+def check_lapack(node: fx.Node) -> str | None:
+    """MLX's LAPACK calls crash the whole process (SIGFPE) on a matrix with no entries."""
+    tensors = [a for a in op_args(node).values() if isinstance(a, fx.Node)]
+    val = tensors[0].meta.get("val") if tensors else None
+    shape = tuple(val.shape) if isinstance(val, torch.Tensor) else ()
+    if len(shape) >= 2 and any(isinstance(d, int) and d == 0 for d in shape[-2:]):
+        return "an empty matrix (MLX's LAPACK call crashes the process on one)"
+    return None
+
+
+@register_op(aten.linalg_inv.default, aten.inverse.default, layout=canonical, check=check_lapack)
 def inv(node: fx.Node, ctx: EmitCtx) -> Expr:
     name = "A" if "A" in ctx.args else "self"
     return call("mx.linalg.inv", ctx.a(name), stream=CPU)
@@ -44,40 +54,42 @@ def _zero_info(ctx: EmitCtx, value: Expr) -> Expr:
     return Expr(f"({value.text}, {info})", ATOM)
 
 
-@register_op(aten.linalg_inv_ex.default, layout=canonical)
+@register_op(aten.linalg_inv_ex.default, layout=canonical, check=check_lapack)
 def inv_ex(node: fx.Node, ctx: EmitCtx) -> Expr:
     return _zero_info(ctx, call("mx.linalg.inv", ctx.a("A"), stream=CPU))
 
 
-@register_op(aten.linalg_det.default, aten.det.default, layout=canonical)
+@register_op(aten.linalg_det.default, aten.det.default, layout=canonical, check=check_lapack)
 def det(node: fx.Node, ctx: EmitCtx) -> Expr:
     name = "A" if "A" in ctx.args else "self"
     return call("mx.linalg.det", ctx.a(name), stream=CPU)
 
 
-@register_op(aten.linalg_slogdet.default, aten.slogdet.default, layout=canonical)
+@register_op(
+    aten.linalg_slogdet.default, aten.slogdet.default, layout=canonical, check=check_lapack
+)
 def slogdet(node: fx.Node, ctx: EmitCtx) -> Expr:
     name = "A" if "A" in ctx.args else "self"
     return call("mx.linalg.slogdet", ctx.a(name), stream=CPU)
 
 
-@register_op(aten.logdet.default, layout=canonical)
+@register_op(aten.logdet.default, layout=canonical, check=check_lapack)
 def logdet(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call(ctx.helper("logdet"), ctx.a("self"))
 
 
-@register_op(aten.linalg_solve.default, layout=canonical)
+@register_op(aten.linalg_solve.default, layout=canonical, check=check_lapack)
 def solve(node: fx.Node, ctx: EmitCtx) -> Expr:
     left = [] if ctx.arg("left") else ["False"]
     return call(ctx.helper("solve"), ctx.a("A"), ctx.a("B"), *left)
 
 
-@register_op(aten.linalg_solve_ex.default, layout=canonical)
+@register_op(aten.linalg_solve_ex.default, layout=canonical, check=check_lapack)
 def solve_ex(node: fx.Node, ctx: EmitCtx) -> Expr:
     return _zero_info(ctx, solve(node, ctx))
 
 
-@register_op(aten.linalg_solve_triangular.default, layout=canonical)
+@register_op(aten.linalg_solve_triangular.default, layout=canonical, check=check_lapack)
 def solve_triangular(node: fx.Node, ctx: EmitCtx) -> Expr:
     kwargs = {"upper": repr(bool(ctx.arg("upper")))}
     if not ctx.arg("left"):
@@ -91,12 +103,14 @@ def _upper(ctx: EmitCtx) -> dict[str, str]:
     return {"upper": "True"} if ctx.arg("upper") else {}
 
 
-@register_op(aten.linalg_cholesky.default, layout=canonical)
+@register_op(aten.linalg_cholesky.default, layout=canonical, check=check_lapack)
 def cholesky(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("mx.linalg.cholesky", ctx.a("self"), **_upper(ctx), stream=CPU)
 
 
 def check_cholesky_ex(node: fx.Node) -> str | None:
+    if (empty := check_lapack(node)) is not None:
+        return empty
     if 1 in _used_outputs(node):
         return "cholesky_ex's info output (MLX's cholesky reports no failure)"
     return None
@@ -108,12 +122,14 @@ def cholesky_ex(node: fx.Node, ctx: EmitCtx) -> Expr:
     return Expr(f"({factor.text}, None)", ATOM)  # info: unused (the check refuses it)
 
 
-@register_op(aten.cholesky_inverse.default, layout=canonical)
+@register_op(aten.cholesky_inverse.default, layout=canonical, check=check_lapack)
 def cholesky_inverse(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("mx.linalg.cholesky_inv", ctx.a("self"), **_upper(ctx), stream=CPU)
 
 
 def check_qr(node: fx.Node) -> str | None:
+    if (empty := check_lapack(node)) is not None:
+        return empty
     m, n = op_args(node)["A"].meta["val"].shape[-2:]
     if op_args(node)["mode"] == "complete" and m > n:
         return "qr(mode='complete') of a tall matrix (MLX's qr returns the reduced Q)"
@@ -132,6 +148,8 @@ def qr(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 
 def check_svd(node: fx.Node) -> str | None:
+    if (empty := check_lapack(node)) is not None:
+        return empty
     if _used_outputs(node) & {0, 2}:
         return "svd's U or Vh (MLX's singular vectors can differ from torch's in sign)"
     return None
@@ -143,7 +161,7 @@ def svd(node: fx.Node, ctx: EmitCtx) -> Expr:
     return Expr(f"(None, {values.text}, None)", ATOM)  # U, Vh: unused (the check refuses them)
 
 
-@register_op(aten.linalg_svdvals.default, layout=canonical)
+@register_op(aten.linalg_svdvals.default, layout=canonical, check=check_lapack)
 def svdvals(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("mx.linalg.svd", ctx.a("A"), compute_uv="False", stream=CPU)
 
@@ -153,6 +171,8 @@ def _uplo(ctx: EmitCtx) -> dict[str, str]:
 
 
 def check_eigh(node: fx.Node) -> str | None:
+    if (empty := check_lapack(node)) is not None:
+        return empty
     if 1 in _used_outputs(node):
         return "eigh's eigenvectors (MLX's can differ from torch's in sign)"
     return None
@@ -167,7 +187,7 @@ def eigh(node: fx.Node, ctx: EmitCtx) -> Expr:
     return Expr(f"({values.text}, None)", ATOM)  # eigenvectors: unused (the check refuses them)
 
 
-@register_op(aten.linalg_eigvalsh.default, layout=canonical)
+@register_op(aten.linalg_eigvalsh.default, layout=canonical, check=check_lapack)
 def eigvalsh(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("mx.linalg.eigvalsh", ctx.a("self"), **_uplo(ctx), stream=CPU)
 
@@ -220,12 +240,14 @@ def _ord_text(ord_: str | float) -> str:
     return repr(ord_)
 
 
-@register_op(aten.linalg_matrix_power.default, layout=canonical)
+@register_op(aten.linalg_matrix_power.default, layout=canonical, check=check_lapack)
 def matrix_power(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call(ctx.helper("matrix_power"), ctx.a("self"), ctx.x(ctx.arg("n")))
 
 
 def check_lu(node: fx.Node) -> str | None:
+    if (empty := check_lapack(node)) is not None:
+        return empty
     if not op_args(node)["pivot"]:
         return "LU without pivoting (MLX's lu always pivots)"
     return None

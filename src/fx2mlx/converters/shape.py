@@ -44,7 +44,9 @@ def reshape_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
 )
 def reshape(node: fx.Node, ctx: EmitCtx) -> Expr:
     sizes = ctx.arg("shape") if node.target is aten.reshape.default else ctx.arg("size")
-    return Expr(f"{ctx.a('self', ATOM)}.reshape({', '.join(ctx.x(s) for s in sizes)})")
+    # to 0-d: MLX's reshape() with no sizes crashes the process; it takes an empty tuple
+    shape = ", ".join(ctx.x(s) for s in sizes) if sizes else "()"
+    return Expr(f"{ctx.a('self', ATOM)}.reshape({shape})")
 
 
 def _dim_expr(ctx: EmitCtx, node: fx.Node, dim: int) -> str:
