@@ -30,12 +30,19 @@ def _used_outputs(node: fx.Node) -> set[int]:
     return used
 
 
+def _statically_empty(value: object, dims: list[int]) -> bool:
+    """Whether one of ``dims`` of a graph value is a fixed 0 (not a symbolic size)."""
+    val = value.meta.get("val") if isinstance(value, fx.Node) else None
+    shape = tuple(val.shape) if isinstance(val, torch.Tensor) else ()
+    return len(shape) >= len(dims) and any(
+        isinstance(shape[d], int) and shape[d] == 0 for d in dims
+    )
+
+
 def check_lapack(node: fx.Node) -> str | None:
     """MLX's LAPACK calls crash the whole process (SIGFPE) on a matrix with no entries."""
     tensors = [a for a in op_args(node).values() if isinstance(a, fx.Node)]
-    val = tensors[0].meta.get("val") if tensors else None
-    shape = tuple(val.shape) if isinstance(val, torch.Tensor) else ()
-    if len(shape) >= 2 and any(isinstance(d, int) and d == 0 for d in shape[-2:]):
+    if tensors and _statically_empty(tensors[0], [-2, -1]):
         return "an empty matrix (MLX's LAPACK call crashes the process on one)"
     return None
 
@@ -193,10 +200,9 @@ def eigvalsh(node: fx.Node, ctx: EmitCtx) -> Expr:
 
 
 def _empty(ctx: EmitCtx, dims: list[int]) -> bool:
-    """Whether one of ``dims`` of the input is statically empty: torch's norm of no entries is
-    0 and its pseudo-inverse is empty, where MLX's max refuses an empty axis."""
-    shape = ctx.arg("self").meta["val"].shape
-    return any(isinstance(shape[d], int) and shape[d] == 0 for d in dims)
+    """torch's norm of no entries is 0 and its pseudo-inverse is empty, where MLX's max
+    refuses an empty axis."""
+    return _statically_empty(ctx.arg("self"), dims)
 
 
 @register_op(aten.linalg_pinv.atol_rtol_tensor, layout=canonical)

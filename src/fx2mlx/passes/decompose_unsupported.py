@@ -25,6 +25,7 @@ from ..errors import Unsupported
 from .collect_unsupported import problem
 
 _CIA = torch._C.DispatchKey.CompositeImplicitAutograd
+_DEFAULTS = torch.export.default_decompositions()  # read-only here: membership tests
 _DEPTH = 6  # decompositions chain a few levels at most (sdpa -> math -> safe softmax)
 
 
@@ -41,7 +42,7 @@ def _decomposable(op: OpOverload, defaults: Any) -> bool:
 
 def _wanted(captured: Captured) -> list[OpOverload]:
     """The ops left unconvertible after the passes that PyTorch can decompose."""
-    defaults, found = torch.export.default_decompositions(), []
+    defaults, found = _DEFAULTS, []
     for node in captured.graph.nodes:
         op = node.target
         if node.op != "call_function" or not isinstance(op, OpOverload) or op in found:
