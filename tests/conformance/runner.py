@@ -55,15 +55,3 @@ class _Timeout(Exception):
 
 def _timeout(signum: int, frame: FrameType | None) -> None:
     raise _Timeout
-
-
-def run_entry(job: tuple[str, str]) -> tuple[str, str, list[Result]]:
-    """(database, entry, one Result per sample)."""
-    db, name = job
-    try:
-        count = sample_count(db, name)
-    except Exception as exc:  # noqa: BLE001 - the database can't make this entry's samples
-        return db, name, [Result("skip", f"no samples: {type(exc).__name__}")]
-    results = [run_one(db, name, i) for i in range(count)]
-    _database(db).samples.cache_clear()
-    return db, name, results
