@@ -59,7 +59,7 @@ def test_flagged_lines_are_the_lines_convert_comments(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     """The count in the verdict is the number of model.py lines with a baked-in comment."""
-    target = EXAMPLES["transformer"]
+    target = "tests.fixtures.analyze_models:make_frames"
     assert analyze(target, "--json") == 0
     data = json.loads(capsys.readouterr().out)
     assert main(["convert", target, "-o", str(tmp_path / "t"), "-q", "--no-validate"]) == 0

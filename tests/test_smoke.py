@@ -93,10 +93,3 @@ def test_module_called_twice_alike_keeps_its_class() -> None:
 def test_star_args_forward_keeps_a_dynamic_batch() -> None:
     conv = assert_converts(Lambda(lambda a, b: a * b), (torch.randn(2, 3), torch.randn(2, 3)))
     assert conv.report.dynamic_batch and conv.report.warnings == []
-
-
-def test_batch_of_one_is_static_with_a_clear_warning() -> None:
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 4 * 4, 2))
-    conv = assert_converts(model, torch.randn(1, 3, 6, 6))
-    assert not conv.report.dynamic_batch
-    assert "example batch size is 1" in conv.report.warnings[0]

@@ -45,12 +45,15 @@ __all__ = [
 ]
 
 
-def random_inputs(like: tuple, batch: int | None = None, seed: int = 1) -> tuple:
-    """Fresh random inputs shaped like ``like`` (integer inputs stay within their range)."""
+def random_inputs(
+    like: tuple, batch: int | None = None, seed: int = 1, shapes: list[list[int]] | None = None
+) -> tuple:
+    """Fresh random inputs shaped like ``like`` (integer inputs stay within their range), at
+    batch size ``batch`` or the given ``shapes`` if given."""
     gen = torch.Generator().manual_seed(seed)
     out = []
-    for x in like:
-        shape = list(x.shape)
+    for i, x in enumerate(like):
+        shape = list(shapes[i]) if shapes is not None else list(x.shape)
         if batch is not None and shape:
             shape[0] = batch
         lo, hi = (int(x.min()), int(x.max()) + 1) if x.numel() else (0, 2)
@@ -70,8 +73,10 @@ class Conversion:
         report: Report,
         manifest: dict[str, Any],
         progress: Progress = SILENT,
+        second_shapes: list[list[int]] | None = None,
     ) -> None:
         self.progress = progress
+        self.second_shapes = second_shapes  # the inputs' shapes at other dynamic sizes
         self.model = model
         self.inputs = inputs
         self.source = source
@@ -80,11 +85,9 @@ class Conversion:
         self._manifest = manifest
 
     def validation_inputs(self) -> list[tuple]:
-        """The example inputs plus a fresh random set (at another batch size when dynamic)."""
-        batch = None
-        if self.report.dynamic_batch and self.inputs and self.inputs[0].dim() > 0:
-            batch = self.inputs[0].shape[0] + 1
-        return [self.inputs, random_inputs(self.inputs, batch)]
+        """The example inputs plus a fresh random set with every dynamic dim at another
+        size."""
+        return [self.inputs, random_inputs(self.inputs, shapes=self.second_shapes)]
 
     @internal_errors
     def validate(
@@ -151,6 +154,7 @@ def convert(
     example_inputs: Any,
     *,
     frontend: str = "auto",
+    dynamic: Any = None,
     channels_last_io: bool = False,
     command: str | None = None,
     progress: Progress | None = None,
@@ -159,10 +163,14 @@ def convert(
 
     Args:
         model: the PyTorch module (put in eval mode).
-        example_inputs: a tensor or tuple of tensors ``model`` accepts; dim 0 is exported as a
-            dynamic batch dimension where the model allows it.
+        example_inputs: a tensor or tuple of tensors ``model`` accepts.
         frontend: ``"export"`` (torch.export), ``"fx"`` (torch.fx.symbolic_trace) or ``"auto"``
             (export, then fx).
+        dynamic: input dims the generated code takes at any size, beyond the defaults (the
+            batch, dim 0 of every input, and the sequence, dim 1 of integer token inputs and
+            of inputs shaped like them; each kept where the model allows): a dict of input
+            name or position -> dims (``{"x": [2, 3]}``), which must stay dynamic, or
+            ``torch.export``'s own ``dynamic_shapes``, passed through.
         channels_last_io: take and return rank-3/4/5 tensors channels-last instead of
             PyTorch's channels-first layout.
         command: the command that regenerates the output, for the file's docstring and the
@@ -180,12 +188,13 @@ def convert(
         InternalError: a bug in fx2mlx (the original exception is its ``__cause__``).
     """
     # lazily: the pipeline loads black and jinja (~0.5 s) that `import fx2mlx` alone needn't
+    from .capture.second_size import second_shapes
     from .pipeline import check_inputs, compile_model, weights_of
 
     inputs = check_inputs(model, example_inputs)
     progress = SILENT if progress is None else progress
     captured, emitted, report = compile_model(
-        model, inputs, frontend, channels_last_io, command, progress
+        model, inputs, frontend, channels_last_io, command, progress, dynamic
     )
     weights = weights_of(captured, emitted, progress)
     manifest = {
@@ -202,4 +211,5 @@ def convert(
         ],
         "channels_last_io": channels_last_io,
     }
-    return Conversion(model, inputs, emitted.source, weights, report, manifest, progress)
+    second = second_shapes(captured, inputs)
+    return Conversion(model, inputs, emitted.source, weights, report, manifest, progress, second)

@@ -16,6 +16,7 @@ import torch
 
 from .capture import FRONTENDS, Attempt, Captured, Untraceable, attempt, untraceable
 from .capture.diagnose import check_arity
+from .capture.dynamic import Dynamic, plan
 from .converters import is_layer, layer_for
 from .errors import Fx2MlxError, Unsupported, internal_errors
 from .progress import SILENT, Progress
@@ -88,6 +89,7 @@ class Analysis:
     frontends: list[Frontend] = field(default_factory=list)
     frontend: str | None = None  # the frontend the rest of the analysis is about
     dynamic_batch: bool | None = None
+    dynamic_dims: list[str] = field(default_factory=list)  # ``input_ids.shape[1]``, ...
     capture_failure: Untraceable | None = None
     unsupported: list[Unsupported] = field(default_factory=list)
     baked_dims: list[BakedDim] = field(default_factory=list)
@@ -134,6 +136,7 @@ def analyze(
     example_inputs: Any,
     *,
     frontend: str = "auto",
+    dynamic: Any = None,
     command: str | None = None,
     progress: Progress | None = None,
 ) -> Analysis:
@@ -144,6 +147,7 @@ def analyze(
         example_inputs: a tensor or tuple of tensors ``model`` accepts.
         frontend: which frontend the verdict is about (``"auto"``: the first that captures
             the model, in the order export, fx). Every frontend is tried either way.
+        dynamic: dynamic input dims beyond the defaults, as :func:`fx2mlx.convert` takes.
         command: the regenerate command for the in-memory model.py's docstring, so its line
             numbers (of the flagged lines) are those ``convert`` would write.
         progress: receives each stage; silent by default.
@@ -167,7 +171,8 @@ def analyze(
     root, prefix = wrap_list_root(model)
     check_arity(root, inputs)
     analysis = _static(model, inputs)
-    tried = [_try(root, inputs, name, progress) for name in FRONTENDS if name != "auto"]
+    dims = plan(root, inputs, dynamic)
+    tried = [_try(root, inputs, name, dims, progress) for name in FRONTENDS if name != "auto"]
     analysis.frontends = [
         Frontend(t.frontend, t.captured is not None, t.reason, t.at) for t in tried
     ]
@@ -192,9 +197,11 @@ def _static(model: torch.nn.Module, inputs: tuple) -> Analysis:
     )
 
 
-def _try(root: torch.nn.Module, inputs: tuple, name: str, progress: Progress) -> Attempt:
+def _try(
+    root: torch.nn.Module, inputs: tuple, name: str, dims: Dynamic, progress: Progress
+) -> Attempt:
     with progress.stage(f"capture ({name})"):
-        return attempt(root, inputs, is_layer, name)
+        return attempt(root, inputs, is_layer, name, dims)
 
 
 def _check(
@@ -203,10 +210,11 @@ def _check(
     """The passes on ``captured``; generate the code in memory when nothing blocks it."""
     from .codegen.emit import emit
     from .passes.assign_layout import assign_layout
-    from .pipeline import check_passes
+    from .pipeline import check_passes, dynamic_dims
 
     analysis.frontend = captured.frontend
     analysis.dynamic_batch = captured.dynamic_batch
+    analysis.dynamic_dims = dynamic_dims(captured)
     analysis.warnings = list(captured.warnings)
     with progress.stage("passes"):
         checked = check_passes(captured)

@@ -97,10 +97,12 @@ def _blocked(a: Analysis) -> list[str]:
 def render(a: Analysis) -> str:
     """The whole report, ending with the verdict line."""
     shapes = ", ".join(f"{tuple(i['shape'])} {i['dtype']}" for i in a.inputs)
-    batch = {True: ", batch dimension dynamic", False: ", batch dimension static", None: ""}
+    dynamic = {True: ", batch dimension dynamic", False: ", batch dimension static", None: ""}
+    free = [d for d in a.dynamic_dims if not d.endswith(".shape[0]")]
     head = [
         f"model: {a.model}",
-        f"inputs: {shapes}{batch[a.dynamic_batch]}",
+        f"inputs: {shapes}{dynamic[a.dynamic_batch]}"
+        + (f", any size: {', '.join(free)}" if free else ""),
         f"parameters: {_tensors(a.parameters)}",
         f"buffers: {_tensors(a.buffers)}",
     ]

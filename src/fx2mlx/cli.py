@@ -21,6 +21,7 @@ import torch
 from . import Conversion, __version__, convert
 from .analyze import analyze
 from .analyze_report import render
+from .capture.dynamic import parse_cli
 from .command import invocation, regenerate_command
 from .demo import run_demo
 from .errors import Fx2MlxError, InternalError, internal_message
@@ -165,6 +166,14 @@ def _target_and_inputs(c: argparse.ArgumentParser) -> None:
         help="LO,HI: integer inputs drawn from LO to HI-1 (default: what the model's embedding"
         " or one_hot accepts, else 0,100)",
     )
+    c.add_argument(
+        "--dynamic",
+        action="append",
+        metavar="NAME:DIMS",
+        default=[],
+        help="dims of the input NAME (forward()'s parameter, or its position) the generated"
+        " code takes at any size, e.g. x:2,3; the batch and token sequence are by default",
+    )
 
 
 @contextlib.contextmanager
@@ -199,6 +208,7 @@ def _check_input_options(args: argparse.Namespace) -> None:
         parse_shape(text)
     for text in args.input_dtype:
         parse_dtype(text)
+    parse_cli(args.dynamic)
 
 
 def _early_checks(args: argparse.Namespace, out: Path) -> None:
@@ -225,6 +235,7 @@ def cmd_convert(args: argparse.Namespace, argv: list[str]) -> int:
             model,
             inputs,
             frontend=args.frontend,
+            dynamic=parse_cli(args.dynamic) if args.dynamic else None,
             channels_last_io=args.channels_last_io,
             command=regenerate_command(args.target, vars(args)),
             progress=progress,
@@ -311,7 +322,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     with _no_warnings():
         command = regenerate_command(args.target, vars(args))  # model.py's lines as convert's
         analysis = analyze(
-            model, inputs, frontend=args.frontend, command=command, progress=progress
+            model,
+            inputs,
+            frontend=args.frontend,
+            dynamic=parse_cli(args.dynamic) if args.dynamic else None,
+            command=command,
+            progress=progress,
         )
     print(json.dumps(analysis.to_json(), indent=2) if args.json else render(analysis))
     return EXIT_OK if analysis.converts else EXIT_ERROR

@@ -47,6 +47,21 @@ def _dtypes(options: Options) -> list[str]:
     return [w for name in names for w in ("--input-dtype", name)]
 
 
+def _dynamic(options: Options) -> list[str]:
+    """One ``--dynamic NAME:DIMS`` per input, names and dims sorted."""
+    from .capture.dynamic import parse_cli  # loads torch: only when the option is given
+
+    given = options.get("dynamic") or []
+    if not given:
+        return []
+    declared = parse_cli(given)
+    return [
+        w
+        for name in sorted(declared)
+        for w in ("--dynamic", f"{name}:{','.join(str(d) for d in sorted(set(declared[name])))}")
+    ]
+
+
 def _choice(flag: str, dest: str, default: str) -> Callable[[Options], list[str]]:
     def render(options: Options) -> list[str]:
         value = options.get(dest, default)
@@ -66,6 +81,7 @@ OUTPUT_OPTIONS: dict[str, Callable[[Options], list[str]]] = {
     "input_shape": _shapes,
     "input_dtype": _dtypes,
     "frontend": _choice("--frontend", "frontend", "auto"),
+    "dynamic": _dynamic,
     "channels_last_io": _flag("--channels-last-io", "channels_last_io"),
 }
 # --input-range only picks the values of the example inputs, never what is generated

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from .capture import Captured, capture
+from .capture.graph import is_symbolic
 from .codegen.docstring import DocSpec
 from .codegen.emit import Emitted, emit
 from .converters import is_layer  # importing the package fills the registry
@@ -66,12 +67,13 @@ def compile_model(
     channels_last_io: bool,
     command: str | None = None,
     progress: Progress = SILENT,
+    dynamic: object = None,
 ) -> tuple[Captured, Emitted, Report]:
     """Run every stage; raises :class:`UnsupportedError` listing all problems at once."""
     model.eval()
     model, prefix = wrap_list_root(model)
     with progress.stage("capture"):
-        captured = capture(model, inputs, is_layer, frontend)
+        captured = capture(model, inputs, is_layer, frontend, dynamic)
     with progress.stage("passes"):
         checked, transposes = run_passes(captured, channels_last_io)
     with progress.stage("emit"):
@@ -133,11 +135,7 @@ def dynamic_dims(captured: Captured) -> list[str]:
     for node in captured.graph.nodes:
         val = node.meta.get("val")
         if node.op == "placeholder" and isinstance(val, torch.Tensor):
-            out += [
-                f"{node.name}.shape[{d}]"
-                for d, s in enumerate(val.shape)
-                if isinstance(s, torch.SymInt)
-            ]
+            out += [f"{node.name}.shape[{d}]" for d, s in enumerate(val.shape) if is_symbolic(s)]
     return out
 
 

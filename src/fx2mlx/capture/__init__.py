@@ -12,6 +12,7 @@ import torch
 
 from ..errors import Fx2MlxError
 from .diagnose import HINTS, Untraceable, check_arity, eager_failure, kind_of
+from .dynamic import Dynamic, plan
 from .export import capture_export
 from .fx import IsLayer, capture_fx
 from .graph import Captured, user_frame
@@ -72,14 +73,20 @@ def _silent_torch_logs() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def attempt(model: torch.nn.Module, inputs: tuple, is_layer: IsLayer, frontend: str) -> Attempt:
+def attempt(
+    model: torch.nn.Module,
+    inputs: tuple,
+    is_layer: IsLayer,
+    frontend: str,
+    dynamic: Dynamic | None = None,
+) -> Attempt:
     """Capture with one frontend (``export`` or ``fx``); a tracing failure is returned, not
     raised (fx2mlx's own errors still are)."""
     try:
         with _silent_torch_logs():
             if frontend == "export":
-                return Attempt(frontend, capture_export(model, inputs))
-            return Attempt(frontend, capture_fx(model, inputs, is_layer))
+                return Attempt(frontend, capture_export(model, inputs, dynamic))
+            return Attempt(frontend, capture_fx(model, inputs, is_layer, dynamic))
     except Fx2MlxError:
         raise
     except Exception as exc:  # noqa: BLE001 - reported to the user by the caller
@@ -87,18 +94,24 @@ def attempt(model: torch.nn.Module, inputs: tuple, is_layer: IsLayer, frontend: 
 
 
 def capture(
-    model: torch.nn.Module, inputs: tuple, is_layer: IsLayer, frontend: str = "auto"
+    model: torch.nn.Module,
+    inputs: tuple,
+    is_layer: IsLayer,
+    frontend: str = "auto",
+    dynamic: object = None,
 ) -> Captured:
     """Capture ``model`` with the chosen frontend; ``auto`` tries export, then fx.
 
-    ``is_layer`` names the modules fx2mlx converts whole (the fx frontend keeps them leaves).
+    ``is_layer`` names the modules fx2mlx converts whole (the fx frontend keeps them leaves);
+    ``dynamic`` declares dynamic input dims beyond the defaults (see :mod:`.dynamic`).
     """
     if frontend not in FRONTENDS:
         raise Fx2MlxError(f"unknown frontend {frontend!r}; choose one of {', '.join(FRONTENDS)}")
     check_arity(model, inputs)
+    dims = plan(model, inputs, dynamic)
     failed: list[Attempt] = []
     for name in ["export", "fx"] if frontend == "auto" else [frontend]:
-        tried = attempt(model, inputs, is_layer, name)
+        tried = attempt(model, inputs, is_layer, name, dims)
         if tried.captured is not None:
             return tried.captured
         failed.append(tried)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import warnings
 from collections.abc import Iterator
 
 import torch
 
+from ..errors import Fx2MlxError
+from .dynamic import Dynamic, input_names, plan
 from .fastpath import eager_encoder_padding
-from .graph import Captured, from_exported
+from .graph import Captured, from_exported, is_symbolic
 
 
 @contextlib.contextmanager
@@ -29,64 +30,96 @@ def _no_fastpath() -> Iterator[None]:
         mha.set_fastpath_enabled(before)
 
 
-def _batch_dynamic_shapes(model: torch.nn.Module, inputs: tuple) -> tuple:
-    """``dynamic_shapes`` with dim 0 of every input dynamic, shaped like ``forward``'s
-    signature (inputs caught by ``*args`` form one nested tuple)."""
-    per_input = tuple(
-        {0: torch.export.Dim.AUTO} if isinstance(t, torch.Tensor) and t.dim() > 0 else None
-        for t in inputs
-    )
-    try:
-        params = list(inspect.signature(model.forward).parameters.values())
-    except (TypeError, ValueError):
-        return per_input
-    fixed = 0
-    for p in params:
-        if p.kind == p.VAR_POSITIONAL:
-            return per_input[:fixed] + (per_input[fixed:],)
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            fixed += 1
-    return per_input
-
-
-def _export(model: torch.nn.Module, inputs: tuple, dynamic: bool) -> torch.export.ExportedProgram:
-    shapes = _batch_dynamic_shapes(model, inputs) if dynamic else None
+def _export(model: torch.nn.Module, inputs: tuple, shapes: object) -> torch.export.ExportedProgram:
     with eager_encoder_padding(), _no_fastpath(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return torch.export.export(model, inputs, dynamic_shapes=shapes, strict=False)
 
 
+def _first_line(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
+
+
+def _export_dynamic(
+    model: torch.nn.Module, inputs: tuple, dynamic: Dynamic, notes: list[str]
+) -> torch.export.ExportedProgram:
+    """Export with the dynamic dims: from the widened example (size-1 dims repeated to 2),
+    then the example itself, then with every dim static; what failed is noted."""
+    shapes = dynamic.shapes(model)
+    tries = [(dynamic.widened(inputs), shapes), (inputs, shapes), (inputs, None)]
+    tries = [t for i, t in enumerate(tries) if i != 0 or t[0] is not inputs]
+    for i, (example, spec) in enumerate(tries):
+        try:
+            return _export(model, example, spec)
+        except Exception as exc:  # noqa: BLE001 - export's errors are many; try the next way
+            if i + 1 == len(tries):
+                raise
+            if spec is not None and tries[i + 1][1] is None:
+                notes.append(f"every input dimension exported as static ({_first_line(exc)})")
+    raise AssertionError("unreachable")
+
+
 def capture_export(
-    model: torch.nn.Module, inputs: tuple, dynamic_batch: bool = True, frontend: str = "export"
+    model: torch.nn.Module,
+    inputs: tuple,
+    dynamic: Dynamic | None = None,
+    frontend: str = "export",
 ) -> Captured:
-    """Capture ``model`` with ``torch.export`` and a dynamic batch dimension when possible."""
+    """Capture ``model`` with ``torch.export``, the dims ``dynamic`` names dynamic where the
+    model allows (the batch and token sequence by default)."""
+    dynamic = dynamic or plan(model, inputs)
     notes: list[str] = []
-    try:
-        ep = _export(model, inputs, dynamic_batch)
-    except Exception as exc:  # noqa: BLE001 - export's errors are many; retry static once
-        if not dynamic_batch:
-            raise
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
-        notes.append(f"batch dimension exported as static ({type(exc).__name__}: {first})")
-        ep = _export(model, inputs, False)
-        dynamic_batch = False
+    ep = _export_dynamic(model, inputs, dynamic, notes)
     captured = from_exported(ep, model, frontend)
     captured.program = ep
-    batch_dynamic = _inputs_have_symbolic_batch(captured)
-    if dynamic_batch and not batch_dynamic:
-        ones = all(t.shape[0] == 1 for t in inputs if isinstance(t, torch.Tensor) and t.dim())
-        why = (
-            "the example batch size is 1 (give 2 or more to keep it dynamic)"
-            if ones
-            else "the model fixes it"
-        )
-        notes.append(f"batch dimension is static: {why}; the generated code takes only this size")
-    captured.dynamic_batch = batch_dynamic
+    fixed = _fixed_dims(captured, dynamic)
+    captured.fixed = [(i, d, int(inputs[i].shape[d])) for i, f in enumerate(fixed) for d in f]
+    _refuse_declared(model, inputs, dynamic, fixed, notes)
+    notes += _static_notes(model, inputs, fixed)
+    captured.dynamic_batch = _inputs_have_symbolic_batch(captured)
     captured.warnings.extend(notes)
     return captured
+
+
+def _fixed_dims(captured: Captured, dynamic: Dynamic) -> list[set[int]]:
+    """Per input, the dims meant to be dynamic that came out static."""
+    vals = [n.meta.get("val") for n in captured.graph.nodes if n.op == "placeholder"]
+    vals = [v for v in vals if isinstance(v, torch.Tensor)]
+    if dynamic.passthrough is not None or len(vals) != len(dynamic.dims):
+        return [set() for _ in dynamic.dims]
+    return [{d for d in dims if not is_symbolic(v.shape[d])} for v, dims in zip(vals, dynamic.dims)]
+
+
+def _refuse_declared(
+    model: torch.nn.Module, inputs: tuple, dynamic: Dynamic, fixed: list[set[int]], notes: list
+) -> None:
+    names = input_names(model, len(inputs))
+    refused = [
+        f"{names[i]} dim {d}" for i, f in enumerate(fixed) for d in sorted(f & dynamic.declared[i])
+    ]
+    if refused:
+        why = f" ({'; '.join(notes)})" if notes else ""
+        raise Fx2MlxError(
+            f"declared dynamic, but the model fixes the size of: {', '.join(refused)}{why}"
+        )
+
+
+def _static_notes(model: torch.nn.Module, inputs: tuple, fixed: list[set[int]]) -> list[str]:
+    names = input_names(model, len(inputs))
+    notes = []
+    if any(0 in f for f in fixed):
+        notes.append(
+            "batch dimension is static: the model fixes it; the generated code takes only this size"
+        )
+    seq = [f"{names[i]} dim {d}" for i, f in enumerate(fixed) for d in sorted(f - {0})]
+    if seq:
+        notes.append(
+            f"static (the model fixes them; the generated code takes only this size): {', '.join(seq)}"
+        )
+    return notes
 
 
 def _inputs_have_symbolic_batch(captured: Captured) -> bool:
     vals = [n.meta.get("val") for n in captured.graph.nodes if n.op == "placeholder"]
     tensors = [v for v in vals if isinstance(v, torch.Tensor) and v.dim() > 0]
-    return bool(tensors) and all(isinstance(v.shape[0], torch.SymInt) for v in tensors)
+    return bool(tensors) and all(is_symbolic(v.shape[0]) for v in tensors)

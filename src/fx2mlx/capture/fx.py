@@ -15,6 +15,7 @@ from collections.abc import Callable
 import torch
 from torch import fx
 
+from .dynamic import Dynamic, plan
 from .export import _no_fastpath, capture_export
 from .fastpath import eager_encoder_padding
 from .graph import Captured
@@ -79,12 +80,12 @@ def _own_frame(gm: fx.GraphModule) -> None:
 
 
 def capture_fx(
-    model: torch.nn.Module, inputs: tuple, is_layer: IsLayer, dynamic_batch: bool = True
+    model: torch.nn.Module, inputs: tuple, is_layer: IsLayer, dynamic: Dynamic | None = None
 ) -> Captured:
     """Capture ``model`` through ``torch.fx.symbolic_trace``, keeping ``is_layer`` modules whole."""
     gm = _trace(model, is_layer)
     gm.eval()
     _own_frame(gm)
-    captured = capture_export(gm, inputs, dynamic_batch, frontend="fx")
+    captured = capture_export(gm, inputs, dynamic or plan(model, inputs), frontend="fx")
     captured.model = model
     return captured

@@ -34,6 +34,9 @@ class Captured:
     subgraphs: dict[str, fx.GraphModule] = field(default_factory=dict)
     """Bodies of higher-order ops (``wrap_with_autocast``...), by their ``get_attr`` target;
     the ``inline_wrappers`` pass inlines them."""
+    fixed: list[tuple[int, int, int]] = field(default_factory=list)
+    """(input, dim, size) of every dim meant to be dynamic that the model fixed: the
+    generated code checks them on entry."""
     program: Any = None
     """The ``ExportedProgram`` the graph was copied from (``decompose_unsupported`` re-runs
     its decompositions)."""
@@ -41,6 +44,12 @@ class Captured:
     def module(self, path: str) -> torch.nn.Module:
         """The submodule at ``path`` ('' is the model itself)."""
         return self.model.get_submodule(path) if path else self.model
+
+
+def is_symbolic(size: object) -> bool:
+    """A size the captured program keeps symbolic (export may leave a SymInt that a later
+    guard fixed to a number)."""
+    return isinstance(size, torch.SymInt) and not size.node.expr.is_number
 
 
 def copy_scope(new: fx.Node, node: fx.Node) -> None:

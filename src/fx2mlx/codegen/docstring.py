@@ -13,6 +13,7 @@ import torch
 from torch import fx
 
 from ..capture import Captured
+from ..capture.graph import is_symbolic
 from ..command import OUT, OUT_NOTE
 from ..layout import channels_last, relayout
 from ..meta import LAYOUT
@@ -64,11 +65,23 @@ def _input_line(name: str, node: fx.Node, example: object) -> str:
     val = node.meta.get("val")
     if not isinstance(val, torch.Tensor) or not isinstance(example, torch.Tensor):
         return f"    {name}"
-    dims = [example.shape[p] for p in _stored_perm(node, val.dim())]
+    perm = _stored_perm(node, val.dim())
+    dims = [example.shape[p] for p in perm]
     shape = "(" + ", ".join(map(str, dims)) + ("," if len(dims) == 1 else "") + ")"
     dtype = str(example.dtype).replace("torch.", "")
-    batch = ", any batch size" if dims and isinstance(val.shape[0], torch.SymInt) else ""
-    return f"    {name}: {shape} {dtype}{_axes(node, val)}{batch}"
+    return f"    {name}: {shape} {dtype}{_axes(node, val)}{_any_size(val, list(perm))}"
+
+
+def _any_size(val: torch.Tensor, perm: list[int]) -> str:
+    """``, any batch size`` and the other axes (as stored) the model takes at any size."""
+    free = sorted(perm.index(d) for d in range(val.dim()) if is_symbolic(val.shape[d]))
+    words = ""
+    if free and free[0] == 0:  # axis 0 is the batch in every layout
+        words, free = ", any batch size", free[1:]
+    if free:
+        axes = "axis" if len(free) == 1 else "axes"
+        words += f", any size of {axes} {', '.join(map(str, free))}"
+    return words
 
 
 def module_doc(captured: Captured, names: list[str], spec: DocSpec) -> str:

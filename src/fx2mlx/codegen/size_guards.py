@@ -1,5 +1,5 @@
 """The shape checks at the top of the model's ``__call__``: one per input size the conversion
-baked in, so another size fails with a message naming the input and dim instead of
+baked in or the model fixed although meant dynamic (a batch-1 reshape), so another size fails with a message naming the input and dim instead of
 broadcasting into a wrong result (a GPT-2 converted at length 10 and called at length 1
 would return 10 positions)."""
 
@@ -16,7 +16,8 @@ def size_guards(captured: Captured, baked: list[BakedDim], params: list[str]) ->
     """``if x.shape[1] != 10:`` / ``raise ValueError(...)`` lines, one check per baked size."""
     inputs = [n for n in captured.graph.nodes if n.op == "placeholder"]
     lines: list[str] = []
-    for index, dim, value in sorted({(b.index, b.dim, b.value) for b in baked}):
+    checked = {(b.index, b.dim, b.value) for b in baked} | set(captured.fixed)
+    for index, dim, value in sorted(checked):
         if index >= len(inputs) or index >= len(params):
             continue
         name, axis = params[index], _axis(inputs[index], dim)
