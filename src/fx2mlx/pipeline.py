@@ -15,6 +15,7 @@ from .errors import Fx2MlxError, Unsupported, UnsupportedError
 from .passes.analyze_dynamic import analyze_dynamic
 from .passes.assign_layout import assign_layout
 from .passes.bake_constant_arguments import bake_constant_arguments
+from .passes.causal_masks import causal_masks
 from .passes.collapse_layers import collapse_layers
 from .passes.collect_unsupported import collect_unsupported
 from .passes.decompose_unsupported import decompose_unsupported
@@ -115,6 +116,7 @@ def _check_once(captured: Captured) -> Checked:
     normalize_graph(captured)
     bake_constant_arguments(captured)
     simplify_graph(captured)
+    causal_masks(captured)
     fuse_global_pool(captured)
     layers = collapse_layers(captured)
     problems = collect_unsupported(captured)

@@ -40,10 +40,14 @@ def _scale(ctx: EmitCtx) -> str:
 def _causal_mask(ctx: EmitCtx) -> str:
     """torch's is_causal keeps the top-left triangle; MLX's "causal" is the same when L == S."""
     lq, lk = ctx.shape(ctx.arg("query"))[-2], ctx.shape(ctx.arg("key"))[-2]
-    if isinstance(lq, int) and isinstance(lk, int) and lq == lk:
+    if _size_expr(lq) == _size_expr(lk):  # the same size, or the same symbolic size
         return '"causal"'
     q, k = ctx.a("query", ATOM), ctx.a("key", ATOM)
     return f"mx.tril(mx.ones(({q}.shape[-2], {k}.shape[-2]), dtype=mx.bool_))"
+
+
+def _size_expr(size: object) -> object:
+    return size.node.expr if isinstance(size, torch.SymInt) else size
 
 
 def _sees_a_key(ctx: EmitCtx, mask: fx.Node) -> Expr:

@@ -1,0 +1,121 @@
+"""The causal_masks pass: a mask proven equal to the causal triangle becomes ``mask="causal"``;
+any other mask, or one that reads input values, is kept as it is."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .helpers import assert_converts
+
+MaskFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _tril(x: torch.Tensor) -> torch.Tensor:
+    n = x.shape[1]
+    return torch.ones(n, n, dtype=torch.bool).tril()
+
+
+def _from_positions(x: torch.Tensor) -> torch.Tensor:
+    """As Hugging Face builds it: position ids compared through gathers, per batch row."""
+    b, n = x.shape[0], x.shape[1]
+    pos = torch.arange(n).expand(b, n)
+    rows = torch.arange(b)[:, None, None, None]
+    q, k = torch.arange(n)[None, None, :, None], torch.arange(n)[None, None, None, :]
+    return pos[rows, k] <= pos[rows, q]
+
+
+def _additive(x: torch.Tensor) -> torch.Tensor:
+    n = x.shape[1]
+    allowed = torch.ones(n, n, dtype=torch.bool).tril()
+    return torch.zeros(n, n).masked_fill(~allowed, torch.finfo(torch.float32).min)
+
+
+def _window(x: torch.Tensor) -> torch.Tensor:
+    """Causal with a window of 2: equal to causal at length 1 and 2, not beyond."""
+    n = x.shape[1]
+    i, j = torch.arange(n)[:, None], torch.arange(n)[None, :]
+    return (j <= i) & (i - j < 2)
+
+
+def _upper(x: torch.Tensor) -> torch.Tensor:
+    n = x.shape[1]
+    return torch.ones(n, n, dtype=torch.bool).triu()
+
+
+class _Attend(nn.Module):
+    """Self-attention over (batch, length, 8) with the mask ``make`` builds from ``x``."""
+
+    def __init__(self, make: MaskFn) -> None:
+        super().__init__()
+        self.make = make
+        self.qkv = nn.Linear(8, 24)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, 2, 4).permute(2, 0, 3, 1, 4)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=self.make(x))
+
+
+class _DataMask(nn.Module):
+    """A mask from the values of an input: never a size-only mask."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(8, 24)
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, 2, 4).permute(2, 0, 3, 1, 4)
+        mask = _tril(x) & (keep[:, None, None, :] > 0)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+@pytest.mark.parametrize("make", [_tril, _from_positions, _additive], ids=lambda f: f.__name__)
+def test_causal_masks_become_mlx_causal(make: MaskFn) -> None:
+    conv = assert_converts(_Attend(make), torch.randn(2, 6, 8), dynamic={"x": [1]})
+    assert 'mask="causal"' in conv.source and "arange" not in conv.source, conv.source
+    result = conv.validate([(torch.randn(1, 1, 8),), (torch.randn(3, 13, 8),)])
+    assert result.ok, result.table()
+
+
+@pytest.mark.parametrize("make", [_window, _upper], ids=lambda f: f.__name__)
+def test_other_size_only_masks_are_kept(make: MaskFn) -> None:
+    conv = assert_converts(_Attend(make), torch.randn(2, 6, 8), dynamic={"x": [1]})
+    assert 'mask="causal"' not in conv.source
+
+
+def test_a_mask_from_input_values_is_kept() -> None:
+    keep = torch.ones(2, 6, dtype=torch.long)
+    keep[1, 4:] = 0
+    conv = assert_converts(_DataMask(), (torch.randn(2, 6, 8), keep))
+    assert 'mask="causal"' not in conv.source
+
+
+transformers = pytest.importorskip("transformers")
+from fx2mlx.examples.hf_zoo import text  # noqa: E402 - needs transformers
+
+
+def _call_lines(source: str, cls: str) -> int:
+    """Statements in the body of ``cls.__call__`` (the docstring not counted)."""
+    tree = ast.parse(source)
+    found = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls)
+    call = next(n for n in found.body if isinstance(n, ast.FunctionDef) and n.name == "__call__")
+    end = call.body[-1].end_lineno or call.body[-1].lineno
+    return end - call.body[0].lineno + 1
+
+
+@pytest.mark.zoo
+@pytest.mark.parametrize(
+    "make,root", [(text.make_gpt2, "GPT2Model"), (text.make_llama, "LlamaModel")]
+)
+def test_decoder_roots_read_like_hand_written_mlx(make: Callable, root: str) -> None:
+    model, inputs = make()
+    conv = assert_converts(model, inputs)
+    assert 'mask="causal"' in conv.source
+    assert _call_lines(conv.source, root) < 10, conv.source
