@@ -17,6 +17,7 @@ from torch import nn
 import fx2mlx
 from fx2mlx.capture.dynamic import parse_cli, plan
 from fx2mlx.errors import Fx2MlxError
+from fx2mlx.report import baked_lines
 from fx2mlx.validate import load_generated
 
 from .helpers import assert_converts
@@ -69,11 +70,53 @@ def test_a_model_that_fixes_batch_one_stays_static_with_a_note(tmp_path: Path) -
         mlx_model(mx.zeros((2, 3, 4)))
 
 
+def test_a_graph_that_differs_at_size_one_is_captured_static() -> None:
+    """Traced at batch 2, ``squeeze(0)`` does nothing; at the example's batch 1 it drops the
+    dim: the widened capture would be wrong on the example itself, so it is not kept."""
+
+    class Squeeze(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.squeeze(x, 0) * 2
+
+    conv = assert_converts(Squeeze(), torch.randn(1, 3, 4))
+    assert not conv.report.dynamic_batch
+    assert "size-1 dims kept static" in conv.report.warnings[-1]
+
+
 def test_declared_spatial_dims_run_a_unet_at_other_sizes() -> None:
     conv = assert_converts(_UNet(), torch.randn(1, 3, 64, 64), dynamic={"x": [2, 3]})
     assert conv.report.dynamic_dims == ["x.shape[0]", "x.shape[2]", "x.shape[3]"]
     assert conv.second_shapes == [[2, 3, 80, 80]]  # validation ran at another size of each
     _runs_at(conv, [[[1, 3, 96, 128]], [[2, 3, 64, 64]]])
+
+
+class _Frames(nn.Module):
+    """(batch, mels, frames): a stride-2 conv halves the frames, a view splits heads by the
+    halved length. The 8 in that view derives from frames (16 // 2), not from mels (8)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(8, 16, 3, stride=2, padding=1)
+        self.proj = nn.Linear(16, 16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv(x).transpose(1, 2)
+        b, t, _ = h.shape
+        return self.proj(h).view(b, t, 4, 4).sum(-1)
+
+
+def test_a_derived_size_is_attributed_to_the_dim_it_comes_from(tmp_path: Path) -> None:
+    conv = assert_converts(_Frames(), torch.randn(2, 8, 16))
+    (baked,) = conv.report.baked_dims
+    assert (baked.input, baked.dim, baked.value, baked.derived) == ("x", 2, 16, 8)
+    assert "# 8 from x.shape[2] = 16 when traced" in conv.source
+    assert "--dynamic x:2" in baked_lines(conv.report.baked_dims, conv.source)[0]
+    mlx_model = load_generated(conv.save(tmp_path / "out"))
+    with pytest.raises(ValueError, match=r"x\.shape\[2\] is 32: model\.py takes 16 only"):
+        mlx_model(mx.zeros((2, 8, 32)))
+    declared = assert_converts(_Frames(), torch.randn(2, 8, 16), dynamic={"x": [2]})
+    assert declared.report.baked_dims == []
+    _runs_at(declared, [[[2, 8, 32]], [[1, 8, 6]]])
 
 
 def test_spatial_dims_are_static_unless_declared() -> None:

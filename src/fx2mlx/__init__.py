@@ -189,14 +189,13 @@ def convert(
     """
     # lazily: the pipeline loads black and jinja (~0.5 s) that `import fx2mlx` alone needn't
     from .capture.second_size import second_shapes
-    from .pipeline import check_inputs, compile_model, weights_of
+    from .pipeline import check_inputs, compile_sound
 
     inputs = check_inputs(model, example_inputs)
     progress = SILENT if progress is None else progress
-    captured, emitted, report = compile_model(
+    captured, emitted, report, weights = compile_sound(
         model, inputs, frontend, channels_last_io, command, progress, dynamic
     )
-    weights = weights_of(captured, emitted, progress)
     manifest = {
         "source_model": f"{type(model).__module__}.{type(model).__qualname__}",
         "versions": {

@@ -26,3 +26,7 @@ LAYOUT = "fx2mlx.layout"
 
 LAYOUT_FROM = "fx2mlx.layout_from"
 """assign_layout: on an inserted transpose, the permutation it converts from."""
+
+ORIGIN = "fx2mlx.origin"
+"""capture: ``(op, user line, occurrence)``, the key that finds the node's counterpart in the
+probe capture (``capture/probe.py``)."""

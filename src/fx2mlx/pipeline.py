@@ -69,12 +69,13 @@ def compile_model(
     command: str | None = None,
     progress: Progress = SILENT,
     dynamic: object = None,
+    widen: bool = True,
 ) -> tuple[Captured, Emitted, Report]:
     """Run every stage; raises :class:`UnsupportedError` listing all problems at once."""
     model.eval()
     model, prefix = wrap_list_root(model)
     with progress.stage("capture"):
-        captured = capture(model, inputs, is_layer, frontend, dynamic)
+        captured = capture(model, inputs, is_layer, frontend, dynamic, widen)
     with progress.stage("passes"):
         checked, transposes = run_passes(captured, channels_last_io)
     with progress.stage("emit"):
@@ -139,6 +140,43 @@ def dynamic_dims(captured: Captured) -> list[str]:
         if node.op == "placeholder" and isinstance(val, torch.Tensor):
             out += [f"{node.name}.shape[{d}]" for d, s in enumerate(val.shape) if is_symbolic(s)]
     return out
+
+
+def compile_sound(
+    model: torch.nn.Module,
+    inputs: tuple,
+    frontend: str,
+    channels_last_io: bool,
+    command: str | None = None,
+    progress: Progress = SILENT,
+    dynamic: object = None,
+) -> tuple[Captured, Emitted, Report, dict]:
+    """:func:`compile_model` and the weights. A capture widened from size-1 dims (see
+    ``capture/dynamic.py``) is kept only if the generated code matches torch on the example
+    itself; otherwise those dims are captured static."""
+    args = (model, inputs, frontend, channels_last_io, command, progress, dynamic)
+    captured, emitted, report = compile_model(*args)
+    weights = weights_of(captured, emitted, progress)
+    if captured.widened and not _matches(model, inputs, emitted.source, weights, channels_last_io):
+        captured, emitted, report = compile_model(*args, widen=False)
+        weights = weights_of(captured, emitted, progress)
+        report.warnings.append(
+            "size-1 dims kept static: the graph traced at size 2 computes something else at"
+            " the example's size 1"
+        )
+    return captured, emitted, report, weights
+
+
+def _matches(
+    model: torch.nn.Module, inputs: tuple, source: str, weights: dict, channels_last_io: bool
+) -> bool:
+    """Whether the generated code gives torch's outputs on ``inputs`` (any failure: no)."""
+    from .validate import validate_source
+
+    try:
+        return validate_source(model, source, weights, [inputs], 1e-4, 1e-3, channels_last_io).ok
+    except Exception:  # noqa: BLE001 - code that fails at the example's size doesn't match
+        return False
 
 
 def weights_of(captured: Captured, emitted: Emitted, progress: Progress = SILENT) -> dict:

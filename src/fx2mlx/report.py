@@ -60,10 +60,13 @@ class BakedDim:
     op: str  # the ATen op that took the size, e.g. "view"
     module: str  # module path of that op ("<top>" for the model itself)
     source: str = ""  # the user's line that produced it, "models.py:40"
+    derived: int | None = None  # the constant written, when computed from the size (16 // 2)
 
     @property
     def note(self) -> str:
         """The comment on the generated line that uses it."""
+        if self.derived is not None and self.derived != self.value:
+            return f"{self.derived} from {self.input}.shape[{self.dim}] = {self.value} when traced"
         return f"{self.value} = {self.input}.shape[{self.dim}] when traced"
 
     def __str__(self) -> str:
@@ -100,12 +103,14 @@ def baked_lines(baked: list[BakedDim], source: str, places: int = 3) -> list[str
     lines = []
     for (index, name, dim, value), items in sorted(groups.items()):
         text = f"baked in: input {index} ({name}) dim {dim} = {value}"
-        at = noted_lines(items[0].note, source)
+        at = sorted({n for note in {b.note for b in items} for n in noted_lines(note, source)})
         if at:
             text += f", model.py {'lines' if len(at) > 1 else 'line'} {_few(at, places)}"
         users = sorted({Path(b.source).name for b in items if b.source})
         if users:
             text += f", from {_few(users, places)}"
+        if any(b.derived is not None for b in items):  # the probe ran the model at other sizes
+            text += f"; the model takes other sizes: --dynamic {name}:{dim}"
         lines.append(text)
     return lines
 

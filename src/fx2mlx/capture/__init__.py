@@ -99,6 +99,7 @@ def capture(
     is_layer: IsLayer,
     frontend: str = "auto",
     dynamic: object = None,
+    widen: bool = True,
 ) -> Captured:
     """Capture ``model`` with the chosen frontend; ``auto`` tries export, then fx.
 
@@ -108,7 +109,7 @@ def capture(
     if frontend not in FRONTENDS:
         raise Fx2MlxError(f"unknown frontend {frontend!r}; choose one of {', '.join(FRONTENDS)}")
     check_arity(model, inputs)
-    dims = plan(model, inputs, dynamic)
+    dims = plan(model, inputs, dynamic, widen)
     failed: list[Attempt] = []
     for name in ["export", "fx"] if frontend == "auto" else [frontend]:
         tried = attempt(model, inputs, is_layer, name, dims)

@@ -7,7 +7,10 @@ command line ``--dynamic x:2,3``); those must stay dynamic or the conversion is 
 ``torch.export``'s own ``dynamic_shapes`` are passed through as given.
 
 ``torch.export`` fixes any dimension of size 1 (its 0/1 specialization), so a dynamic
-dimension of size 1 is captured from a copy of the example repeated to size 2.
+dimension of size 1 is captured from a copy of the example repeated to size 2. A graph
+traced at size 2 may differ at size 1 (a ``squeeze`` of that dim, a branch on ``size == 1``):
+``fx2mlx.convert`` keeps such a capture only if the generated code matches torch on the
+example itself, and otherwise captures again with those dims static.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class Dynamic:
     dims: list[set[int]]
     declared: list[set[int]] = field(default_factory=list)
     passthrough: object = None  # torch.export dynamic_shapes given by the user, used as is
+    widen: bool = True  # capture size-1 dynamic dims from the example repeated to 2
 
     def shapes(self, model: torch.nn.Module) -> object:
         """``dynamic_shapes`` for ``torch.export``, shaped like ``forward``'s signature."""
@@ -40,7 +44,7 @@ class Dynamic:
 
     def widened(self, inputs: tuple) -> tuple:
         """The example with every dynamic dim of size 1 repeated to size 2."""
-        if self.passthrough is not None:
+        if self.passthrough is not None or not self.widen:
             return inputs
         out = []
         for x, dims in zip(inputs, self.dims):
@@ -79,15 +83,17 @@ def default_dims(inputs: tuple) -> list[set[int]]:
     return dims
 
 
-def plan(model: torch.nn.Module, inputs: tuple, declared: object = None) -> Dynamic:
+def plan(
+    model: torch.nn.Module, inputs: tuple, declared: object = None, widen: bool = True
+) -> Dynamic:
     """The defaults plus what the user declared (``None``: the defaults only)."""
     dims = default_dims(inputs)
     if declared is None:
-        return Dynamic(dims, [set() for _ in inputs])
+        return Dynamic(dims, [set() for _ in inputs], widen=widen)
     if _is_export_spec(declared):
         return Dynamic(dims, [set() for _ in inputs], passthrough=declared)
     asked = resolve(declared, input_names(model, len(inputs)), inputs)
-    return Dynamic([d | a for d, a in zip(dims, asked)], asked)
+    return Dynamic([d | a for d, a in zip(dims, asked)], asked, widen=widen)
 
 
 def resolve(declared: object, names: list[str], inputs: tuple) -> list[set[int]]:

@@ -12,6 +12,7 @@ from ..errors import Fx2MlxError
 from .dynamic import Dynamic, input_names, plan
 from .fastpath import eager_encoder_padding
 from .graph import Captured, from_exported, is_symbolic
+from .probe import probe
 
 
 @contextlib.contextmanager
@@ -36,6 +37,9 @@ def _export(model: torch.nn.Module, inputs: tuple, shapes: object) -> torch.expo
         return torch.export.export(model, inputs, dynamic_shapes=shapes, strict=False)
 
 
+WIDENED = "captured from the example with its size-1 dynamic dims repeated to 2"
+
+
 def _first_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
 
@@ -50,7 +54,10 @@ def _export_dynamic(
     tries = [t for i, t in enumerate(tries) if i != 0 or t[0] is not inputs]
     for i, (example, spec) in enumerate(tries):
         try:
-            return _export(model, example, spec)
+            ep = _export(model, example, spec)
+            if example is not inputs:
+                notes.append(WIDENED)
+            return ep
         except Exception as exc:  # noqa: BLE001 - export's errors are many; try the next way
             if i + 1 == len(tries):
                 raise
@@ -77,7 +84,9 @@ def capture_export(
     _refuse_declared(model, inputs, dynamic, fixed, notes)
     notes += _static_notes(model, inputs, fixed)
     captured.dynamic_batch = _inputs_have_symbolic_batch(captured)
-    captured.warnings.extend(notes)
+    captured.widened = WIDENED in notes
+    captured.warnings.extend(n for n in notes if n != WIDENED)
+    probe(model, inputs, dynamic, captured, _export)
     return captured
 
 

@@ -37,6 +37,10 @@ class Captured:
     fixed: list[tuple[int, int, int]] = field(default_factory=list)
     """(input, dim, size) of every dim meant to be dynamic that the model fixed: the
     generated code checks them on entry."""
+    widened: bool = False
+    """Captured from the example with size-1 dynamic dims repeated to 2 (``dynamic.py``)."""
+    probe: Any = None
+    """What the all-dims-dynamic probe capture learned (``capture/probe.py``), or None."""
     program: Any = None
     """The ``ExportedProgram`` the graph was copied from (``decompose_unsupported`` re-runs
     its decompositions)."""

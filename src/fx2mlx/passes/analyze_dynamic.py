@@ -1,9 +1,12 @@
 """Pass: find sizes that tracing baked in as constants although they came from an input.
 
-Only dimension 0 is exported as dynamic; every other input dimension is static, so code like
-``x.view(B, 12, -1)`` or ``pos[:, : x.shape[1]]`` comes out with the example's value written
-in. Each shape argument equal to a static input dimension is reported, and the generated line
-gets a comment saying where the number came from.
+Only the dims ``capture/dynamic.py`` chose are dynamic; every other input dimension is
+static, so code like ``x.view(B, 12, -1)`` or ``pos[:, : x.shape[1]]`` comes out with the
+example's value written in. The probe capture (every dim dynamic) shows which constants are
+computed from which input dims, derived ones included (``frames // 2``); where it can't (no
+counterpart, or the model fixes the dim there too), a shape argument equal to a static input
+dimension is reported. The generated
+line gets a comment saying where the number came from.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import torch
 from torch import fx
 
 from ..capture import Captured
-from ..meta import BAKED, SCOPE
+from ..capture.graph import is_symbolic
+from ..meta import BAKED, ORIGIN, SCOPE
 from ..report import BakedDim
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
@@ -90,30 +94,71 @@ def _user_line(node: fx.Node) -> str:
 
 
 def analyze_dynamic(captured: Captured) -> list[BakedDim]:
-    """Mark (``meta[BAKED]``) and list shape arguments equal to a static input dimension."""
+    """Mark (``meta[BAKED]``) and list shape arguments traced from a static input dimension:
+    as the probe capture shows them derived from one, else equal to one."""
     dims = _static_dims(captured)
     found: list[BakedDim] = []
     for node in captured.graph.nodes:
         if node.op != "call_function" or _op_name(node) not in _SHAPE_OPS:
             continue
-        args = node.args[1:]  # the first argument is the tensor being reshaped or sliced
-        hits = sorted({v for a in args for v in _ints(a) if v in dims})
-        if not hits:
-            continue
-        frames = node.meta.get(SCOPE, ())
-        where = frames[-1][1] if frames else "<top>"
-        baked = [
-            BakedDim(
-                input=dims[v][1],
-                index=dims[v][0],
-                dim=dims[v][2],
-                value=v,
-                op=_op_name(node),
-                module=where,
-                source=_user_line(node),
-            )
-            for v in hits
-        ]
-        node.meta[BAKED] = ", ".join(b.note for b in baked)
-        found += baked
+        baked = _from_probe(captured, node) or _by_value(node, dims)
+        if baked:
+            node.meta[BAKED] = ", ".join(dict.fromkeys(b.note for b in baked))
+            found += baked
     return found
+
+
+def _where(node: fx.Node) -> dict[str, str]:
+    frames = node.meta.get(SCOPE, ())
+    where = frames[-1][1] if frames else "<top>"
+    return {"op": _op_name(node), "module": where, "source": _user_line(node)}
+
+
+def _by_value(node: fx.Node, dims: dict[int, tuple[int, str, int]]) -> list[BakedDim]:
+    """Shape arguments equal to a static input size (> 1): the guess without a probe."""
+    args = node.args[1:]  # the first argument is the tensor being reshaped or sliced
+    hits = sorted({v for a in args for v in _ints(a) if v in dims})
+    return [BakedDim(dims[v][1], dims[v][0], dims[v][2], v, **_where(node)) for v in hits]
+
+
+def _from_probe(captured: Captured, node: fx.Node) -> list[BakedDim]:
+    """The static input dims the probe shows this node's constant arguments derive from
+    (none where the probe has no counterpart, or the model fixed those dims there too)."""
+    probe, key = captured.probe, node.meta.get(ORIGIN)
+    if probe is None or key not in probe.args:
+        return []
+    mine, theirs = _flat(node.args[1:]), _flat(probe.args[key][1:])
+    if len(mine) != len(theirs):
+        return []
+    inputs = [n for n in captured.graph.nodes if n.op == "placeholder"]
+    found = []
+    for value, other in zip(mine, theirs):
+        if not isinstance(value, int) or isinstance(value, bool) or not isinstance(other, fx.Node):
+            continue
+        size = other.meta.get("val")
+        for symbol in sorted(getattr(_expr(size), "free_symbols", ()), key=str):
+            index, dim = probe.symbols.get(symbol, (len(inputs), 0))
+            baked = _static_size(inputs, index, dim)
+            if baked is not None:
+                name = inputs[index].name
+                found.append(BakedDim(name, index, dim, baked, derived=value, **_where(node)))
+    return found
+
+
+def _static_size(inputs: list[fx.Node], index: int, dim: int) -> int | None:
+    """The size of input ``index``'s ``dim`` if the real capture kept it static."""
+    val = inputs[index].meta.get("val") if index < len(inputs) else None
+    if not isinstance(val, torch.Tensor) or dim >= val.dim():
+        return None
+    size = val.shape[dim]
+    return None if is_symbolic(size) else int(size)
+
+
+def _expr(size: object) -> object:
+    return size.node.expr if isinstance(size, torch.SymInt) else None
+
+
+def _flat(value: object) -> list[object]:
+    if isinstance(value, (list, tuple)):
+        return [v for x in value for v in _flat(x)]
+    return [value]

@@ -1,0 +1,70 @@
+"""A second capture with every input dim dynamic, to learn where size constants come from.
+
+The real capture keeps only the batch, the token sequence and declared dims dynamic, so a
+size derived from another input dim (a Whisper encoder's ``frames // 2``, a ViT's patch
+count) is a plain number in its graph. The probe exports once more with every dim dynamic
+wherever the model allows; there the same argument is an expression of input sizes. Nodes
+are matched by (op, user line, occurrence), so ``analyze_dynamic`` reports the input dim a
+constant derives from instead of guessing from equal numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import sympy
+import torch
+from torch import fx
+
+from ..meta import ORIGIN
+from .dynamic import Dynamic, _by_signature
+from .graph import Captured, is_symbolic
+
+Key = tuple[str, str, int]
+
+
+@dataclass
+class Probe:
+    """The probe's shape arguments by node key, and what input dim each size symbol is."""
+
+    args: dict[Key, tuple] = field(default_factory=dict)
+    symbols: dict[sympy.Symbol, tuple[int, int]] = field(default_factory=dict)  # (input, dim)
+
+
+def probe(
+    model: torch.nn.Module, inputs: tuple, dynamic: Dynamic, captured: Captured, export: object
+) -> None:
+    """Set ``captured.probe`` (None when every dim is already dynamic or the probe fails)."""
+    static = [d for x, dims in zip(inputs, dynamic.dims) for d in range(x.dim()) if d not in dims]
+    if dynamic.passthrough is not None or not static:
+        return
+    auto = torch.export.Dim.AUTO
+    shapes = _by_signature(model, tuple({d: auto for d in range(x.dim())} or None for x in inputs))
+    try:
+        ep = export(model, dynamic.widened(inputs), shapes)  # type: ignore[operator]
+    except Exception:  # noqa: BLE001 - the probe only sharpens reports; the capture stands
+        return
+    found = Probe()
+    user = list(ep.graph_signature.user_inputs)
+    tensors = [n for n in ep.graph.nodes if n.op == "placeholder" and n.name in user]
+    for index, node in enumerate(tensors):
+        for d, size in enumerate(node.meta["val"].shape):
+            if is_symbolic(size) and isinstance(size.node.expr, sympy.Symbol):
+                found.symbols.setdefault(size.node.expr, (index, d))
+    found.args = {key: node.args for node, key in keys(ep.graph)}
+    for node, key in keys(captured.graph):
+        node.meta[ORIGIN] = key
+    captured.probe = found
+
+
+def keys(graph: fx.Graph) -> Iterator[tuple[fx.Node, Key]]:
+    """Each call's (op, innermost stack-trace line, occurrence of that pair)."""
+    seen: dict[tuple[str, str], int] = {}
+    for node in graph.nodes:
+        if node.op != "call_function":
+            continue
+        trace = (node.meta.get("stack_trace") or "").strip().splitlines()
+        pair = (str(node.target), trace[-2] if len(trace) > 1 else "")
+        seen[pair] = seen.get(pair, -1) + 1
+        yield node, (*pair, seen[pair])
