@@ -1,5 +1,7 @@
-"""The causal_masks pass: a mask proven equal to the causal triangle becomes ``mask="causal"``;
-any other mask, or one that reads input values, is kept as it is."""
+"""Attention masks read like a person wrote them: a mask proven equal to the causal triangle
+becomes ``mask="causal"`` (causal_masks), a gather at ``arange`` positions becomes a view
+(position_gathers), an all-true factor of a mask goes (true_masks); any other mask, or one
+that reads input values where a size-only one is needed, is kept as it is."""
 
 from __future__ import annotations
 
@@ -97,6 +99,42 @@ def test_a_mask_from_input_values_is_kept() -> None:
     assert 'mask="causal"' not in conv.source
 
 
+class _Gather(nn.Module):
+    """A padding mask expanded by gathers at positions, and ANDed with an all-true term."""
+
+    def __init__(self, flip: bool = False) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(8, 24)
+        self.flip = flip
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, 2, 4).permute(2, 0, 3, 1, 4)
+        rows, cols = torch.arange(b), torch.arange(n)
+        cols = cols.flip(0) if self.flip else cols
+        mask = keep.bool()[rows[:, None, None, None], cols[None, None, None, :]]
+        mask = (torch.arange(n)[None, None, :, None] >= 0) & mask
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+def _keep(batch: int, n: int) -> torch.Tensor:
+    keep = torch.ones(batch, n, dtype=torch.long)
+    keep[-1, n // 2 :] = 0
+    return keep
+
+
+def test_gathers_at_positions_become_a_view() -> None:
+    conv = assert_converts(_Gather(), (torch.randn(2, 6, 8), _keep(2, 6)), dynamic={"x": [1]})
+    assert "arange" not in conv.source and ">= 0" not in conv.source, conv.source
+    result = conv.validate([(torch.randn(3, 9, 8), _keep(3, 9))])
+    assert result.ok, result.table()
+
+
+def test_a_gather_at_other_positions_is_kept() -> None:
+    conv = assert_converts(_Gather(flip=True), (torch.randn(2, 6, 8), _keep(2, 6)))
+    assert "arange" in conv.source
+
+
 transformers = pytest.importorskip("transformers")
 from fx2mlx.examples.hf_zoo import text  # noqa: E402 - needs transformers
 
@@ -119,3 +157,11 @@ def test_decoder_roots_read_like_hand_written_mlx(make: Callable, root: str) -> 
     conv = assert_converts(model, inputs)
     assert 'mask="causal"' in conv.source
     assert _call_lines(conv.source, root) < 10, conv.source
+
+
+@pytest.mark.zoo
+def test_a_padding_mask_is_one_expression() -> None:
+    model, inputs = text.make_bert()
+    conv = assert_converts(model, inputs)
+    root = conv.source[conv.source.index("class BertModel") :]
+    assert "arange" not in root and _call_lines(conv.source, "BertModel") <= 4, root

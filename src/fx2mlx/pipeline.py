@@ -22,7 +22,9 @@ from .passes.decompose_unsupported import decompose_unsupported
 from .passes.fuse_global_pool import fuse_global_pool
 from .passes.inline_wrappers import inline_wrappers
 from .passes.normalize_graph import normalize_graph
+from .passes.position_gathers import position_gathers
 from .passes.simplify_graph import simplify_graph
+from .passes.true_masks import true_masks
 from .progress import SILENT, Progress
 from .report import BakedDim, Report
 from .weights import collect_weights
@@ -118,6 +120,8 @@ def _check_once(captured: Captured) -> Checked:
     bake_constant_arguments(captured)
     simplify_graph(captured)
     causal_masks(captured)
+    position_gathers(captured)
+    true_masks(captured)
     fuse_global_pool(captured)
     layers = collapse_layers(captured)
     problems = collect_unsupported(captured)
