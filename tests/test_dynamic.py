@@ -196,3 +196,20 @@ def test_one_conversion_runs_at_sequence_1_7_64(make: object) -> None:
     conv = assert_converts(model, inputs)
     assert conv.report.baked_dims == [] and not conv.report.warnings
     _runs_at(conv, [[[b, n]] * len(inputs) for b, n in [(1, 1), (2, 7), (3, 64)]])
+
+
+def test_the_manifest_says_whether_shapeless_compile_works() -> None:
+    """Verified by running the compiled module at two sizes: elementwise math reads no size;
+    a view by the batch size turns it into a Python number at trace time. (MLX 0.32's CPU
+    addmm, behind nn.Linear, is itself wrong under a shapeless compile at a new batch size:
+    the check reports what runs, not what the code looks like.)"""
+    conv = assert_converts(nn.Sequential(nn.Softmax(-1), nn.GELU()), torch.randn(2, 4), fresh=0)
+    assert conv.validate().ok and conv.report.shapeless is True
+
+    class Flat(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.reshape(x.shape[0], -1) * 2
+
+    conv = assert_converts(Flat(), torch.randn(2, 3, 4), fresh=0)
+    assert conv.validate().ok and conv.report.shapeless is False
+    assert conv.manifest()["report"]["shapeless"] is False

@@ -22,6 +22,7 @@ from .errors import Fx2MlxError, InternalError, Unsupported, UnsupportedError, i
 from .output import write_folder
 from .progress import SILENT, Progress
 from .report import Report, Validation
+from .shapeless import works_shapeless
 from .tensors import random_tensor
 from .validate import validate_source
 from .weights import save_weights
@@ -113,6 +114,8 @@ class Conversion:
             result = validate_source(
                 self.model, self.source, self.weights, sets, rtol, atol, cl_io, progress
             )
+            if inputs is None and self.second_shapes is not None and not cl_io:
+                self.report.shapeless = works_shapeless(self.source, self.weights, sets)
         self.report.validation = result
         return result
 

@@ -86,6 +86,9 @@ class Report:
     baked_dims: list[BakedDim] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     validation: Validation | None = None
+    shapeless: bool | None = None
+    """Whether the module works under ``mx.compile(..., shapeless=True)``, run at the
+    example's and a second size (None: not checked, or no dynamic dim)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
