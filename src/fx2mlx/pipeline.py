@@ -20,6 +20,7 @@ from .passes.collapse_layers import collapse_layers
 from .passes.collect_unsupported import collect_unsupported
 from .passes.decompose_unsupported import decompose_unsupported
 from .passes.fuse_global_pool import fuse_global_pool
+from .passes.grouped_kv import grouped_kv
 from .passes.inline_wrappers import inline_wrappers
 from .passes.normalize_graph import normalize_graph
 from .passes.position_gathers import position_gathers
@@ -122,6 +123,7 @@ def _check_once(captured: Captured) -> Checked:
     causal_masks(captured)
     position_gathers(captured)
     true_masks(captured)
+    grouped_kv(captured)
     fuse_global_pool(captured)
     layers = collapse_layers(captured)
     problems = collect_unsupported(captured)

@@ -124,11 +124,12 @@ def _run(captured: Captured, nodes: list[fx.Node], sizes: dict) -> dict[fx.Node,
 
 def erase_unused(captured: Captured, start: fx.Node) -> None:
     """Erase ``start`` and then each of its inputs that nothing else uses."""
-    stack = [start]
+    stack, erased = [start], set()
     while stack:
         node = stack.pop()
-        if node.users or node.op == "placeholder" or node.graph is not captured.graph:
+        if node in erased or node.users or node.op == "placeholder":
             continue
         inputs = list(node.all_input_nodes)
         captured.graph.erase_node(node)
+        erased.add(node)
         stack += inputs
