@@ -22,7 +22,7 @@ def size_guards(captured: Captured, baked: list[BakedDim], params: list[str]) ->
             continue
         name, axis = params[index], _axis(inputs[index], dim)
         size = f"{name}.shape[{axis}]"
-        message = f"{size} is {{{size}}}: model.py takes {value} only (converted at that size)"
+        message = f"{size} is {{{size}}}: model.py takes {value} only"
         lines += [f"if {size} != {value}:", f'    raise ValueError(f"{message}")']
     return lines
 
