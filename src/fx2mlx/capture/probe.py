@@ -22,6 +22,37 @@ from .dynamic import Dynamic, _by_signature
 from .graph import Captured, is_symbolic
 
 Key = tuple[str, str, int]
+# ops whose integer arguments are sizes (a probe is worth its export only if some are set)
+SHAPE_OPS = {
+    "view",
+    "reshape",
+    "_unsafe_view",
+    "expand",
+    "full",
+    "zeros",
+    "ones",
+    "new_zeros",
+    "new_ones",
+    "new_full",
+    "arange",
+    "repeat",
+    "unflatten",
+    "slice",
+    "narrow",
+    # F.interpolate(size=...): the output size
+    "upsample_nearest1d",
+    "upsample_nearest2d",
+    "upsample_nearest3d",
+    "_upsample_nearest_exact1d",
+    "_upsample_nearest_exact2d",
+    "_upsample_nearest_exact3d",
+    "upsample_linear1d",
+    "upsample_bilinear2d",
+    "upsample_trilinear3d",
+    "upsample_bicubic2d",
+    "_upsample_bilinear2d_aa",
+    "_upsample_bicubic2d_aa",
+}
 
 
 @dataclass
@@ -37,7 +68,7 @@ def probe(
 ) -> None:
     """Set ``captured.probe`` (None when every dim is already dynamic or the probe fails)."""
     static = [d for x, dims in zip(inputs, dynamic.dims) for d in range(x.dim()) if d not in dims]
-    if dynamic.passthrough is not None or not static:
+    if dynamic.passthrough is not None or not static or not _has_sizes(captured.graph):
         return
     auto = torch.export.Dim.AUTO
     shapes = _by_signature(model, tuple({d: auto for d in range(x.dim())} or None for x in inputs))
@@ -56,6 +87,23 @@ def probe(
     for node, key in keys(captured.graph):
         node.meta[ORIGIN] = key
     captured.probe = found
+
+
+def _has_sizes(graph: fx.Graph) -> bool:
+    """Whether some shape op takes a size > 1 as a number (what the probe would explain)."""
+    for node in graph.nodes:
+        schema = getattr(node.target, "_schema", None)
+        if node.op != "call_function" or schema is None:
+            continue
+        if schema.name.split("::")[-1] in SHAPE_OPS and any(v > 1 for v in _ints(node.args[1:])):
+            return True
+    return False
+
+
+def _ints(value: object) -> list[int]:
+    if isinstance(value, (list, tuple)):
+        return [v for x in value for v in _ints(x)]
+    return [value] if isinstance(value, int) and not isinstance(value, bool) else []
 
 
 def keys(graph: fx.Graph) -> Iterator[tuple[fx.Node, Key]]:

@@ -18,40 +18,11 @@ from torch import fx
 
 from ..capture import Captured
 from ..capture.graph import is_symbolic
+from ..capture.probe import SHAPE_OPS
 from ..meta import BAKED, ORIGIN, SCOPE
 from ..report import BakedDim
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
-_SHAPE_OPS = {
-    "view",
-    "reshape",
-    "_unsafe_view",
-    "expand",
-    "full",
-    "zeros",
-    "ones",
-    "new_zeros",
-    "new_ones",
-    "new_full",
-    "arange",
-    "repeat",
-    "unflatten",
-    "slice",
-    "narrow",
-    # F.interpolate(size=...): the output size
-    "upsample_nearest1d",
-    "upsample_nearest2d",
-    "upsample_nearest3d",
-    "_upsample_nearest_exact1d",
-    "_upsample_nearest_exact2d",
-    "_upsample_nearest_exact3d",
-    "upsample_linear1d",
-    "upsample_bilinear2d",
-    "upsample_trilinear3d",
-    "upsample_bicubic2d",
-    "_upsample_bilinear2d_aa",
-    "_upsample_bicubic2d_aa",
-}
 
 
 def _op_name(node: fx.Node) -> str:
@@ -99,7 +70,7 @@ def analyze_dynamic(captured: Captured) -> list[BakedDim]:
     dims = _static_dims(captured)
     found: list[BakedDim] = []
     for node in captured.graph.nodes:
-        if node.op != "call_function" or _op_name(node) not in _SHAPE_OPS:
+        if node.op != "call_function" or _op_name(node) not in SHAPE_OPS:
             continue
         baked = _from_probe(captured, node) or _by_value(node, dims)
         if baked:
