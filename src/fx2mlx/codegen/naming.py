@@ -1,7 +1,8 @@
 """Variable names for a statement's outputs.
 
-In order: the name the user's source gives the value (or a value nested into it), a name
-that dies at this statement (so chains read ``x = f(x)``; a loop takes its input's), then
+In order: the name the user's source gives the value (or a value nested into it), the name
+of its data-flow input if that dies here (so chains read ``x = f(x)``; a loop takes its
+input's), then
 the source's name for the value itself numbered (``causal_mask2``), else ``y``. A value computed on the way to
 a line's result that reads the variable the line assigns (``nn.relu(...)`` in
 ``x = x + self._ff_block(self.norm2(x))``) is not numbered: ``x2 = f(x)`` would read as a
@@ -51,9 +52,11 @@ class Names:
     def targets(self, s: Stmt, dying: list[str]) -> list[str]:
         """Names for ``s``'s outputs; ``dying``: variables whose last read is ``s``."""
         loop_reads = self._loop_reads(s)
+        # only the data-flow input's name carries on (``x = f(x)``): another dying argument
+        # (``cos`` in ``attn(h, cos, sin)``) names something else
         free = [
             v
-            for v in self._read_order(s)
+            for v in self._read_order(s)[:1]
             if v in dying and v not in loop_reads and _alike(self.by_var.get(v), s.outs[0])
         ]
         if len(s.outs) > 1:

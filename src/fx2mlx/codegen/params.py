@@ -6,8 +6,10 @@ else the name a child call already gave the same value, else ``x``.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
+import textwrap
 
 from torch import fx, nn
 
@@ -33,6 +35,7 @@ def param_names(
     first = "x" if not sig or sig[0] in ("input", "args") else identifier(sig[0])
     table = NameTable(set(LOCALS) | reserved())
     inside = set(scope.subtree_nodes())
+    unpacked = _unpacked(scope.module, sig[1:])
     names: list[str] = []
     for node in scope.inputs:
         if node.op == "get_attr":
@@ -43,7 +46,7 @@ def param_names(
             hint = first
         else:
             hint = _named_in_source(node, scope, inside, sig[1:], table.taken)
-            hint = hint or (known or {}).get(node) or "x"
+            hint = hint or (known or {}).get(node) or (unpacked.pop(0) if unpacked else "x")
         names.append(table.fresh(hint))
     return names
 
@@ -73,6 +76,24 @@ def _named_in_source(
         if len(found) == 1:
             return identifier(found[0])
     return None
+
+
+def _unpacked(module: nn.Module, sig: list[str]) -> list[str]:
+    """Names the forward unpacks a tuple parameter into (``cos, sin = position_embeddings``):
+    the elements of a tuple argument arrive as separate inputs, in that order."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(type(module).forward)))
+    except (OSError, TypeError, SyntaxError):
+        return []
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+            continue
+        target, value = node.targets[0], node.value
+        if isinstance(target, ast.Tuple) and isinstance(value, ast.Name) and value.id in sig:
+            elts = [e.id for e in target.elts if isinstance(e, ast.Name)]
+            names += elts if len(elts) == len(target.elts) else []
+    return [identifier(n) for n in names]
 
 
 def _tensor_param(module: nn.Module, name: str) -> bool:
