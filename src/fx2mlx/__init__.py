@@ -164,8 +164,9 @@ def convert(
     Args:
         model: the PyTorch module (put in eval mode).
         example_inputs: a tensor or tuple of tensors ``model`` accepts.
-        frontend: ``"export"`` (torch.export), ``"fx"`` (torch.fx.symbolic_trace) or ``"auto"``
-            (export, then fx).
+        frontend: ``"export"`` (torch.export), ``"fx"`` (torch.fx.symbolic_trace), ``"trace"``
+            (the ops run on the example, data-dependent values specialized) or ``"auto"``
+            (export, then fx, then trace).
         dynamic: input dims the generated code takes at any size, beyond the defaults (the
             batch, dim 0 of every input, and the sequence, dim 1 of integer token inputs and
             of inputs shaped like them; each kept where the model allows): a dict of input

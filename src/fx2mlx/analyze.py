@@ -146,7 +146,7 @@ def analyze(
         model: the PyTorch module (put in eval mode).
         example_inputs: a tensor or tuple of tensors ``model`` accepts.
         frontend: which frontend the verdict is about (``"auto"``: the first that captures
-            the model, in the order export, fx). Every frontend is tried either way.
+            the model, in the order export, fx, trace). Every frontend is tried either way.
         dynamic: dynamic input dims beyond the defaults, as :func:`fx2mlx.convert` takes.
         command: the regenerate command for the in-memory model.py's docstring, so its line
             numbers (of the flagged lines) are those ``convert`` would write.

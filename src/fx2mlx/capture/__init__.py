@@ -16,8 +16,9 @@ from .dynamic import Dynamic, plan
 from .export import capture_export
 from .fx import IsLayer, capture_fx
 from .graph import Captured, user_frame
+from .trace import capture_trace
 
-FRONTENDS = ("auto", "export", "fx")
+FRONTENDS = ("auto", "export", "fx", "trace")
 
 __all__ = [
     "Attempt",
@@ -80,12 +81,14 @@ def attempt(
     frontend: str,
     dynamic: Dynamic | None = None,
 ) -> Attempt:
-    """Capture with one frontend (``export`` or ``fx``); a tracing failure is returned, not
-    raised (fx2mlx's own errors still are)."""
+    """Capture with one frontend (``export``, ``fx`` or ``trace``); a tracing failure is
+    returned, not raised (fx2mlx's own errors still are)."""
     try:
         with _silent_torch_logs():
             if frontend == "export":
                 return Attempt(frontend, capture_export(model, inputs, dynamic))
+            if frontend == "trace":
+                return Attempt(frontend, capture_trace(model, inputs, dynamic))
             return Attempt(frontend, capture_fx(model, inputs, is_layer, dynamic))
     except Fx2MlxError:
         raise
@@ -100,7 +103,8 @@ def capture(
     frontend: str = "auto",
     dynamic: object = None,
 ) -> Captured:
-    """Capture ``model`` with the chosen frontend; ``auto`` tries export, then fx.
+    """Capture ``model`` with the chosen frontend; ``auto`` tries export, then fx, then trace
+    (which specializes what the others could not follow; the warnings say why it was used).
 
     ``is_layer`` names the modules fx2mlx converts whole (the fx frontend keeps them leaves);
     ``dynamic`` declares dynamic input dims beyond the defaults (see :mod:`.dynamic`).
@@ -110,9 +114,12 @@ def capture(
     check_arity(model, inputs)
     dims = plan(model, inputs, dynamic)
     failed: list[Attempt] = []
-    for name in ["export", "fx"] if frontend == "auto" else [frontend]:
+    for name in FRONTENDS[1:] if frontend == "auto" else [frontend]:
         tried = attempt(model, inputs, is_layer, name, dims)
         if tried.captured is not None:
+            tried.captured.warnings[:0] = [
+                f"{name} used: {t.frontend} failed ({t.reason})" for t in failed
+            ]
             return tried.captured
         failed.append(tried)
     raise untraceable(model, inputs, failed, frontend).error()

@@ -28,7 +28,7 @@ HINTS = {
     " with torch.where, or move the decision out of the model",
     "python": "forward() runs on these inputs but could not be traced: keep it to torch"
     " operations (no numpy, .tolist(), printing or Python-side state), or try each frontend"
-    " alone (--frontend export, --frontend fx) to see its own error",
+    " alone (--frontend export, --frontend fx, --frontend trace) to see its own error",
     "model": "the example inputs don't fit the model: check their shapes and dtypes"
     " (--input-shape, --input-dtype; one of each per input, in forward()'s order)",
 }
