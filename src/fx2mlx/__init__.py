@@ -17,6 +17,7 @@ import mlx.core as mx
 import torch
 
 from .analyze import Analysis, analyze
+from .capture.bound import bind
 from .converters.registry import register_layer, register_op
 from .errors import Fx2MlxError, InternalError, Unsupported, UnsupportedError, internal_errors
 from .output import write_folder
@@ -38,6 +39,7 @@ __all__ = [
     "Unsupported",
     "Validation",
     "analyze",
+    "bind",
     "convert",
     "random_inputs",
     "register_layer",

@@ -24,19 +24,15 @@ from torch.fx import traceback as fx_traceback
 from torch.fx.experimental.proxy_tensor import make_fx
 from torch.fx.experimental.symbolic_shapes import free_unbacked_symbols
 
+from .bound import Bound
 from .dynamic import Dynamic, input_names, plan
 from .export import _no_fastpath, capture_export
 from .fastpath import eager_encoder_padding
 from .graph import Captured
+from .torchscript import READ_OPS, kept_state, mirror, script_reads
 from .trace_reads import ValueReads
 
 __all__ = ["capture_trace"]
-
-# what a value read leaves in the recorded graph: nothing downstream uses it
-_READ_OPS = {
-    torch.ops.aten.item.default,
-    torch.ops.aten._local_scalar_dense.default,
-}
 
 
 class _ModuleStack:
@@ -49,7 +45,8 @@ class _ModuleStack:
         self.calls: dict[str, int] = {}
         self.handles = []
         for path, module in model.named_modules():
-            if path:
+            # TorchScript calls its submodules inside the interpreter: no hooks there
+            if path and not isinstance(module, torch.jit.ScriptModule):
                 self.handles.append(module.register_forward_pre_hook(self._enter(path)))
                 self.handles.append(module.register_forward_hook(self._leave, always_call=True))
 
@@ -92,12 +89,16 @@ def _module_stack(model: torch.nn.Module) -> Iterator[None]:
         fx_traceback.current_meta = saved
 
 
-def _record(model: torch.nn.Module, inputs: tuple, reads: ValueReads) -> fx.GraphModule:
+def _record(
+    model: torch.nn.Module, inputs: tuple, reads: ValueReads, scopes: torch.nn.Module
+) -> fx.GraphModule:
+    """Run ``model`` under ``make_fx``; module paths are relative to ``scopes``."""
+
     def run(*args: torch.Tensor) -> Any:
         with reads:
             return model(*args)
 
-    with eager_encoder_padding(), _no_fastpath(), _module_stack(model), torch.no_grad():
+    with eager_encoder_padding(), _no_fastpath(), _module_stack(scopes), torch.no_grad():
         return make_fx(
             run,
             pre_dispatch=True,
@@ -133,18 +134,26 @@ def _rebuild(recorded: fx.GraphModule, model: torch.nn.Module) -> fx.GraphModule
 
 def _drop_reads(gm: fx.GraphModule) -> None:
     """A value read leaves an op whose result nothing in the graph uses (its value went to
-    Python): remove it and what only it used."""
+    Python or TorchScript): remove it and what only it used."""
     for node in reversed(list(gm.graph.nodes)):
-        if node.target in _READ_OPS and not node.users:
+        if node.target in READ_OPS and not node.users:
             gm.graph.erase_node(node)
     gm.graph.eliminate_dead_code()
     gm.recompile()
 
 
+def _forward_names(model: torch.nn.Module, count: int) -> list[str]:
+    """``forward``'s tensor parameter names, from the TorchScript schema for a script."""
+    if isinstance(model, torch.jit.ScriptModule):
+        names = [a.name for a in model.forward.schema.arguments[1:]]
+        return (names + [f"input_{i}" for i in range(len(names), count)])[:count]
+    return input_names(model, count)
+
+
 def _name_inputs(gm: fx.GraphModule, model: torch.nn.Module) -> None:
     """Placeholders take ``forward``'s parameter names (make_fx numbers them)."""
     holders = [n for n in gm.graph.nodes if n.op == "placeholder"]
-    for node, name in zip(holders, input_names(model, len(holders))):
+    for node, name in zip(holders, _forward_names(model, len(holders))):
         ident = "".join(c if c.isalnum() else "_" for c in name).strip("_") or "x"
         node.name = node.target = ident if ident.isidentifier() else f"x_{ident}"
     gm.recompile()
@@ -155,15 +164,19 @@ def capture_trace(
 ) -> Captured:
     """Capture ``model`` by recording the ops it runs on ``inputs``; every read of a tensor
     value into Python is specialized to the example's and listed in ``captured.warnings``."""
-    reads = ValueReads()
-    gm = _rebuild(_record(model, inputs, reads), model)
+    inner = model.model if isinstance(model, Bound) else model  # its keys, without "model."
+    reads, notes = ValueReads(), model.notes() if isinstance(model, Bound) else []
+    with kept_state(inner, notes):
+        recorded = _record(model, inputs, reads, inner)
+    notes += script_reads(recorded, reads.frames)
+    gm = _rebuild(recorded, inner)
     _drop_reads(gm)
-    _name_inputs(gm, model)
+    _name_inputs(gm, inner)
     gm.eval()
     captured = capture_export(gm, inputs, dynamic or plan(model, inputs), frontend="trace")
-    captured.model = model
+    captured.model = mirror(inner)  # codegen reads the tree: ScriptModules as plain modules
     _refuse_data_dependent_sizes(captured)
-    captured.warnings[:0] = reads.warnings()
+    captured.warnings[:0] = reads.warnings() + notes
     return captured
 
 

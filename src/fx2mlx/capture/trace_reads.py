@@ -27,20 +27,20 @@ _READS = {
     "__bool__": "bool()",
     "__index__": "an index",
     "__complex__": "complex()",
+    "equal": "torch.equal()",
+    "allclose": "torch.allclose()",
 }
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-def user_line(stack: traceback.StackSummary | None = None) -> str:
-    """The innermost frame outside torch and fx2mlx's capture, as ``file:line: code``."""
-    frames = stack if stack is not None else traceback.extract_stack()
-    for fr in reversed(frames):
+def _user_frame() -> traceback.FrameSummary | None:
+    """The innermost frame outside torch and fx2mlx's capture."""
+    for fr in reversed(traceback.extract_stack()):
         path = os.path.abspath(fr.filename)
-        if path.startswith((_TORCH_DIR, _OWN_DIR)) or fr.filename.startswith("<"):
-            continue
-        return f"{fr.filename}:{fr.lineno}: {(fr.line or '').strip()}"
-    return ""
+        if not (path.startswith((_TORCH_DIR, _OWN_DIR)) or fr.filename.startswith("<")):
+            return fr
+    return None
 
 
 def _value_text(value: Any) -> str:
@@ -72,6 +72,7 @@ class ValueReads(TorchFunctionMode):
     def __init__(self) -> None:
         super().__init__()
         self.reads: dict[tuple[str, str], Read] = {}
+        self.frames: set[tuple[str, int]] = set()  # (file, line) of each read
 
     def __torch_function__(
         self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None
@@ -83,7 +84,10 @@ class ValueReads(TorchFunctionMode):
         return out
 
     def _note(self, what: str, value: Any) -> None:
-        line = user_line()
+        frame = _user_frame()
+        line = f"{frame.filename}:{frame.lineno}: {(frame.line or '').strip()}" if frame else ""
+        if frame is not None:
+            self.frames.add((frame.filename, frame.lineno or 0))
         key = (what, line)
         if key in self.reads:
             self.reads[key].count += 1

@@ -1,0 +1,128 @@
+"""TorchScript modules (``torch.jit.script``/``trace``, ``torch.jit.load`` archives) for the
+trace frontend.
+
+The TorchScript interpreter calls every ATen op through the dispatcher, so the trace
+frontend's recording sees a scripted forward's ops as it sees Python's (PyTorch's own
+``TS2EPConverter`` refuses real archives: silero-vad's assigns attributes inside ``if``).
+What differs, and is handled here:
+
+- forward hooks don't fire inside the interpreter, so a ScriptModule's ops carry no module
+  scope: the graph stays flat (one generated class), with the weights under their state keys;
+- codegen reads the module tree, so it gets a plain ``nn.Module`` mirror of the ScriptModules
+  (same tensors, classes named after the scripted classes);
+- reads of tensor values happen in TorchScript, invisible to Python: the recorded ops that
+  hand a value to the interpreter (``aten::equal``, ``aten::item``...) are reported instead;
+- attributes the forward assigns (``self._state = ...``: streaming state kept between calls)
+  are restored after the recording and reported: the generated code holds the values they
+  had when captured, as constants, and keeps no state between calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+
+import torch
+from torch import fx, nn
+
+# recorded ops whose result is a Python value read from tensor data
+READ_OPS = {
+    torch.ops.aten.item.default,
+    torch.ops.aten._local_scalar_dense.default,
+    torch.ops.aten.equal.default,
+    torch.ops.aten.is_nonzero.default,
+}
+_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def has_script(model: nn.Module) -> bool:
+    """Whether any module in ``model``'s tree is TorchScript."""
+    return any(isinstance(m, torch.jit.ScriptModule) for m in model.modules())
+
+
+def _writes(script: torch.jit.ScriptModule) -> list[str]:
+    """Attributes the forward (and every method it calls) assigns."""
+    graph = script.forward.graph.copy()
+    torch._C._jit_pass_inline(graph)
+    return sorted({node.s("name") for node in graph.findAllNodes("prim::SetAttr")})
+
+
+def _scripts(model: nn.Module) -> list[torch.jit.ScriptModule]:
+    """The outermost ScriptModules of the tree (their forwards run everything below)."""
+    found: list[torch.jit.ScriptModule] = []
+    for module in model.modules():
+        if isinstance(module, torch.jit.ScriptModule) and not any(
+            module in set(s.modules()) for s in found
+        ):
+            found.append(module)
+    return found
+
+
+@contextlib.contextmanager
+def kept_state(model: nn.Module, warnings: list[str]) -> Iterator[None]:
+    """Restore every attribute a scripted forward assigns once the recording is done; each
+    is reported (the generated code holds the values the recording read)."""
+    saved: list[tuple[torch.jit.ScriptModule, str, object]] = []
+    for script in _scripts(model):
+        names = _writes(script)
+        for module in script.modules():
+            saved += [(module, n, getattr(module, n)) for n in names if hasattr(module, n)]
+        if names:
+            warnings.append(
+                f"TorchScript: forward assigns {', '.join(names)} (state kept between calls,"
+                " e.g. a streaming model's): captured as the values they held at capture,"
+                " as constants; the generated code keeps no state between calls"
+            )
+    try:
+        yield
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)
+
+
+def _frame(stack_trace: str) -> tuple[str, int] | None:
+    """(file, line) of the innermost frame of a node's recorded stack trace."""
+    found = _FRAME.findall(stack_trace or "")
+    return (found[-1][0], int(found[-1][1])) if found else None
+
+
+def script_reads(gm: fx.GraphModule, python: set[tuple[str, int]]) -> list[str]:
+    """Value reads the TorchScript interpreter made: recorded read ops at no line where
+    Python itself read a value (``python``: those lines)."""
+    counts: dict[str, int] = {}
+    for node in gm.graph.nodes:
+        if node.target in READ_OPS and _frame(node.meta.get("stack_trace", "")) not in python:
+            name = str(node.target).split(".")[1]
+            counts[name] = counts.get(name, 0) + 1
+    return [
+        f"trace: aten::{name} in TorchScript code ({n} time{'s' if n > 1 else ''}) read tensor"
+        " values, specialized to the example's: the generated code computes only what these"
+        " example values do"
+        for name, n in counts.items()
+    ]
+
+
+def mirror(model: nn.Module) -> nn.Module:
+    """``model`` with each ScriptModule (and each module holding one) replaced by a plain
+    ``nn.Module`` of the scripted class's name, holding the same tensors under the same keys."""
+    if not has_script(model):
+        return model
+    name = model.original_name if isinstance(model, torch.jit.ScriptModule) else None
+    cls = type(name or type(model).__name__, (nn.Module,), {"__module__": _origin(model)})
+    copy = cls()
+    for key, param in model.named_parameters(recurse=False):
+        # TorchScript hands out plain tensors: a Parameter view of the same storage
+        shared = param if isinstance(param, nn.Parameter) else nn.Parameter(param, False)
+        copy.register_parameter(key, shared)
+    for key, buf in model.named_buffers(recurse=False):
+        copy.register_buffer(key, buf)
+    for key, child in model.named_children():
+        copy.add_module(key, mirror(child))
+    return copy.eval()
+
+
+def _origin(model: nn.Module) -> str:
+    if isinstance(model, torch.jit.ScriptModule):
+        return "torchscript"
+    return type(model).__module__
