@@ -93,6 +93,19 @@ def test_auto_falls_back_to_trace_and_says_why() -> None:
     assert [w.split(" failed ")[0] for w in used] == ["trace used: export", "trace used: fx"]
 
 
+def test_analyze_tries_trace_when_export_and_fx_fail() -> None:
+    analysis = fx2mlx.analyze(Padded().eval(), _padded_sets()[0])
+    assert [(f.name, f.ok) for f in analysis.frontends] == [
+        ("export", False),
+        ("fx", False),
+        ("trace", True),
+    ]
+    assert analysis.frontend == "trace" and analysis.converts
+    assert any("int() of a tensor specialized" in w for w in analysis.warnings)
+    plain = fx2mlx.analyze(Block().eval(), torch.randn(2, 8))
+    assert [f.name for f in plain.frontends] == ["export", "fx"]  # no fallback needed
+
+
 def test_a_specialization_off_the_example_is_caught_by_validation() -> None:
     conv = fx2mlx.convert(Padded().eval(), _padded_sets()[0], frontend="trace")
     other = (torch.randn(3, 10, 8), torch.tensor([4, 5, 3]))  # longest is 5, not 6

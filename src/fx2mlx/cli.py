@@ -130,7 +130,8 @@ def _analyze_parser(a: argparse.ArgumentParser) -> None:
         "--frontend",
         default="auto",
         choices=list(FRONTENDS),
-        help="the frontend the verdict is about (every frontend is tried either way)",
+        help="the frontend the verdict is about (export and fx are tried either way; trace"
+        " when asked for or when both fail)",
     )
     a.add_argument("--json", action="store_true", help="print the analysis as JSON on stdout")
     a.add_argument("-q", "--quiet", action="store_true", help="no stages, only the report")
