@@ -11,7 +11,7 @@ from torch import nn
 
 import fx2mlx
 from fx2mlx.cli import main
-from tests.helpers import assert_converts
+from tests.helpers import assert_converts, assert_roundtrip
 
 
 class ConvNet(nn.Module):
@@ -87,10 +87,12 @@ def _eval(model: nn.Module) -> nn.Module:
     return model.eval()
 
 
-def test_scripted_module_converts_with_its_state_keys() -> None:
+def test_scripted_module_converts_with_its_state_keys(tmp_path: Path) -> None:
     model = _eval(ConvNet())
     scripted = torch.jit.script(model)
-    conv = assert_converts(scripted, torch.randn(2, 4, 16), fresh=2)
+    x = torch.randn(2, 4, 16)
+    conv = assert_converts(scripted, x, fresh=2)
+    assert_roundtrip(scripted, conv, (x,), tmp_path / "out")  # sanitize takes its state_dict
     assert conv.report.frontend == "trace"
     assert set(conv.weights) == set(model.state_dict()) - {"norm.num_batches_tracked"}
     assert "class ConvNet(nn.Module)" in conv.source  # named after the scripted class
@@ -141,6 +143,17 @@ def test_streaming_state_is_reported_and_restored() -> None:
     assert any(w.startswith("reset() runs before every call") for w in conv.report.warnings)
 
 
+def test_unbound_non_tensor_argument_says_to_bind_it() -> None:
+    scripted = torch.jit.script(Configured(True).eval())
+    with pytest.raises(fx2mlx.Fx2MlxError) as err:
+        fx2mlx.convert(scripted, torch.randn(3, 8))
+    assert str(err.value) == (
+        "[fx2mlx] forward(x: Tensor, rate: int) needs rate besides the 1 example input(s): bind"
+        " it in Python with fx2mlx.bind(model, rate=...) (on the command line: a factory"
+        " file.py:make returning the bound model)"
+    )
+
+
 def test_bind_refuses_a_missing_reset_method() -> None:
     with pytest.raises(fx2mlx.Fx2MlxError, match="no such method"):
         fx2mlx.bind(torch.jit.script(ConvNet()), reset="reset_states")
@@ -172,11 +185,13 @@ def _silero() -> Path:
 
 
 @pytest.mark.parametrize("rate,samples", [(16000, 512), (8000, 256)])
-def test_silero_vad_archive(rate: int, samples: int) -> None:
+def test_silero_vad_archive(rate: int, samples: int, tmp_path: Path) -> None:
     """The archive silero-vad ships: scripted, streaming, branching on ``sr``."""
     vad = torch.jit.load(str(_silero()))
     model = fx2mlx.bind(vad, sr=rate, reset="reset_states")
-    conv = assert_converts(model, torch.randn(2, samples), fresh=2)
+    x = torch.randn(2, samples)
+    conv = assert_converts(model, x, fresh=2)
+    assert_roundtrip(model, conv, (x,), tmp_path / "out")  # the archive's keys
     assert conv.report.frontend == "trace"
     assert any("forward assigns _context" in w for w in conv.report.warnings)
     assert any("aten::equal in TorchScript code" in w for w in conv.report.warnings)

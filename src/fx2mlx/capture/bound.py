@@ -31,6 +31,11 @@ class Bound(nn.Module):
             getattr(self.model, self.reset)()
         return self.model(*inputs, **self.constants)
 
+    def state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        """The bound model's own keys (no ``model.`` prefix): the generated file is the
+        bound model's, and its ``sanitize`` takes that model's checkpoints."""
+        return self.model.state_dict(*args, **kwargs)
+
     def notes(self) -> list[str]:
         """What binding did, for the capture's warnings."""
         bound = ", ".join(f"{k}={v!r}" for k, v in self.constants.items())

@@ -14,6 +14,7 @@ import torch
 
 from ..errors import Fx2MlxError
 from .graph import user_frame
+from .torchscript import script_arity
 
 _DATA_DEPENDENT_TYPES = {"GuardOnDataDependentSymNode", "DataDependentOutputException"}
 _DATA_DEPENDENT_TEXT = (
@@ -49,6 +50,9 @@ class Untraceable:
 
 def check_arity(model: torch.nn.Module, inputs: tuple) -> None:
     """Raise before tracing when the number of example inputs doesn't fit ``forward``."""
+    script = script_arity(model, len(inputs))
+    if script is not None:
+        raise Fx2MlxError(script)
     try:
         sig = inspect.signature(model.forward)
     except (TypeError, ValueError):  # a builtin or C forward: let tracing find out

@@ -41,6 +41,27 @@ def has_script(model: nn.Module) -> bool:
     return any(isinstance(m, torch.jit.ScriptModule) for m in model.modules())
 
 
+def script_arity(model: nn.Module, count: int) -> str | None:
+    """Why ``count`` tensor inputs can't call a ScriptModule's forward: a required argument
+    that is no tensor (silero-vad's ``sr: int``) must be bound; None when they can."""
+    if not isinstance(model, torch.jit.ScriptModule):
+        return None
+    args = model.forward.schema.arguments[1:]
+    sig = ", ".join(f"{a.name}: {a.type}" for a in args)
+    if count > len(args):
+        return f"forward({sig}) takes {len(args)} input(s), got {count} example input(s)"
+    missing = [a for a in args[count:] if not a.has_default_value()]
+    if not missing:
+        return None
+    names = ", ".join(a.name for a in missing)
+    values = ", ".join(f"{a.name}=..." for a in missing)
+    return (
+        f"forward({sig}) needs {names} besides the {count} example input(s): bind "
+        f"{'them' if len(missing) > 1 else 'it'} in Python with fx2mlx.bind(model, {values}) (on"
+        " the command line: a factory file.py:make returning the bound model)"
+    )
+
+
 def _writes(script: torch.jit.ScriptModule) -> list[str]:
     """Attributes the forward (and every method it calls) assigns."""
     graph = script.forward.graph.copy()
