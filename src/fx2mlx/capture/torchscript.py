@@ -20,7 +20,6 @@ What differs, and is handled here:
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 
 import torch
@@ -33,7 +32,6 @@ READ_OPS = {
     torch.ops.aten.equal.default,
     torch.ops.aten.is_nonzero.default,
 }
-_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 
 
 def has_script(model: nn.Module) -> bool:
@@ -102,26 +100,33 @@ def kept_state(model: nn.Module, warnings: list[str]) -> Iterator[None]:
             setattr(module, name, value)
 
 
-def _frame(stack_trace: str) -> tuple[str, int] | None:
-    """(file, line) of the innermost frame of a node's recorded stack trace."""
-    found = _FRAME.findall(stack_trace or "")
-    return (found[-1][0], int(found[-1][1])) if found else None
-
-
-def script_reads(gm: fx.GraphModule, python: set[tuple[str, int]]) -> list[str]:
-    """Value reads the TorchScript interpreter made: recorded read ops at no line where
-    Python itself read a value (``python``: those lines)."""
-    counts: dict[str, int] = {}
+def script_reads(gm: fx.GraphModule, python: set[fx.Node]) -> list[str]:
+    """Value reads Python's reads didn't make (``python``: the nodes those recorded): inside
+    TorchScript, or C++ turning a tensor into a number (``F.pad(x, (t, t))``)."""
+    counts: dict[tuple[str, str], int] = {}
     for node in gm.graph.nodes:
-        if node.target in READ_OPS and _frame(node.meta.get("stack_trace", "")) not in python:
-            name = str(node.target).split(".")[1]
-            counts[name] = counts.get(name, 0) + 1
+        if node.target in READ_OPS and node not in python:
+            key = (str(node.target).split(".")[1], _last_frame(node.meta.get("stack_trace")))
+            counts[key] = counts.get(key, 0) + 1
     return [
-        f"trace: aten::{name} in TorchScript code ({n} time{'s' if n > 1 else ''}) read tensor"
-        " values, specialized to the example's: the generated code computes only what these"
-        " example values do"
-        for name, n in counts.items()
+        f"trace: aten::{name} read a tensor value ({n} time{'s' if n > 1 else ''})"
+        f" {f'under {where}' if where else 'in TorchScript code'} (inside TorchScript, or a"
+        " tensor given where torch takes a number), specialized to the example's: the"
+        " generated code computes only what these example values do"
+        for (name, where), n in counts.items()
     ]
+
+
+def _last_frame(stack_trace: str | None) -> str:
+    """``file:line: code`` of the innermost frame a recorded node's stack trace names."""
+    lines = (stack_trace or "").strip().splitlines()
+    heads = [i for i, line in enumerate(lines) if line.strip().startswith('File "')]
+    if not heads:
+        return ""
+    head = lines[heads[-1]].strip()  # File "path", line 12, in forward
+    path, _, rest = head[len('File "') :].partition('", line ')
+    code = lines[heads[-1] + 1].strip() if heads[-1] + 1 < len(lines) else ""
+    return f"{path}:{rest.split(',')[0]}: {code}"
 
 
 def mirror(model: nn.Module) -> nn.Module:

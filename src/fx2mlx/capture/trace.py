@@ -168,7 +168,7 @@ def capture_trace(
     reads, notes = ValueReads(), model.notes() if isinstance(model, Bound) else []
     with kept_state(inner, notes):
         recorded = _record(model, inputs, reads, inner)
-    notes += script_reads(recorded, reads.frames)
+    notes += script_reads(recorded, reads.nodes)
     gm = _rebuild(recorded, inner)
     _drop_reads(gm)
     _name_inputs(gm, inner)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import fx
+from torch.fx.experimental.proxy_tensor import get_proxy_mode
 from torch.overrides import TorchFunctionMode
 
 # tensor methods that hand a tensor's values (not its sizes) to Python
@@ -41,6 +43,12 @@ def _user_frame() -> traceback.FrameSummary | None:
         if not (path.startswith((_TORCH_DIR, _OWN_DIR)) or fr.filename.startswith("<")):
             return fr
     return None
+
+
+def _recording() -> fx.Graph | None:
+    """The graph ``make_fx`` is recording into, if any."""
+    mode = get_proxy_mode()
+    return mode.tracer.graph if mode is not None else None
 
 
 def _value_text(value: Any) -> str:
@@ -72,22 +80,26 @@ class ValueReads(TorchFunctionMode):
     def __init__(self) -> None:
         super().__init__()
         self.reads: dict[tuple[str, str], Read] = {}
-        self.frames: set[tuple[str, int]] = set()  # (file, line) of each read
+        self.nodes: set[fx.Node] = set()  # recorded nodes a Python read created
 
     def __torch_function__(
         self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None
     ) -> Any:
-        out = func(*args, **(kwargs or {}))
         what = _READS.get(getattr(func, "__name__", ""))
-        if what is not None:
-            self._note(what, out)
+        if what is None:
+            return func(*args, **(kwargs or {}))
+        graph = _recording()
+        before = len(graph.nodes) if graph is not None else 0
+        out = func(*args, **(kwargs or {}))
+        if graph is not None:  # the ops this read recorded: Python's, not TorchScript's
+            fresh = len(graph.nodes) - before
+            self.nodes.update(node for _, node in zip(range(fresh), reversed(graph.nodes)))
+        self._note(what, out)
         return out
 
     def _note(self, what: str, value: Any) -> None:
         frame = _user_frame()
         line = f"{frame.filename}:{frame.lineno}: {(frame.line or '').strip()}" if frame else ""
-        if frame is not None:
-            self.frames.add((frame.filename, frame.lineno or 0))
         key = (what, line)
         if key in self.reads:
             self.reads[key].count += 1
