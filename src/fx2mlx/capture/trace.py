@@ -43,7 +43,7 @@ class _ModuleStack:
         # the model's own frame, as export writes it: a node there is in the top class
         self.stack: list[dict[str, tuple[str, str]]] = [{"L__self__": ("", _qualname(model))}]
         self.calls: dict[str, int] = {}
-        self.handles = []
+        self.handles: list[torch.utils.hooks.RemovableHandle] = []
         for path, module in model.named_modules():
             # TorchScript calls its submodules inside the interpreter: no hooks there
             if path and not isinstance(module, torch.jit.ScriptModule):
@@ -155,7 +155,8 @@ def _name_inputs(gm: fx.GraphModule, model: torch.nn.Module) -> None:
     holders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     for node, name in zip(holders, _forward_names(model, len(holders))):
         ident = "".join(c if c.isalnum() else "_" for c in name).strip("_") or "x"
-        node.name = node.target = ident if ident.isidentifier() else f"x_{ident}"
+        node._rename(ident if ident.isidentifier() else f"x_{ident}")  # unique in the graph
+        node.target = node.name
     gm.recompile()
 
 
