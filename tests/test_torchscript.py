@@ -144,6 +144,15 @@ def test_streaming_state_is_reported_and_restored() -> None:
     assert any(w.startswith("reset() runs before every call") for w in conv.report.warnings)
 
 
+def test_bind_a_python_model_through_export(tmp_path: Path) -> None:
+    model, x = fx2mlx.bind(Configured(True).eval(), rate=8000), torch.randn(3, 8)
+    conv = assert_converts(model, x)
+    assert_roundtrip(model, conv, (x,), tmp_path / "out")  # the bound model's own keys
+    assert conv.report.frontend == "export"
+    assert "bound rate=8000: the model is converted for these values only" in conv.report.warnings
+    assert "slow" in str(sorted(conv.weights)) and "fast" not in str(sorted(conv.weights))
+
+
 def test_unbound_non_tensor_argument_says_to_bind_it() -> None:
     scripted = torch.jit.script(Configured(True).eval())
     with pytest.raises(fx2mlx.Fx2MlxError) as err:

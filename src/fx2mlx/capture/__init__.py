@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import Fx2MlxError
+from .bound import Bound
 from .diagnose import HINTS, Untraceable, check_arity, eager_failure, kind_of
 from .dynamic import Dynamic, plan
 from .export import capture_export
@@ -86,10 +87,13 @@ def attempt(
     try:
         with _silent_torch_logs():
             if frontend == "export":
-                return Attempt(frontend, capture_export(model, inputs, dynamic))
-            if frontend == "trace":
-                return Attempt(frontend, capture_trace(model, inputs, dynamic))
-            return Attempt(frontend, capture_fx(model, inputs, is_layer, dynamic))
+                captured = capture_export(model, inputs, dynamic)
+            elif frontend == "trace":
+                captured = capture_trace(model, inputs, dynamic)
+            else:
+                captured = capture_fx(model, inputs, is_layer, dynamic)
+        captured.warnings[:0] = model.notes() if isinstance(model, Bound) else []
+        return Attempt(frontend, captured)
     except Fx2MlxError:
         raise
     except Exception as exc:  # noqa: BLE001 - reported to the user by the caller

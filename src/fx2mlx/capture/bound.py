@@ -18,23 +18,31 @@ from ..errors import Fx2MlxError
 
 
 class Bound(nn.Module):
-    """``model`` with some keyword arguments fixed; its forward takes the tensors only."""
+    """``model`` with some keyword arguments fixed; its forward takes the tensors only.
+
+    It holds ``model``'s parameters, buffers and submodules as its own, under the same keys
+    (``model`` itself is no submodule): every frontend names the weights as ``model`` does,
+    and the generated ``sanitize`` takes ``model``'s checkpoints.
+    """
 
     def __init__(self, model: nn.Module, constants: dict[str, Any], reset: str | None) -> None:
         super().__init__()
-        self.model = model
+        self.__dict__["bound_model"] = model  # not registered: its contents are, below
         self.constants = dict(constants)
         self.reset = reset
+        for key, param in model.named_parameters(recurse=False):
+            # TorchScript hands out plain tensors: a Parameter view of the same storage
+            shared = param if isinstance(param, nn.Parameter) else nn.Parameter(param, False)
+            self.register_parameter(key, shared)
+        for key, buf in model.named_buffers(recurse=False):
+            self.register_buffer(key, buf)
+        for key, child in model.named_children():
+            self.add_module(key, child)
 
     def forward(self, *inputs: torch.Tensor) -> Any:
         if self.reset is not None:
-            getattr(self.model, self.reset)()
-        return self.model(*inputs, **self.constants)
-
-    def state_dict(self, *args: Any, **kwargs: Any) -> Any:
-        """The bound model's own keys (no ``model.`` prefix): the generated file is the
-        bound model's, and its ``sanitize`` takes that model's checkpoints."""
-        return self.model.state_dict(*args, **kwargs)
+            getattr(self.bound_model, self.reset)()
+        return self.bound_model(*inputs, **self.constants)
 
     def notes(self) -> list[str]:
         """What binding did, for the capture's warnings."""
@@ -58,4 +66,5 @@ def bind(model: nn.Module, *, reset: str | None = None, **constants: Any) -> Bou
         raise Fx2MlxError(f"bind(reset={reset!r}): the model has no such method")
     name = getattr(model, "original_name", None) or type(model).__name__
     cls = type(name, (Bound,), {"__module__": type(model).__module__})
+    model.eval()
     return cls(model, constants, reset).eval()

@@ -165,8 +165,8 @@ def capture_trace(
 ) -> Captured:
     """Capture ``model`` by recording the ops it runs on ``inputs``; every read of a tensor
     value into Python is specialized to the example's and listed in ``captured.warnings``."""
-    inner = model.model if isinstance(model, Bound) else model  # its keys, without "model."
-    reads, notes = ValueReads(), model.notes() if isinstance(model, Bound) else []
+    inner = model.bound_model if isinstance(model, Bound) else model  # its state, its names
+    reads, notes = ValueReads(), []
     with kept_state(inner, notes):
         recorded = _record(model, inputs, reads, inner)
     notes += script_reads(recorded, reads.nodes)
