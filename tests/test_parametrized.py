@@ -66,6 +66,17 @@ def test_parametrized_layer(where: str, kind: str, tmp_path: Path) -> None:
     assert_roundtrip(model, conv_, (x,), tmp_path / "out")  # sanitize on the torch keys
 
 
+def test_weight_normed_conv_transpose(tmp_path: Path) -> None:
+    """EnCodec's decoder: the MLX layer is named for the original class, not torch's
+    ``ParametrizedConvTranspose1d``."""
+    up = parametrizations.weight_norm(nn.ConvTranspose1d(4, 6, 4, stride=2))
+    x = torch.randn(2, 4, 9)
+    model = _trained(ConvThenLinear(up, nn.Linear(6, 5)), x)
+    conv_ = assert_converts(model, (x,), fresh=2)
+    assert "self.conv = nn.ConvTranspose1d(4, 6, kernel_size=4, stride=2)" in conv_.source
+    assert_roundtrip(model, conv_, (x,), tmp_path / "out")
+
+
 class Doubled(nn.Module):
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         return weight * 2

@@ -17,6 +17,7 @@ import mlx.core as mx
 import torch
 
 from .analyze import Analysis, analyze
+from .capture.bound import bind
 from .converters.registry import register_layer, register_op
 from .errors import Fx2MlxError, InternalError, Unsupported, UnsupportedError, internal_errors
 from .output import write_folder
@@ -39,6 +40,7 @@ __all__ = [
     "Unsupported",
     "Validation",
     "analyze",
+    "bind",
     "convert",
     "random_inputs",
     "register_layer",
@@ -167,8 +169,9 @@ def convert(
     Args:
         model: the PyTorch module (put in eval mode).
         example_inputs: a tensor or tuple of tensors ``model`` accepts.
-        frontend: ``"export"`` (torch.export), ``"fx"`` (torch.fx.symbolic_trace) or ``"auto"``
-            (export, then fx).
+        frontend: ``"export"`` (torch.export), ``"fx"`` (torch.fx.symbolic_trace), ``"trace"``
+            (the ops run on the example, data-dependent values specialized) or ``"auto"``
+            (export, then fx, then trace).
         dynamic: input dims the generated code takes at any size, beyond the defaults (the
             batch, dim 0 of every input, and the sequence, dim 1 of integer token inputs and
             of inputs shaped like them; each kept where the model allows): a dict of input

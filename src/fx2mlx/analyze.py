@@ -146,7 +146,8 @@ def analyze(
         model: the PyTorch module (put in eval mode).
         example_inputs: a tensor or tuple of tensors ``model`` accepts.
         frontend: which frontend the verdict is about (``"auto"``: the first that captures
-            the model, in the order export, fx). Every frontend is tried either way.
+            the model, in the order export, fx, trace). Export and fx are tried either way;
+            trace, the fallback that records almost anything, when asked for or when both fail.
         dynamic: dynamic input dims beyond the defaults, as :func:`fx2mlx.convert` takes.
         command: the regenerate command for the in-memory model.py's docstring, so its line
             numbers (of the flagged lines) are those ``convert`` would write.
@@ -172,7 +173,9 @@ def analyze(
     check_arity(root, inputs)
     analysis = _static(model, inputs)
     dims = plan(root, inputs, dynamic)
-    tried = [_try(root, inputs, name, dims, progress) for name in FRONTENDS if name != "auto"]
+    tried = [_try(root, inputs, name, dims, progress) for name in ("export", "fx")]
+    if frontend == "trace" or not any(t.captured is not None for t in tried):
+        tried.append(_try(root, inputs, "trace", dims, progress))  # the fallback: when needed
     analysis.frontends = [
         Frontend(t.frontend, t.captured is not None, t.reason, t.at) for t in tried
     ]

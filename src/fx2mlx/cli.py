@@ -21,6 +21,7 @@ import torch
 from . import Conversion, __version__, convert
 from .analyze import analyze
 from .analyze_report import render
+from .capture import FRONTENDS
 from .capture.dynamic import parse_cli
 from .command import invocation, regenerate_command
 from .demo import run_demo
@@ -98,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 def _convert_parser(c: argparse.ArgumentParser) -> None:
     _target_and_inputs(c)
     c.add_argument("-o", "--out", required=True, help="output folder")
-    c.add_argument("--frontend", default="auto", choices=["auto", "export", "fx"])
+    c.add_argument("--frontend", default="auto", choices=list(FRONTENDS))
     c.add_argument("--channels-last-io", action="store_true", help="NHWC inputs and outputs")
     c.add_argument(
         "--rtol", type=_tolerance, metavar="R", default=1e-4, help="relative (norm) error tolerance"
@@ -128,8 +129,9 @@ def _analyze_parser(a: argparse.ArgumentParser) -> None:
     a.add_argument(
         "--frontend",
         default="auto",
-        choices=["auto", "export", "fx"],
-        help="the frontend the verdict is about (every frontend is tried either way)",
+        choices=list(FRONTENDS),
+        help="the frontend the verdict is about (export and fx are tried either way; trace"
+        " when asked for or when both fail)",
     )
     a.add_argument("--json", action="store_true", help="print the analysis as JSON on stdout")
     a.add_argument("-q", "--quiet", action="store_true", help="no stages, only the report")

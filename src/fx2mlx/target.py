@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from .archive import is_archive_target, load_archive
 from .errors import Fx2MlxError
 from .index_range import index_bounds
 from .tensors import random_tensor
@@ -274,12 +275,15 @@ def _attribute(module: Any, attr: str, where: str) -> Any:
 
 
 def resolve_target(target: str) -> tuple[torch.nn.Module, tuple | None]:
-    """``pkg.mod:attr`` or ``path/to/file.py:attr`` -> (model, example inputs or None)."""
+    """``pkg.mod:attr``, ``path/to/file.py:attr`` or a TorchScript archive ``model.jit`` ->
+    (model, example inputs or None)."""
+    if is_archive_target(target):
+        return load_archive(target), None
     module_part, sep, attr = target.rpartition(":")
     if not sep or not module_part or not attr:
         raise Fx2MlxError(
             f"target {target!r} must look like package.module:attribute or"
-            " path/to/file.py:attribute"
+            " path/to/file.py:attribute (or a TorchScript archive: path/to/model.jit)"
         )
     if _is_path(module_part):
         module, where = _import_file(module_part), f"file {module_part}"

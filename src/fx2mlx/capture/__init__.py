@@ -11,13 +11,15 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import Fx2MlxError
+from .bound import Bound
 from .diagnose import HINTS, Untraceable, check_arity, eager_failure, kind_of
 from .dynamic import Dynamic, plan
 from .export import capture_export
 from .fx import IsLayer, capture_fx
 from .graph import Captured, user_frame
+from .trace import capture_trace
 
-FRONTENDS = ("auto", "export", "fx")
+FRONTENDS = ("auto", "export", "fx", "trace")
 
 __all__ = [
     "Attempt",
@@ -80,13 +82,18 @@ def attempt(
     frontend: str,
     dynamic: Dynamic | None = None,
 ) -> Attempt:
-    """Capture with one frontend (``export`` or ``fx``); a tracing failure is returned, not
-    raised (fx2mlx's own errors still are)."""
+    """Capture with one frontend (``export``, ``fx`` or ``trace``); a tracing failure is
+    returned, not raised (fx2mlx's own errors still are)."""
     try:
         with _silent_torch_logs():
             if frontend == "export":
-                return Attempt(frontend, capture_export(model, inputs, dynamic))
-            return Attempt(frontend, capture_fx(model, inputs, is_layer, dynamic))
+                captured = capture_export(model, inputs, dynamic)
+            elif frontend == "trace":
+                captured = capture_trace(model, inputs, dynamic)
+            else:
+                captured = capture_fx(model, inputs, is_layer, dynamic)
+        captured.warnings[:0] = model.notes() if isinstance(model, Bound) else []
+        return Attempt(frontend, captured)
     except Fx2MlxError:
         raise
     except Exception as exc:  # noqa: BLE001 - reported to the user by the caller
@@ -101,7 +108,8 @@ def capture(
     dynamic: object = None,
     widen: bool = True,
 ) -> Captured:
-    """Capture ``model`` with the chosen frontend; ``auto`` tries export, then fx.
+    """Capture ``model`` with the chosen frontend; ``auto`` tries export, then fx, then trace
+    (which specializes what the others could not follow; the warnings say why it was used).
 
     ``is_layer`` names the modules fx2mlx converts whole (the fx frontend keeps them leaves);
     ``dynamic`` declares dynamic input dims beyond the defaults (see :mod:`.dynamic`).
@@ -111,9 +119,12 @@ def capture(
     check_arity(model, inputs)
     dims = plan(model, inputs, dynamic, widen)
     failed: list[Attempt] = []
-    for name in ["export", "fx"] if frontend == "auto" else [frontend]:
+    for name in FRONTENDS[1:] if frontend == "auto" else [frontend]:
         tried = attempt(model, inputs, is_layer, name, dims)
         if tried.captured is not None:
+            tried.captured.warnings[:0] = [
+                f"{name} used: {t.frontend} failed ({t.reason})" for t in failed
+            ]
             return tried.captured
         failed.append(tried)
     raise untraceable(model, inputs, failed, frontend).error()

@@ -14,6 +14,7 @@ import torch
 
 from ..errors import Fx2MlxError
 from .graph import user_frame
+from .torchscript import script_arity
 
 _DATA_DEPENDENT_TYPES = {"GuardOnDataDependentSymNode", "DataDependentOutputException"}
 _DATA_DEPENDENT_TEXT = (
@@ -28,7 +29,7 @@ HINTS = {
     " with torch.where, or move the decision out of the model",
     "python": "forward() runs on these inputs but could not be traced: keep it to torch"
     " operations (no numpy, .tolist(), printing or Python-side state), or try each frontend"
-    " alone (--frontend export, --frontend fx) to see its own error",
+    " alone (--frontend export, --frontend fx, --frontend trace) to see its own error",
     "model": "the example inputs don't fit the model: check their shapes and dtypes"
     " (--input-shape, --input-dtype; one of each per input, in forward()'s order)",
 }
@@ -49,6 +50,9 @@ class Untraceable:
 
 def check_arity(model: torch.nn.Module, inputs: tuple) -> None:
     """Raise before tracing when the number of example inputs doesn't fit ``forward``."""
+    script = script_arity(model, len(inputs))
+    if script is not None:
+        raise Fx2MlxError(script)
     try:
         sig = inspect.signature(model.forward)
     except (TypeError, ValueError):  # a builtin or C forward: let tracing find out

@@ -82,7 +82,7 @@ def capture_export(
     fixed = _fixed_dims(captured, dynamic)
     captured.fixed = [(i, d, int(inputs[i].shape[d])) for i, f in enumerate(fixed) for d in f]
     _refuse_declared(model, inputs, dynamic, fixed, notes)
-    notes += _static_notes(model, inputs, fixed)
+    notes += _static_notes(model, inputs, fixed, _WHO_FIXES.get(frontend, "the model fixes"))
     captured.dynamic_batch = _inputs_have_symbolic_batch(captured)
     captured.widened = WIDENED in notes
     captured.warnings.extend(n for n in notes if n != WIDENED)
@@ -113,17 +113,23 @@ def _refuse_declared(
         )
 
 
-def _static_notes(model: torch.nn.Module, inputs: tuple, fixed: list[set[int]]) -> list[str]:
+# the trace frontend's recording writes every size it read as a number
+_WHO_FIXES = {"trace": "the trace recorded sizes as numbers, which fixes"}
+
+
+def _static_notes(
+    model: torch.nn.Module, inputs: tuple, fixed: list[set[int]], who: str
+) -> list[str]:
     names = input_names(model, len(inputs))
     notes = []
     if any(0 in f for f in fixed):
         notes.append(
-            "batch dimension is static: the model fixes it; the generated code takes only this size"
+            f"batch dimension is static: {who} it; the generated code takes only this size"
         )
     seq = [f"{names[i]} dim {d}" for i, f in enumerate(fixed) for d in sorted(f - {0})]
     if seq:
         notes.append(
-            f"static (the model fixes them; the generated code takes only this size): {', '.join(seq)}"
+            f"static ({who} them; the generated code takes only this size): {', '.join(seq)}"
         )
     return notes
 

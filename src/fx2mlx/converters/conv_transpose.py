@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 from torch import fx, nn
+from torch.nn.utils import parametrize
 
 from ..emit_ctx import EmitCtx, op_args
 from ..expr import ATOM, Expr
@@ -67,7 +68,8 @@ def build_conv_transpose(conv: nn.Module) -> Ctor | None:
         ("kernel_size", int_or_tuple(kernel)),
     ]
     return Ctor(
-        f"nn.{type(conv).__name__}",
+        # a weight-normed layer's class is torch's ParametrizedConvTranspose1d: the original's name
+        f"nn.{parametrize.type_before_parametrizations(conv).__name__}",
         args,
         kwargs,
         defaults,

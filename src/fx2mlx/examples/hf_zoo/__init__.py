@@ -50,10 +50,7 @@ def _registry() -> dict[str, ZooModel]:
 
 ZOO: dict[str, ZooModel] = _registry()
 
-BLOCKED: dict[str, str] = {
-    "encodec": "capture: EncodecConv1d pads by a tensor comparison (data-dependent for"
-    " torch.export and fx)",
-}
+BLOCKED: dict[str, str] = {}
 """Architectures fx2mlx can't convert yet, and the first thing in the way."""
 
 UNSANITIZED: dict[str, str] = {

@@ -1,0 +1,154 @@
+"""TorchScript modules (``torch.jit.script``/``trace``, ``torch.jit.load`` archives) for the
+trace frontend.
+
+The TorchScript interpreter calls every ATen op through the dispatcher, so the trace
+frontend's recording sees a scripted forward's ops as it sees Python's (PyTorch's own
+``TS2EPConverter`` refuses real archives: silero-vad's assigns attributes inside ``if``).
+What differs, and is handled here:
+
+- forward hooks don't fire inside the interpreter, so a ScriptModule's ops carry no module
+  scope: the graph stays flat (one generated class), with the weights under their state keys;
+- codegen reads the module tree, so it gets a plain ``nn.Module`` mirror of the ScriptModules
+  (same tensors, classes named after the scripted classes);
+- reads of tensor values happen in TorchScript, invisible to Python: the recorded ops that
+  hand a value to the interpreter (``aten::equal``, ``aten::item``...) are reported instead;
+- attributes the forward assigns (``self._state = ...``: streaming state kept between calls)
+  are restored after the recording and reported: the generated code holds the values they
+  had when captured, as constants, and keeps no state between calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+from torch import fx, nn
+
+# recorded ops whose result is a Python value read from tensor data
+READ_OPS = {
+    torch.ops.aten.item.default,
+    torch.ops.aten._local_scalar_dense.default,
+    torch.ops.aten.equal.default,
+    torch.ops.aten.is_nonzero.default,
+}
+
+
+def has_script(model: nn.Module) -> bool:
+    """Whether any module in ``model``'s tree is TorchScript."""
+    return any(isinstance(m, torch.jit.ScriptModule) for m in model.modules())
+
+
+def script_arity(model: nn.Module, count: int) -> str | None:
+    """Why ``count`` tensor inputs can't call a ScriptModule's forward: a required argument
+    that is no tensor (silero-vad's ``sr: int``) must be bound; None when they can."""
+    if not isinstance(model, torch.jit.ScriptModule):
+        return None
+    args = model.forward.schema.arguments[1:]
+    sig = ", ".join(f"{a.name}: {a.type}" for a in args)
+    if count > len(args):
+        return f"forward({sig}) takes {len(args)} input(s), got {count} example input(s)"
+    missing = [a for a in args[count:] if not a.has_default_value()]
+    if not missing:
+        return None
+    names = ", ".join(a.name for a in missing)
+    values = ", ".join(f"{a.name}=..." for a in missing)
+    return (
+        f"forward({sig}) needs {names} besides the {count} example input(s): bind "
+        f"{'them' if len(missing) > 1 else 'it'} in Python with fx2mlx.bind(model, {values}) (on"
+        " the command line: a factory file.py:make returning the bound model)"
+    )
+
+
+def _writes(script: torch.jit.ScriptModule) -> list[str]:
+    """Attributes the forward (and every method it calls) assigns."""
+    graph = script.forward.graph.copy()
+    torch._C._jit_pass_inline(graph)
+    return sorted({node.s("name") for node in graph.findAllNodes("prim::SetAttr")})
+
+
+def _scripts(model: nn.Module) -> list[torch.jit.ScriptModule]:
+    """The outermost ScriptModules of the tree (their forwards run everything below)."""
+    found: list[torch.jit.ScriptModule] = []
+    for module in model.modules():
+        if isinstance(module, torch.jit.ScriptModule) and not any(
+            module in set(s.modules()) for s in found
+        ):
+            found.append(module)
+    return found
+
+
+@contextlib.contextmanager
+def kept_state(model: nn.Module, warnings: list[str]) -> Iterator[None]:
+    """Restore every attribute a scripted forward assigns once the recording is done; each
+    is reported (the generated code holds the values the recording read)."""
+    saved: list[tuple[torch.jit.ScriptModule, str, object]] = []
+    for script in _scripts(model):
+        names = _writes(script)
+        for module in script.modules():
+            saved += [(module, n, getattr(module, n)) for n in names if hasattr(module, n)]
+        if names:
+            warnings.append(
+                f"TorchScript: forward assigns {', '.join(names)} (state kept between calls,"
+                " e.g. a streaming model's): captured as the values they held at capture,"
+                " as constants; the generated code keeps no state between calls"
+            )
+    try:
+        yield
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)
+
+
+def script_reads(gm: fx.GraphModule, python: set[fx.Node]) -> list[str]:
+    """Value reads Python's reads didn't make (``python``: the nodes those recorded): inside
+    TorchScript, or C++ turning a tensor into a number (``F.pad(x, (t, t))``)."""
+    counts: dict[tuple[str, str], int] = {}
+    for node in gm.graph.nodes:
+        if node.target in READ_OPS and node not in python:
+            key = (str(node.target).split(".")[1], _last_frame(node.meta.get("stack_trace")))
+            counts[key] = counts.get(key, 0) + 1
+    return [
+        f"trace: aten::{name} read a tensor value ({n} time{'s' if n > 1 else ''})"
+        f" {f'under {where}' if where else 'in TorchScript code'} (inside TorchScript, or a"
+        " tensor given where torch takes a number), specialized to the example's: the"
+        " generated code computes only what these example values do"
+        for (name, where), n in counts.items()
+    ]
+
+
+def _last_frame(stack_trace: str | None) -> str:
+    """``file:line: code`` of the innermost frame a recorded node's stack trace names."""
+    lines = (stack_trace or "").strip().splitlines()
+    heads = [i for i, line in enumerate(lines) if line.strip().startswith('File "')]
+    if not heads:
+        return ""
+    head = lines[heads[-1]].strip()  # File "path", line 12, in forward
+    path, _, rest = head[len('File "') :].partition('", line ')
+    code = lines[heads[-1] + 1].strip() if heads[-1] + 1 < len(lines) else ""
+    return f"{path}:{rest.split(',')[0]}: {code}"
+
+
+def mirror(model: nn.Module) -> nn.Module:
+    """``model`` with each ScriptModule (and each module holding one) replaced by a plain
+    ``nn.Module`` of the scripted class's name, holding the same tensors under the same keys."""
+    if not has_script(model):
+        return model
+    name = model.original_name if isinstance(model, torch.jit.ScriptModule) else None
+    cls = type(name or type(model).__name__, (nn.Module,), {"__module__": _origin(model)})
+    copy = cls()
+    for key, param in model.named_parameters(recurse=False):
+        # TorchScript hands out plain tensors: a Parameter view of the same storage
+        shared = param if isinstance(param, nn.Parameter) else nn.Parameter(param, False)
+        copy.register_parameter(key, shared)
+    for key, buf in model.named_buffers(recurse=False):
+        copy.register_buffer(key, buf)
+    for key, child in model.named_children():
+        copy.add_module(key, mirror(child))
+    return copy.eval()
+
+
+def _origin(model: nn.Module) -> str:
+    if isinstance(model, torch.jit.ScriptModule):
+        return "torchscript"
+    return type(model).__module__
