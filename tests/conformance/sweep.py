@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from multiprocessing import active_children, get_context
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
@@ -96,6 +96,7 @@ class Sweep:
         slot.served += 1
         if self._queue and slot.served > ENTRIES_PER_WORKER:  # memory grows with caches
             slot.conn.send(None)
+            active_children()  # reaps the workers retired before (no zombies)
             fresh = self._start()
             slot.proc, slot.conn, slot.served = fresh.proc, fresh.conn, 0
         if self._queue:
