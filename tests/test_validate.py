@@ -253,3 +253,21 @@ def test_a_failing_row_names_the_input_set_it_failed_on() -> None:
     assert not result.ok
     assert result.outputs[0].inputs in result.input_sets
     assert "values differ" in result.table()
+
+
+def test_the_readme_states_the_tolerance_table_the_code_uses() -> None:
+    from pathlib import Path
+
+    from fx2mlx.compare import tolerance_for
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for dtype in (torch.float16, torch.bfloat16):
+        tol = tolerance_for(dtype, 0.0, 0.0)
+        name, eps = str(dtype).split(".")[-1], torch.finfo(dtype).eps
+        row = f"| {name} | {_e(eps)} | max(rtol, {_e(tol.rtol)}) | max(atol, {_e(tol.atol)}) |"
+        assert row in readme
+    assert tolerance_for(torch.float32, RTOL, ATOL) == tolerance_for(torch.float64, RTOL, ATOL)
+
+
+def _e(x: float) -> str:
+    return f"{x:.2e}".replace("e-0", "e-")  # README's spelling: 9.77e-4

@@ -137,8 +137,9 @@ def _compare_floats(check: OutputCheck, a: np.ndarray, b: np.ndarray, tol: Toler
     differ = (odd_a | odd_b) & ~_same_nonfinite(a, b)
     check.nonfinite = int((odd_a & ~differ).sum())
     finite = ~(odd_a | odd_b)
-    a0, b0 = np.where(finite, a, 0).astype(a.dtype), np.where(finite, b, 0).astype(a.dtype)
-    diff = np.abs(a0.astype(np.complex128 if a.dtype.kind == "c" else np.float64) - b0)
+    wide = np.complex128 if a.dtype.kind == "c" else np.float64  # exact for every input dtype
+    a0, b0 = np.where(finite, a, 0).astype(wide), np.where(finite, b, 0).astype(wide)
+    diff = np.abs(a0 - b0)
     _errors(check, a0, diff)
     with np.errstate(divide="ignore", invalid="ignore"):  # a zero tolerance: any error fails
         ratio = np.where(diff == 0, 0.0, diff / (tol.atol + tol.rtol * np.abs(a0)))

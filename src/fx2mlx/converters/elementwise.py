@@ -62,7 +62,19 @@ def binary(node: fx.Node, ctx: EmitCtx) -> Expr:
         b = infix("*", b, alpha)
     if not _is_tensor(a) and op == "**":
         a = call("mx.array", ctx.x(a))  # a Python float ** array needs an array base
+    a, b = _widen_bool(a, ctx), _widen_bool(b, ctx)
     return infix(op, a, b)
+
+
+def _widen_bool(value: object, ctx: EmitCtx) -> object:
+    """A boolean operand of an op whose result torch makes an integer (``mask + 1`` is int64
+    in torch, int32 in MLX) is cast to that integer first."""
+    out = ctx.dtype()
+    if out.is_floating_point or out.is_complex or out == torch.bool or not _is_tensor(value):
+        return value
+    if ctx.dtype(value) != torch.bool:  # type: ignore[arg-type]
+        return value
+    return Expr(f"{ctx.x(value, ATOM)}.astype({dtype_expr(out)})")
 
 
 @register_op(aten.logical_and.default, aten.logical_or.default, layout=elementwise)
