@@ -103,8 +103,12 @@ def _why(o: OutputCheck) -> list[str]:
     if not o.ok:
         lines.append(f"    {o.problem} (inputs: {o.inputs})" if o.inputs else f"    {o.problem}")
         for w in o.worst:
-            lines.append(f"    at {tuple(w.index)}: torch {w.torch}, mlx {w.mlx}")
+            lines.append(f"    at {tuple(w.index)}: torch {_value(w.torch)}, mlx {_value(w.mlx)}")
     return lines
+
+
+def _value(v: float | int | bool | str) -> str:
+    return f"{v:.7g}" if isinstance(v, float) else str(v)  # float32's digits, no more
 
 
 @dataclass
