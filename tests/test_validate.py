@@ -71,15 +71,24 @@ def test_a_boolean_output_with_one_flipped_value_fails() -> None:
     assert not _check(mask, mx.array(flipped.numpy())).ok
 
 
-def test_truncating_integer_division_is_exact_in_int64() -> None:
-    model = Lambda(lambda a, b: torch.div(a, b, rounding_mode="trunc"))
+INT_DIVISIONS = {
+    "trunc": lambda a, b: torch.div(a, b, rounding_mode="trunc"),
+    "trunc_by_scalar": lambda a, b: torch.div(a, -3, rounding_mode="trunc"),
+    "floor": lambda a, b: torch.div(a, b, rounding_mode="floor"),
+    "floor_divide": torch.floor_divide,
+}
+
+
+@pytest.mark.parametrize("name", INT_DIVISIONS)
+def test_integer_division_is_exact_in_int64(name: str) -> None:
+    model = Lambda(INT_DIVISIONS[name])
     a, b = torch.tensor([2**30 + 1, -7, 7, -9, 2**40 + 3]), torch.tensor([1, 2, -2, -4, 3])
     conv = fx2mlx.convert(model, (a, b))
     result = conv.validate([(a, b)])
     assert result.ok, result.table()
     got = _run_generated(conv, (a, b))
     assert got.dtype == mx.int64
-    assert np.array_equal(np.array(got), torch.div(a, b, rounding_mode="trunc").numpy())
+    assert np.array_equal(np.array(got), model(a, b).numpy())
 
 
 def _run_generated(conv: fx2mlx.Conversion, inputs: tuple) -> mx.array:
