@@ -25,7 +25,7 @@ from .progress import SILENT, Progress
 from .report import Report, Validation
 from .shapeless import works_shapeless
 from .tensors import random_tensor
-from .validate import validate_source
+from .validate import describe_inputs, validate_source
 from .weights import save_weights
 
 __version__ = "0.1.0"
@@ -106,20 +106,31 @@ class Conversion:
         """
         if inputs is None:
             sets = self.validation_inputs()
-        elif inputs and isinstance(inputs[0], torch.Tensor):
-            sets = [tuple(inputs)]  # type: ignore[arg-type]
+            labels = self._default_labels(sets)
         else:
-            sets = [tuple(s) for s in inputs]  # type: ignore[union-attr]
+            if inputs and isinstance(inputs[0], torch.Tensor):
+                sets = [tuple(inputs)]  # type: ignore[arg-type]
+            else:
+                sets = [tuple(s) for s in inputs]  # type: ignore[union-attr]
+            labels = [describe_inputs(f"given set {i + 1}", s) for i, s in enumerate(sets)]
         cl_io = bool(self._manifest.get("channels_last_io"))
         progress = self.progress if progress is None else progress
         with progress.stage("validation"):
             result = validate_source(
-                self.model, self.source, self.weights, sets, rtol, atol, cl_io, progress
+                self.model, self.source, self.weights, sets, rtol, atol, cl_io, progress, labels
             )
             if inputs is None and self.second_shapes is not None and not cl_io:
                 self.report.shapeless = works_shapeless(self.source, self.weights, sets)
         self.report.validation = result
         return result
+
+    @staticmethod
+    def _default_labels(sets: list[tuple]) -> list[str]:
+        """What ``validation_inputs()`` returned: the example, then fresh random values at the
+        other sizes of the dynamic dims (or at the example's, when no dim is dynamic)."""
+        resized = [tuple(x.shape) for x in sets[0]] != [tuple(x.shape) for x in sets[1]]
+        fresh = "fresh random, dynamic dims resized" if resized else "fresh random, same sizes"
+        return [describe_inputs("example", sets[0]), describe_inputs(fresh, sets[1])]
 
     def files(self) -> dict[str, bytes]:
         """``model.py`` and ``model.safetensors`` as bytes."""

@@ -9,23 +9,54 @@ from typing import Any
 
 
 @dataclass
+class Offender:
+    """One element that fails its output's check, where it sits and both values."""
+
+    index: list[int]
+    torch: float | int | bool | str
+    mlx: float | int | bool | str
+
+
+@dataclass
 class OutputCheck:
-    """Validation of one output leaf."""
+    """Validation of one output leaf (see ``compare.py`` for the checks).
+
+    ``max_abs`` and ``rel`` are over the finite elements; ``elem`` is the worst
+    ``|mlx − torch| / (atol + rtol·|torch|)`` (≤ 1 passes; inf for an integer mismatch).
+    """
 
     name: str
     shape: list[int]
     max_abs: float
     rel: float
     ok: bool
+    dtype: str = ""  # torch's
+    mlx_dtype: str = ""
+    elem: float = 0.0
+    rtol: float = 0.0  # the tolerance this output was held to (it follows the dtype)
+    atol: float = 0.0
+    nonfinite: int = 0  # NaN/inf both hold at the same places, left out of the errors
+    problem: str = ""  # why it failed, in words
+    worst: list[Offender] = field(default_factory=list)
+    inputs: str = ""  # the input set these numbers come from (the worst one)
+
+
+# What the table's columns mean and when a row passes (one line each, for the printed table).
+CRITERIA = (
+    "passes: dtypes equal; ints/bools exact; NaN/inf where torch has them (left out below);",
+    "rel err ‖Δ‖/‖torch‖ ≤ rtol; max abs err ≤ atol·max(1, max|torch|);"
+    " elem max|Δ|/(atol + rtol·|torch|) ≤ 1, atol unscaled",
+)
 
 
 @dataclass
 class Validation:
-    """torch vs MLX on one or more inputs."""
+    """torch vs MLX on one or more input sets (``input_sets`` describes each)."""
 
     outputs: list[OutputCheck] = field(default_factory=list)
     rtol: float = 1e-4
     atol: float = 1e-3
+    input_sets: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -40,13 +71,44 @@ class Validation:
         return max((o.rel for o in self.outputs), default=0.0)
 
     def table(self) -> str:
-        rows = [f"  {'output':<24} {'shape':<20} {'max abs err':>12} {'rel err':>10}  ok"]
+        """The input sets, the criteria, one row per output, and why each failing row failed."""
+        rows = [f"  inputs {i + 1}: {s}" for i, s in enumerate(self.input_sets)]
+        rows += [f"  {line}" for line in CRITERIA]
+        rows.append(
+            f"  {'output':<24} {'shape':<18} {'dtype':<9} {'max abs err':>11} {'rel err':>9}"
+            f" {'elem':>9} {'rtol':>8} {'atol':>8}  ok"
+        )
         for o in self.outputs:
-            rows.append(
-                f"  {o.name:<24} {str(tuple(o.shape)):<20} {o.max_abs:>12.3e}"
-                f" {o.rel:>10.3e}  {'yes' if o.ok else 'NO'}"
-            )
+            rows.append(_row(o))
+            rows += _why(o)
         return "\n".join(rows)
+
+
+def _row(o: OutputCheck) -> str:
+    dtype = o.dtype if o.ok or "dtype" not in o.problem else f"{o.mlx_dtype}≠{o.dtype}"
+    elem = "exact" if o.dtype in _EXACT and o.elem == 0 else f"{o.elem:.2e}"
+    return (
+        f"  {o.name:<24} {str(tuple(o.shape)):<18} {dtype:<9} {o.max_abs:>11.3e} {o.rel:>9.2e}"
+        f" {elem:>9} {o.rtol:>8.1e} {o.atol:>8.1e}  {'yes' if o.ok else 'NO'}"
+    )
+
+
+_EXACT = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
+
+
+def _why(o: OutputCheck) -> list[str]:
+    lines = []
+    if o.nonfinite:
+        lines.append(f"    {o.nonfinite} NaN/inf value(s) match torch's, left out of the errors")
+    if not o.ok:
+        lines.append(f"    {o.problem} (inputs: {o.inputs})" if o.inputs else f"    {o.problem}")
+        for w in o.worst:
+            lines.append(f"    at {tuple(w.index)}: torch {_value(w.torch)}, mlx {_value(w.mlx)}")
+    return lines
+
+
+def _value(v: float | int | bool | str) -> str:
+    return f"{v:.7g}" if isinstance(v, float) else str(v)  # float32's digits, no more
 
 
 @dataclass

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
-import numpy as np
 import torch
-from torch.utils import _pytree as pytree
 
+from .compare import compare, least_precise
 from .progress import SILENT, Progress
 from .report import OutputCheck, Validation
 from .tensors import to_mlx
@@ -32,42 +31,6 @@ def load_generated(folder: Path) -> Any:
         return module.load()
     finally:
         sys.modules.pop(name, None)
-
-
-def _mlx_leaves(value: Any) -> list[Any]:
-    if isinstance(value, dict):
-        return [x for v in value.values() for x in _mlx_leaves(v)]
-    if isinstance(value, (list, tuple)):
-        return [x for v in value for x in _mlx_leaves(v)]
-    return [value]
-
-
-def _torch_leaves(value: Any) -> list[tuple[str, Any]]:
-    leaves, _ = pytree.tree_flatten_with_path(value)
-    return [(pytree.keystr(path) or "output", leaf) for path, leaf in leaves]
-
-
-def compare(torch_out: Any, mlx_out: Any, rtol: float, atol: float) -> list[OutputCheck]:
-    """Per leaf: ``‖mlx − torch‖/‖torch‖ ≤ rtol`` and ``max|mlx − torch| ≤ atol·max(1, max|torch|)``."""
-    expected = [(n, v) for n, v in _torch_leaves(torch_out) if isinstance(v, torch.Tensor)]
-    got = [v for v in _mlx_leaves(mlx_out) if isinstance(v, mx.array)]
-    if len(expected) != len(got):
-        return [OutputCheck("structure", [len(expected)], float("inf"), float("inf"), False)]
-    checks = []
-    for (name, ref), out in zip(expected, got):
-        a = ref.detach().double().numpy()
-        b = np.array(out.astype(mx.float32) if out.dtype == mx.bfloat16 else out).astype(np.float64)
-        if a.shape != b.shape:
-            checks.append(OutputCheck(name, list(a.shape), float("inf"), float("inf"), False))
-            continue
-        diff = np.abs(a - b)
-        max_abs = float(diff.max()) if diff.size else 0.0
-        denom = float(np.linalg.norm(a))
-        rel = float(np.linalg.norm(a - b)) / denom if denom > 0 else max_abs
-        scale = max(1.0, float(np.abs(a).max()) if a.size else 1.0)
-        ok = rel <= rtol and max_abs <= atol * scale
-        checks.append(OutputCheck(name, list(a.shape), max_abs, rel, ok))
-    return checks
 
 
 def _channels_last(x: Any) -> Any:
@@ -89,10 +52,14 @@ def _channels_first(value: Any) -> Any:
 def run_both(
     model: torch.nn.Module, generated: Any, inputs: tuple, channels_last_io: bool = False
 ) -> tuple[Any, Any]:
-    """torch's outputs and the generated model's (converted back to torch's layout)."""
-    args = [to_mlx(x) for x in inputs]  # before torch runs: a forward may write its inputs
+    """torch's outputs and the generated model's (converted back to torch's layout).
+
+    Each side gets its own copy of the inputs, so a forward that writes an input in place
+    (``x.add_(1)``) can't change what the other side sees, nor the caller's tensors.
+    """
+    args = [to_mlx(x) for x in inputs]  # copies, made before torch runs
     with torch.no_grad():
-        expected = model(*(x.clone() for x in inputs))
+        expected = model(*(x.clone() if isinstance(x, torch.Tensor) else x for x in inputs))
     if channels_last_io:
         args = [_channels_last(a) for a in args]
     got = generated(*args)
@@ -100,6 +67,36 @@ def run_both(
         got = _channels_first(got)
     mx.eval(got)
     return expected, got
+
+
+def compute_dtype(model: torch.nn.Module, input_sets: list[tuple]) -> torch.dtype:
+    """The least precise float among the model's weights and the inputs."""
+    tensors = [*model.parameters(), *model.buffers()]
+    tensors += [x for s in input_sets for x in s if isinstance(x, torch.Tensor)]
+    return least_precise([t.dtype for t in tensors])
+
+
+def describe_inputs(kind: str, inputs: tuple) -> str:
+    """``kind: (2, 10) int64, (2, 10) float32``: one input set, for the table and manifest."""
+    specs = [
+        (
+            f"{tuple(x.shape)} {str(x.dtype).removeprefix('torch.')}"
+            if isinstance(x, torch.Tensor)
+            else type(x).__name__
+        )
+        for x in inputs
+    ]
+    return f"{kind}: {', '.join(specs)}"
+
+
+def _worse(new: OutputCheck, old: OutputCheck | None) -> OutputCheck:
+    """The row to keep for an output seen on two input sets: a failure over a pass, else the
+    larger elementwise error; it passes only if it passed on both."""
+    if old is None:
+        return new
+    keep = new if (not new.ok, new.elem, new.max_abs) > (not old.ok, old.elem, old.max_abs) else old
+    keep.ok = new.ok and old.ok
+    return keep
 
 
 def validate_folder(
@@ -110,20 +107,20 @@ def validate_folder(
     atol: float = 1e-3,
     channels_last_io: bool = False,
     progress: Progress = SILENT,
+    labels: list[str] | None = None,
 ) -> Validation:
-    """Compare on every input set; an output's row keeps its worst errors."""
+    """Compare on every input set; an output's row keeps its worst set's numbers."""
     generated = load_generated(folder)
+    labels = labels or [describe_inputs(f"set {i + 1}", s) for i, s in enumerate(input_sets)]
+    dtype = compute_dtype(model, input_sets)
     worst: dict[str, OutputCheck] = {}
-    for inputs in progress.track(input_sets, len(input_sets), "validation"):
+    sets = list(zip(input_sets, labels))
+    for inputs, label in progress.track(sets, len(sets), "validation"):
         expected, got = run_both(model, generated, inputs, channels_last_io)
-        for check in compare(expected, got, rtol, atol):
-            prev = worst.get(check.name)
-            if prev is not None:
-                check.ok = check.ok and prev.ok  # an output passes only if it passed every time
-                if prev.max_abs > check.max_abs:
-                    check.max_abs, check.rel, check.shape = prev.max_abs, prev.rel, prev.shape
-            worst[check.name] = check
-    return Validation(list(worst.values()), rtol, atol)
+        for check in compare(expected, got, rtol, atol, dtype):
+            check.inputs = label
+            worst[check.name] = _worse(check, worst.get(check.name))
+    return Validation(list(worst.values()), rtol, atol, labels)
 
 
 def validate_source(
@@ -135,9 +132,12 @@ def validate_source(
     atol: float,
     channels_last_io: bool = False,
     progress: Progress = SILENT,
+    labels: list[str] | None = None,
 ) -> Validation:
     with tempfile.TemporaryDirectory(prefix="fx2mlx-validate-") as tmp:
         folder = Path(tmp)
         (folder / "model.py").write_text(source)
         save_weights(str(folder / "model.safetensors"), weights)
-        return validate_folder(model, folder, input_sets, rtol, atol, channels_last_io, progress)
+        return validate_folder(
+            model, folder, input_sets, rtol, atol, channels_last_io, progress, labels
+        )

@@ -62,7 +62,19 @@ def binary(node: fx.Node, ctx: EmitCtx) -> Expr:
         b = infix("*", b, alpha)
     if not _is_tensor(a) and op == "**":
         a = call("mx.array", ctx.x(a))  # a Python float ** array needs an array base
+    a, b = _widen_bool(a, ctx), _widen_bool(b, ctx)
     return infix(op, a, b)
+
+
+def _widen_bool(value: object, ctx: EmitCtx) -> object:
+    """A boolean operand of an op whose result torch makes an integer (``mask + 1`` is int64
+    in torch, int32 in MLX) is cast to that integer first."""
+    out = ctx.dtype()
+    if out.is_floating_point or out.is_complex or out == torch.bool or not _is_tensor(value):
+        return value
+    if ctx.dtype(value) != torch.bool:  # type: ignore[arg-type]
+        return value
+    return Expr(f"{ctx.x(value, ATOM)}.astype({dtype_expr(out)})")
 
 
 @register_op(aten.logical_and.default, aten.logical_or.default, layout=elementwise)
@@ -78,11 +90,24 @@ def div_mode(node: fx.Node, ctx: EmitCtx) -> Expr:
     if mode == "floor":
         return call("mx.floor_divide", ctx.a("self"), ctx.a("other"))
     quotient = infix("/", ctx.arg("self"), ctx.arg("other"))
+    if mode == "trunc" and not ctx.dtype().is_floating_point:
+        return _trunc_div_int(ctx.arg("self"), ctx.arg("other"))
     if mode == "trunc":
         # MLX has no truncating division; round the true quotient toward zero.
         floor, ceil = call("mx.floor", quotient), call("mx.ceil", quotient)
         return call("mx.where", infix("<", quotient, 0), ceil, floor)
     return quotient
+
+
+def _trunc_div_int(a: fx.Node, b: object) -> Expr:
+    """Integer division toward zero, exact in the integer dtype (the float quotient would
+    round 2**30 + 1 and return float32): sign(a)·sign(b)·(|a| // |b|)."""
+    if isinstance(b, fx.Node):
+        signs = infix("*", call("mx.sign", a), call("mx.sign", b))
+        return infix("*", signs, infix("//", call("mx.abs", a), call("mx.abs", b)))
+    # a Python divisor stays a literal: an MLX scalar array would promote uint8 to int32
+    sign = call("mx.sign", a) if b > 0 else prefix("-", call("mx.sign", a))  # type: ignore[operator]
+    return infix("*", sign, infix("//", call("mx.abs", a), abs(b)))  # type: ignore[arg-type]
 
 
 _UNARY = {

@@ -80,10 +80,16 @@ _REDUCE = {
 @register_op(*_REDUCE, layout=reduce_layout)
 def reduce(node: fx.Node, ctx: EmitCtx) -> Expr:
     text = call(_REDUCE[node.target], ctx.a("self"), **_axis_kwargs(node, ctx))
-    summed = node.target in (aten.sum.dim_IntList, aten.sum.default)
-    if summed and ctx.dtype() != ctx.dtype(ctx.arg("self")):
+    # MLX's argmax/argmin return uint32 and its sums and products of small integers int32;
+    # torch returns int64 for all of them
+    widened = node.target in _WIDENED and ctx.dtype() != ctx.dtype(ctx.arg("self"))
+    if node.target in _INDEX or widened:
         return Expr(f"{text.text}.astype({dtype_expr(ctx.dtype())})")
     return text
+
+
+_INDEX = {aten.argmax.default, aten.argmin.default}
+_WIDENED = {aten.sum.dim_IntList, aten.sum.default, aten.prod.dim_int, aten.prod.default}
 
 
 _VARS = {
