@@ -68,6 +68,13 @@ def test_max_min_argmax(dim: int, keepdim: bool, after_conv: bool) -> None:
     assert_converts(model, torch.randn(2, 3, 5, 6))
 
 
+@pytest.mark.parametrize("fn", ["max", "min"])
+def test_max_min_indices_are_int64(fn: str) -> None:
+    """The indices are an output of their own (EnCodec's codes): int64 as in torch, not
+    MLX's uint32."""
+    assert_converts(Lambda(lambda x: getattr(x, fn)(dim=-1)), torch.randn(2, 3, 5))
+
+
 @pytest.mark.parametrize("dim", [1, -1, 0])
 def test_cumsum_after_conv(dim: int) -> None:
     assert_converts(AfterConv(lambda y: torch.cumsum(y, dim)), torch.randn(2, 3, 4, 5))

@@ -129,7 +129,8 @@ def max_dim(node: fx.Node, ctx: EmitCtx) -> Expr:
     kwargs = _axis_kwargs(node, ctx)
     args = ", ".join(f"{k}={v}" for k, v in kwargs.items())
     x = ctx.a("self")
-    return Expr(f"(mx.{fn}({x}, {args}), mx.arg{fn}({x}, {args}))")
+    # MLX's indices are uint32, torch's int64
+    return Expr(f"(mx.{fn}({x}, {args}), mx.arg{fn}({x}, {args}).astype(mx.int64))")
 
 
 _SCANS = {
