@@ -54,11 +54,9 @@ def build_group_norm(gn: nn.GroupNorm) -> Ctor | None:
     return Ctor("nn.GroupNorm", args, kwargs, defaults)
 
 
-@register_op(
-    aten.batch_norm.default,
-    aten._native_batch_norm_legit_no_training.default,
-    layout=to_channels_last,
-)
+# not _native_batch_norm_legit_no_training: it returns (output, saved mean, saved rstd), and
+# its users index that tuple; converting it as one tensor wrote `y[0]` for the output
+@register_op(aten.batch_norm.default, layout=to_channels_last)
 def batch_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
     """Eval-mode batch norm, channels last: with running statistics, or with the batch's own
     (a norm that doesn't track them normalizes with the batch's statistics even in eval)."""
