@@ -159,8 +159,7 @@ def test_unbound_non_tensor_argument_says_to_bind_it() -> None:
         fx2mlx.convert(scripted, torch.randn(3, 8))
     assert str(err.value) == (
         "[fx2mlx] forward(x: Tensor, rate: int) needs rate besides the 1 example input(s): bind"
-        " it in Python with fx2mlx.bind(model, rate=...) (on the command line: a factory"
-        " file.py:make returning the bound model)"
+        " it with fx2mlx.bind(model, rate=...) (on the command line: --bind rate=...)"
     )
 
 
@@ -176,6 +175,25 @@ def test_archive_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["convert", str(path), "-o", str(out), "--input-shape", "2,4,16"]) == 0
     assert "class ConvNet(nn.Module)" in (out / "model.py").read_text()
     assert "frontend trace" in capsys.readouterr().out
+
+
+def test_archive_with_an_argument_bound_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    path = tmp_path / "configured.jit"
+    torch.jit.save(torch.jit.script(_eval(Configured(True))), str(path))
+    out = tmp_path / "out"
+    args = ["convert", str(path), "-o", str(out), "--input-shape", "3,8", "--bind", "rate=16000"]
+    assert main(args) == 0
+    source = (out / "model.py").read_text()
+    assert "--bind rate=16000" in source and "self.fast" in source and "self.slow" not in source
+    assert "bound rate=16000" in capsys.readouterr().err + source
+
+
+@pytest.mark.parametrize("spec", ["rate", "rate=", "1x=3", "rate=sixteen"])
+def test_bad_bind_options_are_clear_errors(spec: str, capsys: pytest.CaptureFixture) -> None:
+    assert main(["convert", "net.jit", "-o", "out", "--bind", spec]) == 2
+    assert "--bind takes NAME=VALUE with a Python literal value" in capsys.readouterr().err
 
 
 def test_pickled_checkpoints_are_never_loaded(
@@ -205,3 +223,11 @@ def test_silero_vad_archive(rate: int, samples: int, tmp_path: Path) -> None:
     assert conv.report.frontend == "trace"
     assert any("forward assigns _context" in w for w in conv.report.warnings)
     assert any("aten::equal read a tensor value (5 times)" in w for w in conv.report.warnings)
+
+
+def test_silero_vad_archive_from_the_command_line(tmp_path: Path) -> None:
+    archive, out = str(_silero()), tmp_path / "vad"
+    args = ["convert", archive, "-o", str(out), "--input-shape", "1,512"]
+    assert main([*args, "--bind", "sr=16000", "--reset", "reset_states", "-q"]) == 0
+    source = (out / "model.py").read_text()
+    assert "--bind sr=16000 --reset reset_states" in source

@@ -22,6 +22,7 @@ from . import Conversion, __version__, convert
 from .analyze import analyze
 from .analyze_report import render
 from .capture import FRONTENDS
+from .capture.bound import bind, parse_binds
 from .capture.dynamic import parse_cli
 from .command import invocation, regenerate_command
 from .demo import run_demo
@@ -169,6 +170,21 @@ def _target_and_inputs(c: argparse.ArgumentParser) -> None:
         " or one_hot accepts, else 0,100)",
     )
     c.add_argument(
+        "--bind",
+        action="append",
+        metavar="NAME=VALUE",
+        default=[],
+        help="fix a non-tensor argument of forward(), e.g. sr=16000 (a Python literal); the"
+        " model is converted for that value",
+    )
+    c.add_argument(
+        "--reset",
+        metavar="METHOD",
+        default=None,
+        help="a method of the model to call before every forward (a streaming model's"
+        " reset_states), so torch and MLX compare from the same fresh state",
+    )
+    c.add_argument(
         "--dynamic",
         action="append",
         metavar="NAME:DIMS",
@@ -184,6 +200,13 @@ def _no_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
+
+
+def _bound(args: argparse.Namespace, model: Any) -> Any:
+    """The model with ``--bind``/``--reset`` applied (as ``fx2mlx.bind``)."""
+    if not args.bind and args.reset is None:
+        return model
+    return bind(model, reset=args.reset, **parse_binds(args.bind))
 
 
 def _inputs(args: argparse.Namespace, model: object, factory_inputs: tuple | None) -> tuple:
@@ -211,6 +234,7 @@ def _check_input_options(args: argparse.Namespace) -> None:
     for text in args.input_dtype:
         parse_dtype(text)
     parse_cli(args.dynamic)
+    parse_binds(args.bind)
 
 
 def _early_checks(args: argparse.Namespace, out: Path) -> None:
@@ -231,6 +255,7 @@ def cmd_convert(args: argparse.Namespace, argv: list[str]) -> int:
     progress = SILENT if args.quiet else ConsoleProgress(sys.stderr)
     with progress.stage("load model"):
         model, factory_inputs = resolve_target(args.target)
+    model = _bound(args, model)
     inputs = _inputs(args, model, factory_inputs)
     with _no_warnings():
         conversion = convert(
@@ -320,6 +345,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     progress = SILENT if args.quiet or args.json else ConsoleProgress(sys.stderr)
     with progress.stage("load model"):
         model, factory_inputs = resolve_target(args.target)
+    model = _bound(args, model)
     inputs = _inputs(args, model, factory_inputs)
     with _no_warnings():
         command = regenerate_command(args.target, vars(args))  # model.py's lines as convert's

@@ -62,6 +62,14 @@ def _dynamic(options: Options) -> list[str]:
     ]
 
 
+def _binds(options: Options) -> list[str]:
+    """One ``--bind NAME=VALUE`` per argument, sorted, values as Python writes them."""
+    from .capture.bound import parse_binds
+
+    bound = parse_binds(options.get("bind") or [])
+    return [w for name in sorted(bound) for w in ("--bind", f"{name}={bound[name]!r}")]
+
+
 def _choice(flag: str, dest: str, default: str) -> Callable[[Options], list[str]]:
     def render(options: Options) -> list[str]:
         value = options.get(dest, default)
@@ -82,6 +90,8 @@ OUTPUT_OPTIONS: dict[str, Callable[[Options], list[str]]] = {
     "input_dtype": _dtypes,
     "frontend": _choice("--frontend", "frontend", "auto"),
     "dynamic": _dynamic,
+    "bind": _binds,
+    "reset": _choice("--reset", "reset", None),
     "channels_last_io": _flag("--channels-last-io", "channels_last_io"),
 }
 # --input-range only picks the values of the example inputs, never what is generated

@@ -9,6 +9,7 @@ forward, so that torch runs each call from fresh state as the generated code doe
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 import torch
@@ -68,3 +69,20 @@ def bind(model: nn.Module, *, reset: str | None = None, **constants: Any) -> Bou
     cls = type(name, (Bound,), {"__module__": type(model).__module__})
     model.eval()
     return cls(model, constants, reset).eval()
+
+
+def parse_binds(specs: list[str]) -> dict[str, Any]:
+    """``["sr=16000", "mode='fast'"]`` -> ``{"sr": 16000, "mode": "fast"}`` (``--bind``)."""
+    out: dict[str, Any] = {}
+    for spec in specs:
+        name, sep, text = spec.partition("=")
+        try:
+            value = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            sep = ""
+        if not sep or not name.strip().isidentifier():
+            raise Fx2MlxError(
+                f"--bind takes NAME=VALUE with a Python literal value (sr=16000), got {spec!r}"
+            )
+        out[name.strip()] = value
+    return out

@@ -55,8 +55,8 @@ def script_arity(model: nn.Module, count: int) -> str | None:
     values = ", ".join(f"{a.name}=..." for a in missing)
     return (
         f"forward({sig}) needs {names} besides the {count} example input(s): bind "
-        f"{'them' if len(missing) > 1 else 'it'} in Python with fx2mlx.bind(model, {values}) (on"
-        " the command line: a factory file.py:make returning the bound model)"
+        f"{'them' if len(missing) > 1 else 'it'} with fx2mlx.bind(model, {values}) (on the command"
+        f" line: {' '.join('--bind ' + a.name + '=...' for a in missing)})"
     )
 
 
