@@ -25,7 +25,7 @@ from .progress import SILENT, Progress
 from .report import Report, Validation
 from .shapeless import works_shapeless
 from .tensors import random_tensor
-from .validate import describe_inputs, validate_source
+from .validate import describe_inputs, generated_from, validate_generated
 from .weights import save_weights
 
 __version__ = "0.1.0"
@@ -116,11 +116,12 @@ class Conversion:
         cl_io = bool(self._manifest.get("channels_last_io"))
         progress = self.progress if progress is None else progress
         with progress.stage("validation"):
-            result = validate_source(
-                self.model, self.source, self.weights, sets, rtol, atol, cl_io, progress, labels
-            )
-            if inputs is None and self.second_shapes is not None and not cl_io:
-                self.report.shapeless = works_shapeless(self.source, self.weights, sets)
+            with generated_from(self.source, self.weights) as generated:  # loaded once
+                result = validate_generated(
+                    self.model, generated, sets, rtol, atol, cl_io, progress, labels
+                )
+                if inputs is None and self.second_shapes is not None and not cl_io:
+                    self.report.shapeless = works_shapeless(generated, sets)
         self.report.validation = result
         return result
 

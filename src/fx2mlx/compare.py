@@ -63,7 +63,7 @@ def compare(
     """Check every output leaf; ``compute_dtype`` is the least precise float the model
     computes in (its weights', its inputs'): no output is held to a tighter tolerance."""
     expected = [(n, v) for n, v in _torch_leaves(torch_out) if isinstance(v, torch.Tensor)]
-    got = [v for v in _mlx_leaves(mlx_out) if isinstance(v, mx.array)]
+    got = [v for v in mlx_leaves(mlx_out) if isinstance(v, mx.array)]
     if len(expected) != len(got):
         check = OutputCheck("structure", [len(expected)], float("inf"), float("inf"), False)
         check.problem = f"{len(got)} output arrays, torch has {len(expected)}"
@@ -76,11 +76,11 @@ def compare(
     ]
 
 
-def _mlx_leaves(value: Any) -> list[Any]:
+def mlx_leaves(value: Any) -> list[Any]:
     if isinstance(value, dict):
-        return [x for v in value.values() for x in _mlx_leaves(v)]
+        return [x for v in value.values() for x in mlx_leaves(v)]
     if isinstance(value, (list, tuple)):
-        return [x for v in value for x in _mlx_leaves(v)]
+        return [x for v in value for x in mlx_leaves(v)]
     return [value]
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,22 @@ def validate_folder(
 ) -> Validation:
     """Compare on every input set; an output's row keeps its worst set's numbers."""
     generated = load_generated(folder)
+    return validate_generated(
+        model, generated, input_sets, rtol, atol, channels_last_io, progress, labels
+    )
+
+
+def validate_generated(
+    model: torch.nn.Module,
+    generated: Any,
+    input_sets: list[tuple],
+    rtol: float = 1e-4,
+    atol: float = 1e-3,
+    channels_last_io: bool = False,
+    progress: Progress = SILENT,
+    labels: list[str] | None = None,
+) -> Validation:
+    """:func:`validate_folder` on a generated model already loaded."""
     labels = labels or [describe_inputs(f"set {i + 1}", s) for i, s in enumerate(input_sets)]
     dtype = compute_dtype(model, input_sets)
     worst: dict[str, OutputCheck] = {}
@@ -121,6 +139,16 @@ def validate_folder(
             check.inputs = label
             worst[check.name] = _worse(check, worst.get(check.name))
     return Validation(list(worst.values()), rtol, atol, labels)
+
+
+@contextlib.contextmanager
+def generated_from(source: str, weights: dict[str, mx.array]) -> Iterator[Any]:
+    """The generated model, written to a temporary folder and loaded from there."""
+    with tempfile.TemporaryDirectory(prefix="fx2mlx-validate-") as tmp:
+        folder = Path(tmp)
+        (folder / "model.py").write_text(source)
+        save_weights(str(folder / "model.safetensors"), weights)
+        yield load_generated(folder)
 
 
 def validate_source(
@@ -134,10 +162,7 @@ def validate_source(
     progress: Progress = SILENT,
     labels: list[str] | None = None,
 ) -> Validation:
-    with tempfile.TemporaryDirectory(prefix="fx2mlx-validate-") as tmp:
-        folder = Path(tmp)
-        (folder / "model.py").write_text(source)
-        save_weights(str(folder / "model.safetensors"), weights)
-        return validate_folder(
-            model, folder, input_sets, rtol, atol, channels_last_io, progress, labels
+    with generated_from(source, weights) as generated:
+        return validate_generated(
+            model, generated, input_sets, rtol, atol, channels_last_io, progress, labels
         )

@@ -10,12 +10,28 @@ forward, so that torch runs each call from fresh state as the generated code doe
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
 from ..errors import Fx2MlxError
+
+
+def share_state(
+    target: nn.Module, source: nn.Module, child: Callable[[nn.Module], nn.Module]
+) -> None:
+    """Register ``source``'s own parameters and buffers on ``target`` under the same keys
+    (the same storage), and ``child(c)`` for each of its children."""
+    for key, param in source.named_parameters(recurse=False):
+        # TorchScript hands out plain tensors: a Parameter view of the same storage
+        shared = param if isinstance(param, nn.Parameter) else nn.Parameter(param, False)
+        target.register_parameter(key, shared)
+    for key, buf in source.named_buffers(recurse=False):
+        target.register_buffer(key, buf)
+    for key, c in source.named_children():
+        target.add_module(key, child(c))
 
 
 class Bound(nn.Module):
@@ -31,14 +47,7 @@ class Bound(nn.Module):
         self.__dict__["bound_model"] = model  # not registered: its contents are, below
         self.constants = dict(constants)
         self.reset = reset
-        for key, param in model.named_parameters(recurse=False):
-            # TorchScript hands out plain tensors: a Parameter view of the same storage
-            shared = param if isinstance(param, nn.Parameter) else nn.Parameter(param, False)
-            self.register_parameter(key, shared)
-        for key, buf in model.named_buffers(recurse=False):
-            self.register_buffer(key, buf)
-        for key, child in model.named_children():
-            self.add_module(key, child)
+        share_state(self, model, lambda child: child)
 
     def forward(self, *inputs: torch.Tensor) -> Any:
         if self.reset is not None:

@@ -16,14 +16,12 @@ example itself, and otherwise captures again with those dims static.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
 
 from ..errors import Fx2MlxError
-
-Declared = Mapping[str | int, Sequence[int]]
 
 
 @dataclass

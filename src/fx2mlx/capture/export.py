@@ -11,7 +11,7 @@ import torch
 from ..errors import Fx2MlxError
 from .dynamic import Dynamic, input_names, plan
 from .fastpath import eager_encoder_padding
-from .graph import Captured, from_exported, is_symbolic
+from .graph import Captured, from_exported, input_vals, is_symbolic
 from .probe import probe
 
 
@@ -92,8 +92,7 @@ def capture_export(
 
 def _fixed_dims(captured: Captured, dynamic: Dynamic) -> list[set[int]]:
     """Per input, the dims meant to be dynamic that came out static."""
-    vals = [n.meta.get("val") for n in captured.graph.nodes if n.op == "placeholder"]
-    vals = [v for v in vals if isinstance(v, torch.Tensor)]
+    vals = input_vals(captured)
     if dynamic.passthrough is not None or len(vals) != len(dynamic.dims):
         return [set() for _ in dynamic.dims]
     return [{d for d in dims if not is_symbolic(v.shape[d])} for v, dims in zip(vals, dynamic.dims)]
@@ -135,6 +134,5 @@ def _static_notes(
 
 
 def _inputs_have_symbolic_batch(captured: Captured) -> bool:
-    vals = [n.meta.get("val") for n in captured.graph.nodes if n.op == "placeholder"]
-    tensors = [v for v in vals if isinstance(v, torch.Tensor) and v.dim() > 0]
+    tensors = [v for v in input_vals(captured) if v.dim() > 0]
     return bool(tensors) and all(is_symbolic(v.shape[0]) for v in tensors)

@@ -50,6 +50,17 @@ class Captured:
         return self.model.get_submodule(path) if path else self.model
 
 
+def size_expr(size: object) -> object:
+    """A size as sympy sees it: a SymInt's expression (``s0``, ``2*s1``), else the int."""
+    return size.node.expr if isinstance(size, torch.SymInt) else size
+
+
+def input_vals(captured: Captured) -> list[torch.Tensor]:
+    """The example value (with symbolic sizes) of every tensor input, in order."""
+    vals = [n.meta.get("val") for n in captured.graph.nodes if n.op == "placeholder"]
+    return [v for v in vals if isinstance(v, torch.Tensor)]
+
+
 def is_symbolic(size: object) -> bool:
     """A size the captured program keeps symbolic (export may leave a SymInt that a later
     guard fixed to a number)."""

@@ -67,7 +67,7 @@ def probe(
     model: torch.nn.Module, inputs: tuple, dynamic: Dynamic, captured: Captured, export: object
 ) -> None:
     """Set ``captured.probe`` (None when every dim is already dynamic or the probe fails)."""
-    static = [d for x, dims in zip(inputs, dynamic.dims) for d in range(x.dim()) if d not in dims]
+    static = any(d not in dims for x, dims in zip(inputs, dynamic.dims) for d in range(x.dim()))
     if dynamic.passthrough is not None or not static or not _has_sizes(captured.graph):
         return
     auto = torch.export.Dim.AUTO
@@ -91,18 +91,24 @@ def probe(
 
 def _has_sizes(graph: fx.Graph) -> bool:
     """Whether some shape op takes a size > 1 as a number (what the probe would explain)."""
-    for node in graph.nodes:
-        schema = getattr(node.target, "_schema", None)
-        if node.op != "call_function" or schema is None:
-            continue
-        if schema.name.split("::")[-1] in SHAPE_OPS and any(v > 1 for v in _ints(node.args[1:])):
-            return True
-    return False
+    return any(
+        node.op == "call_function"
+        and op_name(node) in SHAPE_OPS
+        and any(v > 1 for v in size_ints(node.args[1:]))
+        for node in graph.nodes
+    )
 
 
-def _ints(value: object) -> list[int]:
+def op_name(node: fx.Node) -> str:
+    """The ATen op's name without namespace or overload (``view``), "" for other targets."""
+    schema = getattr(node.target, "_schema", None)
+    return schema.name.split("::")[-1] if schema is not None else ""
+
+
+def size_ints(value: object) -> list[int]:
+    """Every int in ``value`` (nested lists and tuples; bools are not sizes)."""
     if isinstance(value, (list, tuple)):
-        return [v for x in value for v in _ints(x)]
+        return [v for x in value for v in size_ints(x)]
     return [value] if isinstance(value, int) and not isinstance(value, bool) else []
 
 

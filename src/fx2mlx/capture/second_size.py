@@ -9,24 +9,22 @@ evaluated from the symbols.
 from __future__ import annotations
 
 import sympy
-import torch
 
-from .graph import Captured
+from .graph import Captured, input_vals, size_expr
 
 _STEP_CAP = 16  # the step keeps the size divisible by up to 16 (a U-Net's downsamplings)
 
 
 def second_shapes(captured: Captured, inputs: tuple) -> list[list[int]] | None:
     """Per input, a shape with every dynamic dim at another size; None if none is dynamic."""
-    vals = [n.meta.get("val") for n in captured.graph.nodes if n.op == "placeholder"]
-    vals = [v for v in vals if isinstance(v, torch.Tensor)]
+    vals = input_vals(captured)
     if len(vals) != len(inputs):
         return None
     example: dict[sympy.Symbol, int] = {}
     batch: set[sympy.Symbol] = set()
     for v, x in zip(vals, inputs):
         for d, size in enumerate(v.shape):
-            expr = _expr(size)
+            expr = size_expr(size)
             if isinstance(expr, sympy.Symbol):
                 example.setdefault(expr, int(x.shape[d]))
                 if d == 0:
@@ -39,12 +37,8 @@ def second_shapes(captured: Captured, inputs: tuple) -> list[list[int]] | None:
     return shapes if shapes != [list(x.shape) for x in inputs] else None
 
 
-def _expr(size: object) -> object:
-    return size.node.expr if isinstance(size, torch.SymInt) else size
-
-
 def _value(size: object, new: dict) -> int:
-    expr = _expr(size)
+    expr = size_expr(size)
     return int(expr.subs(new)) if isinstance(expr, sympy.Expr) else int(expr)
 
 

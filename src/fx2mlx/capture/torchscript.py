@@ -25,6 +25,8 @@ from collections.abc import Iterator
 import torch
 from torch import fx, nn
 
+from .bound import share_state
+
 # recorded ops whose result is a Python value read from tensor data
 READ_OPS = {
     torch.ops.aten.item.default,
@@ -137,14 +139,7 @@ def mirror(model: nn.Module) -> nn.Module:
     name = model.original_name if isinstance(model, torch.jit.ScriptModule) else None
     cls = type(name or type(model).__name__, (nn.Module,), {"__module__": _origin(model)})
     copy = cls()
-    for key, param in model.named_parameters(recurse=False):
-        # TorchScript hands out plain tensors: a Parameter view of the same storage
-        shared = param if isinstance(param, nn.Parameter) else nn.Parameter(param, False)
-        copy.register_parameter(key, shared)
-    for key, buf in model.named_buffers(recurse=False):
-        copy.register_buffer(key, buf)
-    for key, child in model.named_children():
-        copy.add_module(key, mirror(child))
+    share_state(copy, model, mirror)
     return copy.eval()
 
 

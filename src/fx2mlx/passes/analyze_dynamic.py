@@ -17,27 +17,12 @@ import torch
 from torch import fx
 
 from ..capture import Captured
-from ..capture.graph import is_symbolic
-from ..capture.probe import SHAPE_OPS
+from ..capture.graph import is_symbolic, size_expr
+from ..capture.probe import SHAPE_OPS, op_name, size_ints
 from ..meta import BAKED, ORIGIN, SCOPE
 from ..report import BakedDim
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
-
-
-def _op_name(node: fx.Node) -> str:
-    schema = getattr(node.target, "_schema", None)
-    return schema.name.split("::")[-1] if schema is not None else ""
-
-
-def _ints(value: object) -> list[int]:
-    if isinstance(value, bool):
-        return []
-    if isinstance(value, int):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [v for x in value for v in _ints(x)]
-    return []
 
 
 def _static_dims(captured: Captured) -> dict[int, tuple[int, str, int]]:
@@ -70,7 +55,7 @@ def analyze_dynamic(captured: Captured) -> list[BakedDim]:
     dims = _static_dims(captured)
     found: list[BakedDim] = []
     for node in captured.graph.nodes:
-        if node.op != "call_function" or _op_name(node) not in SHAPE_OPS:
+        if node.op != "call_function" or op_name(node) not in SHAPE_OPS:
             continue
         baked = _from_probe(captured, node) or _by_value(node, dims)
         if baked:
@@ -82,13 +67,13 @@ def analyze_dynamic(captured: Captured) -> list[BakedDim]:
 def _where(node: fx.Node) -> dict[str, str]:
     frames = node.meta.get(SCOPE, ())
     where = frames[-1][1] if frames else "<top>"
-    return {"op": _op_name(node), "module": where, "source": _user_line(node)}
+    return {"op": op_name(node), "module": where, "source": _user_line(node)}
 
 
 def _by_value(node: fx.Node, dims: dict[int, tuple[int, str, int]]) -> list[BakedDim]:
     """Shape arguments equal to a static input size (> 1): the guess without a probe."""
     args = node.args[1:]  # the first argument is the tensor being reshaped or sliced
-    hits = sorted({v for a in args for v in _ints(a) if v in dims})
+    hits = sorted({v for a in args for v in size_ints(a) if v in dims})
     return [BakedDim(dims[v][1], dims[v][0], dims[v][2], v, **_where(node)) for v in hits]
 
 
@@ -107,7 +92,7 @@ def _from_probe(captured: Captured, node: fx.Node) -> list[BakedDim]:
         if not isinstance(value, int) or isinstance(value, bool) or not isinstance(other, fx.Node):
             continue
         size = other.meta.get("val")
-        for symbol in sorted(getattr(_expr(size), "free_symbols", ()), key=str):
+        for symbol in sorted(getattr(size_expr(size), "free_symbols", ()), key=str):
             index, dim = probe.symbols.get(symbol, (len(inputs), 0))
             baked = _static_size(inputs, index, dim)
             if baked is not None:
@@ -123,10 +108,6 @@ def _static_size(inputs: list[fx.Node], index: int, dim: int) -> int | None:
         return None
     size = val.shape[dim]
     return None if is_symbolic(size) else int(size)
-
-
-def _expr(size: object) -> object:
-    return size.node.expr if isinstance(size, torch.SymInt) else None
 
 
 def _flat(value: object) -> list[object]:

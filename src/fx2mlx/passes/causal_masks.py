@@ -16,7 +16,7 @@ import torch
 from torch import fx
 
 from ..capture import Captured
-from ..capture.second_size import _expr
+from ..capture.graph import size_expr
 from ..emit_ctx import op_args
 from .size_only import erase_unused, holds_at_every_size, val
 
@@ -40,7 +40,7 @@ def _is_causal(captured: Captured, node: fx.Node) -> bool:
     if not isinstance(mask, fx.Node) or args.get("is_causal"):
         return False
     lq, lk = (val(x).shape[-2] for x in (q, k))
-    if _expr(lq) != _expr(lk) or val(mask).shape[-1] != lk or val(mask).shape[-2] != lq:
+    if size_expr(lq) != size_expr(lk) or val(mask).shape[-1] != lk or val(mask).shape[-2] != lq:
         return False
     return holds_at_every_size(captured, mask, _causal_values)
 

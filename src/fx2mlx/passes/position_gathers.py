@@ -15,7 +15,7 @@ import torch
 from torch import fx
 
 from ..capture import Captured
-from ..capture.second_size import _expr
+from ..capture.graph import size_expr
 from .size_only import erase_unused, holds_at_every_size, val
 
 aten = torch.ops.aten
@@ -63,7 +63,7 @@ def _arange_axis(captured: Captured, index: fx.Node) -> int | None:
 def _same_size(a: object, b: object) -> bool:
     """Equal sizes; or two inputs' dynamic dims of equal example size (the ids' batch and
     their mask's: export gives each its own symbol, the model's code takes them as equal)."""
-    if _expr(a) == _expr(b):
+    if size_expr(a) == size_expr(b):
         return True
     return all(isinstance(x, torch.SymInt) for x in (a, b)) and a.node.hint == b.node.hint
 

@@ -15,7 +15,7 @@ import torch
 from torch import fx
 
 from ..capture import Captured
-from ..capture.second_size import _expr
+from ..capture.graph import input_vals, size_expr
 
 aten = torch.ops.aten
 # ops that read only the shape of a tensor argument
@@ -73,12 +73,9 @@ def _shape_only_ancestors(mask: fx.Node) -> list[fx.Node] | None:
 def _symbols(captured: Captured) -> dict[sympy.Symbol, int]:
     """Every size symbol of the inputs, with the example's value."""
     found: dict[sympy.Symbol, int] = {}
-    for node in captured.graph.nodes:
-        val = node.meta.get("val")
-        if node.op != "placeholder" or not isinstance(val, torch.Tensor):
-            continue
+    for val in input_vals(captured):
         for size in val.shape:
-            expr = _expr(size)
+            expr = size_expr(size)
             if isinstance(expr, sympy.Symbol):
                 found.setdefault(expr, int(size.node.hint or 2))
     return found
@@ -110,7 +107,8 @@ def _run(captured: Captured, nodes: list[fx.Node], sizes: dict) -> dict[fx.Node,
         if node.op == "placeholder":
             like = val(node)
             shape = [
-                int(_expr(s).subs(sizes)) if isinstance(s, torch.SymInt) else s for s in like.shape
+                int(size_expr(s).subs(sizes)) if isinstance(s, torch.SymInt) else s
+                for s in like.shape
             ]
             env[node] = torch.zeros(shape, dtype=like.dtype)
         elif node.op == "get_attr":
