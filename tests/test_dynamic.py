@@ -107,16 +107,45 @@ class _Frames(nn.Module):
 
 def test_a_derived_size_is_attributed_to_the_dim_it_comes_from(tmp_path: Path) -> None:
     conv = assert_converts(_Frames(), torch.randn(2, 8, 16))
-    (baked,) = conv.report.baked_dims
+    baked, mels = conv.report.baked_dims
     assert (baked.input, baked.dim, baked.value, baked.derived) == ("x", 2, 16, 8)
+    # the conv's weight fixes the mels: listed, and checked like torch checks it
+    assert (mels.input, mels.dim, mels.value, mels.by_model) == ("x", 1, 8, True)
     assert "# 8 from x.shape[2] = 16 when traced" in conv.source
-    assert "--dynamic x:2" in baked_lines(conv.report.baked_dims, conv.source)[0]
+    lines = baked_lines(conv.report.baked_dims, conv.source)
+    assert "--dynamic x:2" in lines[1] and lines[0].startswith("fixed by the model: input 0")
     mlx_model = load_generated(conv.save(tmp_path / "out"))
     with pytest.raises(ValueError, match=r"x\.shape\[2\] is 32: model\.py takes 16 only"):
         mlx_model(mx.zeros((2, 8, 32)))
+    with pytest.raises(ValueError, match=r"x\.shape\[1\] is 4: model\.py takes 8 only"):
+        mlx_model(mx.zeros((2, 4, 16)))
     declared = assert_converts(_Frames(), torch.randn(2, 8, 16), dynamic={"x": [2]})
-    assert declared.report.baked_dims == []
+    assert [b.by_model for b in declared.report.baked_dims] == [True]
     _runs_at(declared, [[[2, 8, 32]], [[1, 8, 6]]])
+
+
+class _CheckedFrames(_Frames):
+    """Whisper's encoder: the model checks its frame count itself, so no probe can trace the
+    8 in the view back to frames (16 // 2); a reshape by it takes 32 frames silently."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[2] != 16:
+            raise ValueError("expected 16 frames")
+        h = self.conv(x).transpose(1, 2)
+        return self.proj(h).view(x.shape[0], 8, -1, 4).sum(-1)
+
+
+def test_sizes_the_model_fixes_are_listed_and_refused(tmp_path: Path) -> None:
+    conv = assert_converts(_CheckedFrames(), torch.randn(2, 8, 16))
+    fixed = [(b.dim, b.value) for b in conv.report.baked_dims if b.by_model]
+    assert fixed == [(1, 8), (2, 16)]
+    assert "when traced" not in conv.source  # the 8 is not guessed to be the mels
+    assert baked_lines(conv.report.baked_dims, "")[1] == (
+        "fixed by the model: input 0 (x) dim 2 = 16"
+    )
+    mlx_model = load_generated(conv.save(tmp_path / "out"))
+    with pytest.raises(ValueError, match=r"x\.shape\[2\] is 32: model\.py takes 16 only"):
+        mlx_model(mx.zeros((2, 8, 32)))
 
 
 def test_spatial_dims_are_static_unless_declared() -> None:

@@ -67,12 +67,19 @@ def _unsupported(a: Analysis) -> list[str]:
 def _baked(a: Analysis) -> list[str]:
     if a.frontend is None:
         return []
-    if not a.baked_dims:
-        return ["baked-in input sizes: none"]
     source = a.generated.source if a.generated is not None else ""
-    return ["baked-in input sizes (each commented on its generated line):"] + [
-        f"  {line.removeprefix('baked in: ')}" for line in baked_lines(a.baked_dims, source)
-    ]
+    traced = [b for b in a.baked_dims if not b.by_model]
+    fixed = [b for b in a.baked_dims if b.by_model]
+    lines = ["baked-in input sizes: none"]
+    if traced:
+        lines = ["baked-in input sizes (each commented on its generated line):"] + [
+            f"  {line.removeprefix('baked in: ')}" for line in baked_lines(traced, source)
+        ]
+    if fixed:  # checked at the top of __call__, as the model refuses other sizes itself
+        lines += ["input sizes the model fixes (model.py refuses others):"] + [
+            f"  {line.removeprefix('fixed by the model: ')}" for line in baked_lines(fixed, "")
+        ]
+    return lines
 
 
 def _generated(a: Analysis) -> list[str]:

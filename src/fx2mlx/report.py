@@ -123,10 +123,13 @@ class BakedDim:
     module: str  # module path of that op ("<top>" for the model itself)
     source: str = ""  # the user's line that produced it, "models.py:40"
     derived: int | None = None  # the constant written, when computed from the size (16 // 2)
+    by_model: bool = False  # the model itself takes this size only (a weight, its own check)
 
     @property
     def note(self) -> str:
         """The comment on the generated line that uses it."""
+        if self.by_model:
+            return f"{self.input}.shape[{self.dim}] = {self.value}: the model takes no other"
         if self.derived is not None and self.derived != self.value:
             return f"{self.derived} from {self.input}.shape[{self.dim}] = {self.value} when traced"
         return f"{self.value} = {self.input}.shape[{self.dim}] when traced"
@@ -167,6 +170,9 @@ def baked_lines(baked: list[BakedDim], source: str, places: int = 3) -> list[str
         groups.setdefault((b.index, b.input, b.dim, b.value), []).append(b)
     lines = []
     for (index, name, dim, value), items in sorted(groups.items()):
+        if all(b.by_model for b in items):
+            lines.append(f"fixed by the model: input {index} ({name}) dim {dim} = {value}")
+            continue
         text = f"baked in: input {index} ({name}) dim {dim} = {value}"
         at = sorted({n for note in {b.note for b in items} for n in noted_lines(note, source)})
         if at:

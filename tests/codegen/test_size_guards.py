@@ -36,8 +36,8 @@ def test_no_check_without_baked_sizes() -> None:
 
 def test_channels_last_input_is_checked_where_it_holds_the_dim() -> None:
     """With channels-last I/O the generated model takes (N, H, W, C): torch's dims 2 and 3
-    are axes 1 and 2. (Dim 1, the channels, is fixed by the conv's weight: the probe capture
-    shows it can't vary, so it is not a baked size.)"""
+    are axes 1 and 2. Dim 1, the channels, is fixed by the conv's weight (the probe capture
+    shows it can't vary): not a baked size, but checked on axis 3 as the model checks it."""
 
     class Model(torch.nn.Module):
         def __init__(self) -> None:
@@ -50,7 +50,8 @@ def test_channels_last_input_is_checked_where_it_holds_the_dim() -> None:
 
     conv = fx2mlx.convert(Model(), torch.randn(2, 3, 8, 6), channels_last_io=True)
     assert conv.validate().ok
-    assert {b.dim for b in conv.report.baked_dims} == {2, 3}
+    assert {b.dim for b in conv.report.baked_dims if not b.by_model} == {2, 3}
+    assert [b.dim for b in conv.report.baked_dims if b.by_model] == [1]
     for b in conv.report.baked_dims:
         axis = {1: 3, 2: 1, 3: 2}[b.dim]
         assert f"x.shape[{axis}] != {b.value}" in conv.source

@@ -86,7 +86,8 @@ def capture_export(
     captured.dynamic_batch = _inputs_have_symbolic_batch(captured)
     captured.widened = WIDENED in notes
     captured.warnings.extend(n for n in notes if n != WIDENED)
-    probe(model, inputs, dynamic, captured, _export)
+    if frontend != "trace":  # a recorded graph holds the example's sizes: nothing to probe
+        probe(model, inputs, dynamic, captured, _export)
     return captured
 
 

@@ -61,6 +61,10 @@ class Probe:
 
     args: dict[Key, tuple] = field(default_factory=dict)
     symbols: dict[sympy.Symbol, tuple[int, int]] = field(default_factory=dict)  # (input, dim)
+    # (input, dim, size) the probe could not make dynamic: the model itself fixes them (a
+    # weight's shape, a check like Whisper's frame count); size-1 dims are left out (export
+    # specializes 0 and 1 whatever the model does)
+    fixed: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 def probe(
@@ -83,6 +87,8 @@ def probe(
         for d, size in enumerate(node.meta["val"].shape):
             if is_symbolic(size) and isinstance(size.node.expr, sympy.Symbol):
                 found.symbols.setdefault(size.node.expr, (index, d))
+            elif not is_symbolic(size) and size > 1:
+                found.fixed.append((index, d, int(size)))
     found.args = {key: node.args for node, key in keys(ep.graph)}
     for node, key in keys(captured.graph):
         node.meta[ORIGIN] = key

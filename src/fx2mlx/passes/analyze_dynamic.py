@@ -3,10 +3,12 @@
 Only the dims ``capture/dynamic.py`` chose are dynamic; every other input dimension is
 static, so code like ``x.view(B, 12, -1)`` or ``pos[:, : x.shape[1]]`` comes out with the
 example's value written in. The probe capture (every dim dynamic) shows which constants are
-computed from which input dims, derived ones included (``frames // 2``); where it can't (no
-counterpart, or the model fixes the dim there too), a shape argument equal to a static input
-dimension is reported. The generated
-line gets a comment saying where the number came from.
+computed from which input dims, derived ones included (``frames // 2``); the generated line
+gets a comment saying where the number came from. Dims the probe could not make dynamic are
+fixed by the model itself (a weight's shape, its own size check): they are listed, and the
+generated code refuses other sizes as the model does, since a number derived from one is
+baked where no probe can trace it. Without a probe counterpart, a shape argument equal to a
+static input dimension is reported.
 """
 
 from __future__ import annotations
@@ -57,10 +59,41 @@ def analyze_dynamic(captured: Captured) -> list[BakedDim]:
     for node in captured.graph.nodes:
         if node.op != "call_function" or op_name(node) not in SHAPE_OPS:
             continue
-        baked = _from_probe(captured, node) or _by_value(node, dims)
+        baked = _from_probe(captured, node)
+        if not baked and not _explained(captured, node):
+            baked = _by_value(node, dims)
         if baked:
             node.meta[BAKED] = ", ".join(dict.fromkeys(b.note for b in baked))
             found += baked
+    return found + _fixed_by_model(captured)
+
+
+def _explained(captured: Captured, node: fx.Node) -> bool:
+    """Whether the probe has this node with the same numbers: then none derives from an input
+    dim the model lets vary (a head count, or a size of a dim the model fixes)."""
+    probe, key = captured.probe, node.meta.get(ORIGIN)
+    if probe is None or key not in probe.args:
+        return False
+    mine, theirs = _flat(node.args[1:]), _flat(probe.args[key][1:])
+    ints = [(a, b) for a, b in zip(mine, theirs) if isinstance(a, int)]
+    return len(mine) == len(theirs) and all(a == b for a, b in ints)
+
+
+def _fixed_by_model(captured: Captured) -> list[BakedDim]:
+    """Input dims the model itself fixes (the probe could not make them dynamic), listed when
+    the graph holds size constants: a number computed from one (Whisper's frames // 2) is
+    baked where no probe can trace it, so the generated code must refuse other sizes as the
+    model does."""
+    probe = captured.probe
+    if probe is None:
+        return []
+    inputs = [n for n in captured.graph.nodes if n.op == "placeholder"]
+    found = []
+    for index, dim, _ in probe.fixed:
+        size = _static_size(inputs, index, dim)
+        if size is not None and size > 1:
+            name = inputs[index].name
+            found.append(BakedDim(name, index, dim, size, op="", module="", by_model=True))
     return found
 
 
