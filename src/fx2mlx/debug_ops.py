@@ -1,0 +1,230 @@
+"""Op by op inside one module: each node's generated expression, fed torch's exact inputs
+(in the node's storage layout), against torch's value of that node.
+
+Torch's values come from running the captured graph node by node after the passes (an
+inserted transpose is the identity there: it changes storage, not values). Each node is checked
+alone, so an error can't come from upstream: the first node that drifts is the culprit.
+"""
+
+from __future__ import annotations
+
+import linecache
+import operator
+import re
+from typing import Any
+
+import mlx.core as mx
+import torch
+from torch import fx
+from torch.utils import _pytree as pytree
+
+from .capture import Captured
+from .codegen.collect import layer_stmt, op_stmt, relayout_stmt
+from .codegen.draft import Drafter
+from .codegen.scopes import Scope
+from .codegen.statements import Kind, Stmt
+from .compare import check_leaf, least_precise, tolerance_for
+from .debug_report import OpFinding
+from .expr import ATOM, Expr
+from .layout import Perm, relayout
+from .meta import LAYER, LAYOUT
+from .report import OutputCheck
+from .tensors import to_mlx
+
+
+def torch_values(captured: Captured, inputs: tuple) -> dict[str, Any]:
+    """Every node's value in torch (by node name), the graph run on ``inputs``."""
+    env: dict[str, Any] = {}
+    given = iter(inputs)
+    with torch.no_grad():
+        for node in captured.graph.nodes:
+            if node.op == "placeholder":
+                value = next(given)
+                env[node.name] = value.clone() if isinstance(value, torch.Tensor) else value
+            elif node.op == "get_attr":
+                env[node.name] = captured.consts[str(node.target)]
+            elif node.op in ("call_function", "call_module"):
+                env[node.name] = _run(captured, node, env)
+    return env
+
+
+def _run(captured: Captured, node: fx.Node, env: dict[str, Any]) -> Any:
+    args = fx.node.map_arg(node.args, lambda n: env[n.name])
+    kwargs = fx.node.map_arg(node.kwargs, lambda n: env[n.name])
+    if node.op == "call_module":
+        return captured.module(str(node.target))(*args, **kwargs)
+    if node.target is relayout:
+        return args[0]  # a transpose of storage only: torch's value is its input's
+    return node.target(*args, **kwargs)
+
+
+def statement(node: fx.Node, scope: Scope) -> Stmt:
+    """The statement codegen builds for ``node`` (its holes name the values it reads)."""
+    if node.op == "call_module":
+        return layer_stmt(node, scope, 0)
+    if node.target is relayout:
+        return relayout_stmt(node, 0)
+    return op_stmt(node, scope, 0, set())
+
+
+def op_name(node: fx.Node) -> str:
+    """``aten.softmax.int``, ``nn.Linear``, ``getitem``: what a person looks up."""
+    if node.op == "call_module":
+        return node.meta[LAYER].ctor.fn
+    if node.target is operator.getitem:
+        return "getitem"
+    if node.target is relayout:
+        return "transpose (layout)"
+    if isinstance(node.target, torch._ops.OpOverload):
+        return str(node.target)  # ``aten.softmax.int``: namespace, op and overload
+    return str(getattr(node.target, "__name__", node.target))
+
+
+def _storage(value: Any, perm: Perm | None) -> Any:
+    """torch's value as the generated code holds it (MLX, permuted to ``perm``)."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_storage(v, perm) for v in value)
+    out = to_mlx(value)
+    if isinstance(out, mx.array) and perm and len(perm) == out.ndim:
+        out = mx.transpose(out, list(perm))
+    return out
+
+
+def canonical(value: Any, perm: Perm | None) -> Any:
+    """An MLX value in storage layout ``perm`` back in torch's layout."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(canonical(v, perm) for v in value)
+    if isinstance(value, mx.array) and perm and len(perm) == value.ndim:
+        back = sorted(range(len(perm)), key=lambda i: perm[i])
+        return mx.transpose(value, back)
+    return value
+
+
+class OpProbe:
+    """Evaluates nodes' generated expressions one at a time against torch's values."""
+
+    def __init__(self, captured: Captured, env: dict[str, Any], glob: dict[str, Any]) -> None:
+        self.captured = captured
+        self.env = env
+        self.glob = glob  # the generated module's globals: mx, nn, its helpers
+        self.nodes = {n.name: n for n in captured.graph.nodes}
+        self.drafter = Drafter(captured, set(), Expr("None"))
+
+    def evaluate(self, node: fx.Node, scope: Scope, instance: Any) -> Any:
+        """The generated expression of ``node`` on torch's values of its inputs."""
+        expr = statement(node, scope).rhs()
+        attrs = self.drafter.attr_values(scope)
+        local: dict[str, Any] = {"self": instance}
+        values: dict[str, Expr] = {}
+        for i, name in enumerate(dict.fromkeys(expr.reads())):
+            if name in attrs:
+                values[name] = attrs[name]
+                continue
+            local[f"_fx2mlx_in{i}"] = _storage(self.env[name], self.nodes[name].meta.get(LAYOUT))
+            values[name] = Expr(f"_fx2mlx_in{i}", ATOM)
+        out = eval(expr.filled(values).text, self.glob, local)  # noqa: S307 - our own code
+        mx.eval(out)
+        return canonical(out, node.meta.get(LAYOUT))
+
+    def check(self, node: fx.Node, scope: Scope, instance: Any, rtol: float, atol: float) -> (
+        list[OutputCheck]
+    ):
+        """Every tensor of ``node``'s value against torch's (an empty list: nothing to
+        compare). Raises whatever the generated expression raises."""
+        got = self.evaluate(node, scope, instance)
+        ref = self.env[node.name]
+        refs = [t for t in pytree.tree_leaves(ref) if isinstance(t, torch.Tensor)]
+        outs = [a for a in pytree.tree_leaves(got) if isinstance(a, mx.array)]
+        if len(refs) != len(outs):
+            fail = OutputCheck(node.name, [], float("inf"), float("inf"), False)
+            fail.problem = f"{len(outs)} arrays, torch has {len(refs)} tensors"
+            return [fail]
+        return [
+            check_leaf(node.name, r, o, tolerance_for(least_precise([r.dtype]), rtol, atol))
+            for r, o in zip(refs, outs)
+        ]
+
+
+def finding(node: fx.Node, scope: Scope, source: str, cls: str, checks: list[OutputCheck]) -> (
+    OpFinding
+):
+    """What to print for a node that drifts: its op, the generated and the user's lines."""
+    stmt = statement(node, scope)
+    found = OpFinding(op_name(node), node.name)
+    if checks:
+        found.max_abs = max(c.max_abs for c in checks)
+        found.rel = max(c.rel for c in checks)
+        found.elem = max(c.elem for c in checks)
+        found.note = "; ".join(c.problem for c in checks if c.problem)
+    line = generated_line(source, cls, node, scope)
+    if line is not None:
+        found.generated_line, found.generated_text = line
+    user = stmt.line or _last_frame(node)
+    if user is not None:
+        found.user_file, found.user_line = user[0], user[1]
+        found.user_text = linecache.getline(user[0], user[1]).strip()
+    return found
+
+
+_FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\w+)')
+
+
+def _last_frame(node: fx.Node) -> tuple[str, int, str] | None:
+    """The innermost frame of the node's stack trace (the user's line for a root op)."""
+    frames = _FRAME.findall(node.meta.get("stack_trace") or "")
+    return (frames[-1][0], int(frames[-1][1]), frames[-1][2]) if frames else None
+
+
+_CALL = re.compile(r"([A-Za-z_][\w.]*)\(")
+_OPERATOR = re.compile(r"[-+*/@%<>=!&|^~]+|\[")
+
+
+def token(node: fx.Node, scope: Scope) -> str | None:
+    """A piece of text the node's generated code shows: the function it calls, else its
+    operator."""
+    stmt = statement(node, scope)
+    if stmt.kind is Kind.CALL:
+        return stmt.callee + "("
+    if stmt.kind is not Kind.OP:
+        return None
+    text = re.sub(r"\x00[^\x00]*\x00", " ", stmt.rhs().text)
+    m = _CALL.search(text) or _OPERATOR.search(text)
+    return (m.group(1) + "(" if m.re is _CALL else m.group(0)) if m else None
+
+
+def generated_line(source: str, cls: str, node: fx.Node, scope: Scope) -> tuple[int, str] | None:
+    """The line of ``cls.__call__`` in ``source`` holding ``node``'s code: the k-th showing
+    of its token, k counted over the scope's earlier nodes; else the ``def __call__`` line."""
+    lines = source.splitlines()
+    span = _call_span(lines, cls)
+    if span is None:
+        return None
+    start, end = span
+    tok = token(node, scope)
+    if tok is not None:
+        before = scope.nodes[: scope.nodes.index(node)] if node in scope.nodes else []
+        k = sum(1 for n in before if token(n, scope) == tok)
+        seen = 0
+        for i in range(start, end):
+            seen += lines[i].count(tok)
+            if seen > k:
+                return i + 1, lines[i].strip()
+    return start + 1, lines[start].strip()
+
+
+def _call_span(lines: list[str], cls: str) -> tuple[int, int] | None:
+    """0-based [start, end) of ``cls.__call__`` (start: its ``def`` line)."""
+    head = next((i for i, t in enumerate(lines) if t.startswith(f"class {cls}(")), None)
+    if head is None:
+        return None
+    start = None
+    for i in range(head + 1, len(lines)):
+        text = lines[i]
+        ends = bool(text) and not text[0].isspace()  # the next top-level definition
+        if start is not None and (ends or text.startswith("    def ")):
+            return start, i
+        if ends:
+            return None
+        if text.startswith("    def __call__"):
+            start = i
+    return (start, len(lines)) if start is not None else None
