@@ -168,6 +168,7 @@ def debug_generated(
     """Compare every module call, then locate the first divergent op (see the module doc)."""
     model = captured.model
     result = DebugResult(rtol=rtol, atol=atol)
+    glob = _globals(generated)  # before the calls are wrapped: the generated namespace
     expected = torch_calls(model, inputs)
     got = mlx_calls(generated, generated_paths(model), mlx_args(inputs, channels_last_io))
     root = build_scopes(captured)
@@ -180,7 +181,7 @@ def debug_generated(
         if path == "" and channels_last_io:
             result.modules[-1] = _root_check(ref, got, tol, result.modules[-1])
     if result.first is not None:
-        _locate(result, captured, generated, source, root, inputs)
+        _locate(result, captured, (generated, glob), source, root, inputs)
     return result
 
 
@@ -234,7 +235,12 @@ def _attr_path(model: nn.Module, path: str) -> str:
 
 
 def _locate(
-    result: DebugResult, captured: Captured, generated: Any, source: str, root: Scope, inputs: tuple
+    result: DebugResult,
+    captured: Captured,
+    loaded: tuple[Any, dict[str, Any]],
+    source: str,
+    root: Scope,
+    inputs: tuple,
 ) -> None:
     """The culprit: the first divergent call (in finishing order) with an op that drifts on
     torch's exact inputs; a call whose ops all match only passed on a wrong input."""
@@ -243,7 +249,8 @@ def _locate(
     except Exception as exc:  # noqa: BLE001 - a graph torch can't rerun: say so, keep the rest
         result.notes.append(f"ops not checked: the captured graph did not run in torch ({exc})")
         return
-    probe = OpProbe(captured, env, _globals(generated))
+    generated, glob = loaded
+    probe = OpProbe(captured, env, glob)
     owner = {n: s for s in walk(root) for n in s.nodes}
     for check in [m for m in result.modules if m.status == "diverges"]:
         nodes = _nodes_of(root, captured, check.path, check.call)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import linecache
 import operator
 import re
+from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
@@ -27,7 +28,7 @@ from .compare import check_leaf, least_precise, tolerance_for
 from .debug_report import OpFinding
 from .expr import ATOM, Expr
 from .layout import Perm, relayout
-from .meta import LAYER, LAYOUT
+from .meta import LAYER, LAYOUT, SCOPE
 from .report import OutputCheck
 from .tensors import to_mlx
 
@@ -150,7 +151,7 @@ def finding(node: fx.Node, scope: Scope, source: str, cls: str, checks: list[Out
 ):
     """What to print for a node that drifts: its op, the generated and the user's lines."""
     stmt = statement(node, scope)
-    found = OpFinding(op_name(node), node.name)
+    found = OpFinding(op_name(node), node.name, module=_owner(node, scope))
     if checks:
         found.max_abs = max(c.max_abs for c in checks)
         found.rel = max(c.rel for c in checks)
@@ -159,7 +160,7 @@ def finding(node: fx.Node, scope: Scope, source: str, cls: str, checks: list[Out
     line = generated_line(source, cls, node, scope)
     if line is not None:
         found.generated_line, found.generated_text = line
-    user = stmt.line or _last_frame(node)
+    user = _user_frame(node) or stmt.line
     if user is not None:
         found.user_file, found.user_line = user[0], user[1]
         found.user_text = linecache.getline(user[0], user[1]).strip()
@@ -169,10 +170,31 @@ def finding(node: fx.Node, scope: Scope, source: str, cls: str, checks: list[Out
 _FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\w+)')
 
 
-def _last_frame(node: fx.Node) -> tuple[str, int, str] | None:
-    """The innermost frame of the node's stack trace (the user's line for a root op)."""
+_TORCH = str(Path(torch.__file__).parent)
+
+
+def _user_frame(node: fx.Node) -> tuple[str, int, str] | None:
+    """The innermost frame of the node's stack trace outside torch itself: the user's line
+    that made the op (inside a module the generated code inlined, too)."""
     frames = _FRAME.findall(node.meta.get("stack_trace") or "")
+    frames = [f for f in frames if not f[0].startswith(_TORCH)]
     return (frames[-1][0], int(frames[-1][1]), frames[-1][2]) if frames else None
+
+
+def _owner(node: fx.Node, scope: Scope) -> str:
+    """``act (Shifted)``: the innermost module whose forward made the op."""
+    frames = node.meta.get(SCOPE) or ()
+    path = frames[-1][1] if frames else scope.path
+    if node.op == "call_module":
+        path = node.meta[LAYER].path
+    root = scope
+    while root.parent is not None:
+        root = root.parent
+    try:
+        module = root.module.get_submodule(path) if path else root.module
+    except AttributeError:  # a path the model no longer has: name the scope's module
+        module = scope.module
+    return f"{path or '<model>'} ({type(module).__name__})"
 
 
 _CALL = re.compile(r"([A-Za-z_][\w.]*)\(")

@@ -34,6 +34,7 @@ class OpFinding:
 
     op: str  # the ATen op (``aten.softmax.int``) or the layer (``nn.Linear``)
     node: str  # the graph node's name
+    module: str = ""  # the innermost module that made it (``act (Shifted)``)
     generated_line: int | None = None  # 1-based line in model.py
     generated_text: str = ""
     user_file: str = ""
@@ -75,7 +76,8 @@ class DebugResult:
             return "[fx2mlx] no divergence: every compared module matches PyTorch"
         text = f"[fx2mlx] first divergence: {first.label}"
         if self.op is not None:
-            text += f", op {self.op.op}{_where(self.op)}"
+            inner = "" if self.op.module == first.label else f" in {self.op.module}"
+            text += f", op {self.op.op}{inner}{_where(self.op)}"
             return text + f", max error {self.op.max_abs:.3g}"
         return text + f", max error {first.max_abs:.3g}"
 
