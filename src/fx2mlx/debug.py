@@ -214,12 +214,13 @@ def _module_check(
     return check
 
 
-def _root_check(ref: Any, got: Calls, tol: tuple[float, float, Any], check: ModuleCheck) -> (
-    ModuleCheck
-):
+def _root_check(
+    ref: Any, got: Calls, tol: tuple[float, float, Any], check: ModuleCheck
+) -> ModuleCheck:
     """The model's own outputs with ``channels_last_io``: channels-last at the boundary."""
     outs = [
-        mx.moveaxis(a, -1, 1) if _spatial(a) else a for a in pytree.tree_leaves(got.get("", [None])[0])
+        mx.moveaxis(a, -1, 1) if _spatial(a) else a
+        for a in pytree.tree_leaves(got.get("", [None])[0])
     ]
     check.status, checks, check.note = compare_call("", ref, outs, None, tol)
     if checks:

@@ -127,9 +127,9 @@ class OpProbe:
         mx.eval(out)
         return canonical(out, node.meta.get(LAYOUT))
 
-    def check(self, node: fx.Node, scope: Scope, instance: Any, rtol: float, atol: float) -> (
-        list[OutputCheck]
-    ):
+    def check(
+        self, node: fx.Node, scope: Scope, instance: Any, rtol: float, atol: float
+    ) -> list[OutputCheck]:
         """Every tensor of ``node``'s value against torch's (an empty list: nothing to
         compare). Raises whatever the generated expression raises."""
         got = self.evaluate(node, scope, instance)
@@ -146,9 +146,9 @@ class OpProbe:
         ]
 
 
-def finding(node: fx.Node, scope: Scope, source: str, cls: str, checks: list[OutputCheck]) -> (
-    OpFinding
-):
+def finding(
+    node: fx.Node, scope: Scope, source: str, cls: str, checks: list[OutputCheck]
+) -> OpFinding:
     """What to print for a node that drifts: its op, the generated and the user's lines."""
     stmt = statement(node, scope)
     found = OpFinding(op_name(node), node.name, module=_owner(node, scope))
