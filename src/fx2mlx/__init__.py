@@ -126,19 +126,20 @@ class Conversion:
                 )
                 if inputs is None and self.second_shapes is not None and not cl_io:
                     self.report.shapeless = works_shapeless(generated, sets)
-            if not result.ok:
-                with progress.stage("debug"):
-                    result.finding = self._finding(sets, labels, result)
+            result.finding = "" if result.ok else self._finding(sets, labels, result, progress)
         self.report.validation = result
         return result
 
-    def _finding(self, sets: list[tuple], labels: list[str], result: Validation) -> str:
+    def _finding(
+        self, sets: list[tuple], labels: list[str], result: Validation, progress: Progress
+    ) -> str:
         """:meth:`debug`'s one line on the input set that failed; never raises (a failure
         of the debugger must not hide the validation's)."""
         failed = next((o.inputs for o in result.outputs if not o.ok), "")
         chosen = sets[labels.index(failed)] if failed in labels else sets[0]
         try:
-            return self.debug(chosen, result.rtol, result.atol).summary()
+            with progress.stage("debug"):
+                return self.debug(chosen, result.rtol, result.atol).summary()
         except Exception as exc:  # noqa: BLE001 - report briefly, keep the validation result
             return f"[fx2mlx] debug could not locate the divergence ({type(exc).__name__}: {exc})"
 

@@ -1,10 +1,10 @@
 """``fx2mlx debug``: where a conversion diverges from PyTorch.
 
-Torch runs with a forward hook on every module; the generated model runs with every module
-instance's ``__call__`` recorded. Calls are matched by module path (the generated attribute
-paths are torch's, renamed as ``codegen/attrs.py`` renames them) and call by call in order, and
-compared in the order torch finished them, so the first divergent call is the innermost one
-that went wrong first. Inside it, ``debug_ops`` finds the first op whose output drifts.
+Every module call of torch is compared with the generated module's same call
+(``debug_calls``), in the order torch finished them, in torch's layout (the generated code may
+hold a tensor channels-last: ``meta.LAYOUT`` says how). A call can drift only because its input
+already did, so the culprit is the first divergent call holding an op that drifts on torch's
+exact inputs (``debug_ops``): that module and that op are the finding.
 """
 
 from __future__ import annotations
@@ -17,90 +17,23 @@ from torch import nn
 from torch.utils import _pytree as pytree
 
 from .capture import Captured
-from .codegen.attrs import attr_name, segments, state_key
+from .codegen.attrs import segments, state_key
 from .codegen.scopes import Scope, build_scopes, walk
 from .compare import check_leaf, least_precise, tolerance_for
+from .debug_calls import (
+    Calls,
+    generated_paths,
+    instance_at,
+    mlx_args,
+    mlx_calls,
+    spatial,
+    torch_calls,
+)
 from .debug_ops import OpProbe, canonical, finding, torch_values
 from .debug_report import DebugResult, ModuleCheck, OpFinding
 from .layout import Perm
 from .meta import LAYER, LAYOUT
-from .passes.collapse_layers import is_list
-from .tensors import to_mlx
 from .validate import compute_dtype
-
-Calls = dict[str, list[Any]]  # module path -> its outputs, call by call
-
-
-def torch_calls(model: nn.Module, inputs: tuple) -> list[tuple[str, Any]]:
-    """(path, output) of every module call, in the order the calls finished."""
-    log: list[tuple[str, Any]] = []
-
-    def hook(path: str) -> Any:
-        def record(module: nn.Module, args: Any, out: Any) -> None:
-            # a copy: a later in-place op (``relu_``) must not change what was recorded
-            log.append((path, pytree.tree_map(_clone, out)))
-
-        return record
-
-    handles = [m.register_forward_hook(hook(p)) for p, m in model.named_modules()]
-    try:
-        with torch.no_grad():
-            model(*(x.clone() if isinstance(x, torch.Tensor) else x for x in inputs))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return log
-
-
-def _clone(value: Any) -> Any:
-    return value.detach().clone() if isinstance(value, torch.Tensor) else value
-
-
-def mlx_calls(generated: Any, paths: dict[str, str], args: list[Any]) -> Calls:
-    """Each generated module's outputs by torch path, call by call (``paths``: generated
-    path -> torch path)."""
-    calls: Calls = {}
-    for gpath, module in generated.named_modules():
-        if gpath in paths:
-            _record(module, paths[gpath], calls)
-    out = generated(*args)
-    mx.eval(out, [v for outs in calls.values() for v in outs])
-    return calls
-
-
-def _record(module: Any, path: str, calls: Calls) -> None:
-    """Record ``module``'s calls (special methods are looked up on the type: the instance
-    gets a subclass of its own)."""
-    base = type(module)
-
-    def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
-        out = base.__call__(self, *args, **kwargs)
-        calls.setdefault(path, []).append(out)
-        return out
-
-    module.__class__ = type(base.__name__, (base,), {"__call__": __call__})
-
-
-def generated_paths(model: nn.Module) -> dict[str, str]:
-    """Generated attribute path (as MLX's ``named_modules`` spells it) -> torch path."""
-    return {state_key(model, p): p for p, _ in model.named_modules()}
-
-
-def instance_at(generated: Any, model: nn.Module, path: str) -> Any:
-    """The generated module instance at torch path ``path`` (None where there is none)."""
-    node, module = generated, model
-    for seg in segments(path):
-        try:
-            if is_list(module):
-                node = node[int(seg)]
-            elif isinstance(module, nn.ModuleDict):
-                node = node[seg]
-            else:
-                node = getattr(node, attr_name(module, seg))
-        except (KeyError, IndexError, AttributeError, TypeError, ValueError):
-            return None
-        module = module._modules[seg]
-    return node
 
 
 def output_layouts(root: Scope, captured: Captured) -> dict[str, list[list[Perm | None]]]:
@@ -143,17 +76,6 @@ def compare_call(
     ]
     ok = all(c.ok for c in checks)
     return ("ok" if ok else "diverges"), checks, "; ".join(c.problem for c in checks if c.problem)
-
-
-def mlx_args(inputs: tuple, channels_last_io: bool) -> list[Any]:
-    args = [to_mlx(x) for x in inputs]
-    if channels_last_io:
-        args = [mx.moveaxis(a, 1, -1) if _spatial(a) else a for a in args]
-    return args
-
-
-def _spatial(value: Any) -> bool:
-    return isinstance(value, mx.array) and value.ndim in (3, 4, 5)
 
 
 def debug_generated(
@@ -207,6 +129,11 @@ def _module_check(
     perms = layouts.get(path, [])
     perm = None if path == "" else (perms[k] if k < len(perms) else None)
     check.status, checks, check.note = compare_call(path, ref, calls[k], perm, tol)
+    return _errors(check, checks)
+
+
+def _errors(check: ModuleCheck, checks: list[Any]) -> ModuleCheck:
+    """The call's worst errors over its outputs."""
     if checks:
         check.max_abs = max(c.max_abs for c in checks)
         check.rel = max(c.rel for c in checks)
@@ -219,14 +146,11 @@ def _root_check(
 ) -> ModuleCheck:
     """The model's own outputs with ``channels_last_io``: channels-last at the boundary."""
     outs = [
-        mx.moveaxis(a, -1, 1) if _spatial(a) else a
+        mx.moveaxis(a, -1, 1) if spatial(a) else a
         for a in pytree.tree_leaves(got.get("", [None])[0])
     ]
     check.status, checks, check.note = compare_call("", ref, outs, None, tol)
-    if checks:
-        check.max_abs = max(c.max_abs for c in checks)
-        check.elem = max(c.elem for c in checks)
-    return check
+    return _errors(check, checks)
 
 
 def _attr_path(model: nn.Module, path: str) -> str:
@@ -274,8 +198,8 @@ def _first_op(
     """The first of ``nodes`` whose generated code, alone, drifts from torch (or fails)."""
     for node in nodes:
         scope = owner[node]
-        if node in scope.sizes or not _has_tensor(probe.env.get(node.name)):
-            continue
+        if node in probe.matched or node in scope.sizes or not _has_tensor(probe.env[node.name]):
+            continue  # (a node an inner call's search found right needn't run again)
         instance = instance_at(generated, probe.captured.model, scope.path)
         cls = type(instance).__name__
         try:
@@ -286,15 +210,16 @@ def _first_op(
             return found
         if not all(c.ok for c in checks):
             return finding(node, scope, source, cls, checks)
+        probe.matched.add(node)
     return None
 
 
 def _globals(generated: Any) -> dict[str, Any]:
     """The generated module's namespace (``mx``, ``nn``, its helpers)."""
     for cls in type(generated).__mro__:
-        call = vars(cls).get("__call__")
-        if call is not None and getattr(call, "__globals__", {}).get("mx") is mx:
-            return dict(call.__globals__)
+        space = getattr(vars(cls).get("__call__"), "__globals__", {})
+        if str(space.get("__name__", "")).startswith("fx2mlx_generated_"):  # load_generated's
+            return dict(space)
     return {"mx": mx, "nn": __import__("mlx.nn").nn}
 
 

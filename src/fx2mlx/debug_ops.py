@@ -110,6 +110,7 @@ class OpProbe:
         self.glob = glob  # the generated module's globals: mx, nn, its helpers
         self.nodes = {n.name: n for n in captured.graph.nodes}
         self.drafter = Drafter(captured, set(), Expr("None"))
+        self.matched: set[fx.Node] = set()  # nodes found to match already
 
     def evaluate(self, node: fx.Node, scope: Scope, instance: Any) -> Any:
         """The generated expression of ``node`` on torch's values of its inputs."""
