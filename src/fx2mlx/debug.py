@@ -75,7 +75,9 @@ def compare_call(
         for r, o in zip(refs, outs)
     ]
     ok = all(c.ok for c in checks)
-    return ("ok" if ok else "diverges"), checks, "; ".join(c.problem for c in checks if c.problem)
+    # the last problem a check names is the most telling (``12 of 16 element(s) beyond ...``)
+    note = "; ".join(c.problem.split("; ")[-1] for c in checks if c.problem)
+    return ("ok" if ok else "diverges"), checks, note
 
 
 def debug_generated(
@@ -183,7 +185,7 @@ def _locate(
         if result.op is not None:
             result.culprit = check
             return
-        check.note = f"its input differs already ({check.note})" if nodes else check.note
+        check.note = f"input already differs; {check.note}" if nodes else check.note
     result.notes.append("no single op drifts on torch's inputs: the error builds up")
 
 

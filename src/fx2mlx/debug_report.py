@@ -99,7 +99,8 @@ class DebugResult:
         rows = [f"  {'module':<40} {'status':<9} {'max abs err':>11} {'elem':>9}  note"]
         for m in self.modules:
             err = f"{m.max_abs:>11.3g} {m.elem:>9.3g}" if m.status != "skipped" else " " * 21
-            rows.append(f"  {m.label[:40]:<40} {m.status:<9} {err}  {m.note}")
+            note = f"<- first divergence; {m.note}" if m is self.first else m.note
+            rows.append(f"  {m.label[:40]:<40} {m.status:<9} {err}  {note}")
         rows += [f"  note: {n}" for n in self.notes]
         rows.append(self.summary())
         if self.op is not None and self.op.generated_text:
