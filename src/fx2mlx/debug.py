@@ -127,7 +127,7 @@ def debug_generated(
         if path == "" and channels_last_io:
             result.modules[-1] = _root_check(ref, got, tol, result.modules[-1])
     if result.first is not None:
-        _locate(result, captured, (generated, glob), source, root, inputs)
+        _locate(result, captured, (generated, glob), source, root, (inputs, expected))
     return result
 
 
@@ -189,12 +189,12 @@ def _locate(
     loaded: tuple[Any, dict[str, Any]],
     source: str,
     root: Scope,
-    inputs: tuple,
+    runs: tuple[tuple, list[tuple[str, Any]]],
 ) -> None:
     """The culprit: the first divergent call (in finishing order) with an op that drifts on
     torch's exact inputs; a call whose ops all match only passed on a wrong input."""
     try:
-        env = torch_values(captured, inputs)
+        env = torch_values(captured, *runs)
     except Exception as exc:  # noqa: BLE001 - a graph torch can't rerun: say so, keep the rest
         result.notes.append(f"ops not checked: the captured graph did not run in torch ({exc})")
         return

@@ -33,8 +33,14 @@ from .report import OutputCheck
 from .tensors import to_mlx
 
 
-def torch_values(captured: Captured, inputs: tuple) -> dict[str, Any]:
-    """Every node's value in torch (by node name), the graph run on ``inputs``."""
+def torch_values(captured: Captured, inputs: tuple, calls: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Every node's value in torch (by node name), the graph run on ``inputs``. A collapsed
+    layer's value is what the module returned in torch's own run (``calls``, as
+    ``debug_calls.torch_calls`` gives them): its node holds the arguments of the MLX call,
+    which are not always torch's (``nn.MultiheadAttention`` takes the query thrice)."""
+    recorded: dict[str, list[Any]] = {}
+    for path, out in calls:
+        recorded.setdefault(path, []).append(out)
     env: dict[str, Any] = {}
     given = iter(inputs)
     with torch.no_grad():
@@ -44,19 +50,34 @@ def torch_values(captured: Captured, inputs: tuple) -> dict[str, Any]:
                 env[node.name] = value.clone() if isinstance(value, torch.Tensor) else value
             elif node.op == "get_attr":
                 env[node.name] = captured.consts[str(node.target)]
-            elif node.op in ("call_function", "call_module"):
-                env[node.name] = _run(captured, node, env)
+            elif node.op == "call_module":
+                env[node.name] = _layer_value(node, recorded[node.meta[LAYER].path].pop(0))
+            elif node.op == "call_function":
+                env[node.name] = _run(node, env)
     return env
 
 
-def _run(captured: Captured, node: fx.Node, env: dict[str, Any]) -> Any:
+def _layer_value(node: fx.Node, out: Any) -> Any:
+    """The part of a layer's torch output its node stands for: all of it, or the one tensor
+    the generated call returns (``nn.MultiheadAttention``'s output without its weights)."""
+    val = node.meta.get("val")
+    if isinstance(out, torch.Tensor) or not isinstance(val, torch.Tensor):
+        return out
+    leaves = [t for t in pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
+    return next((t for t in leaves if t.dim() == val.dim()), out)
+
+
+def _run(node: fx.Node, env: dict[str, Any]) -> Any:
     args = fx.node.map_arg(node.args, lambda n: env[n.name])
     kwargs = fx.node.map_arg(node.kwargs, lambda n: env[n.name])
-    if node.op == "call_module":
-        return captured.module(str(node.target))(*args, **kwargs)
     if node.target is relayout:
         return args[0]  # a transpose of storage only: torch's value is its input's
+    if node.target in _VIEWS:  # the passes dropped copies a view relied on (``contiguous``)
+        return torch.ops.aten.reshape.default(*args, **kwargs)
     return node.target(*args, **kwargs)
+
+
+_VIEWS = (torch.ops.aten.view.default, torch.ops.aten._unsafe_view.default)
 
 
 def statement(node: fx.Node, scope: Scope) -> Stmt:
@@ -118,8 +139,9 @@ class OpProbe:
         attrs = self.drafter.attr_values(scope)
         local: dict[str, Any] = {"self": instance}
         values: dict[str, Expr] = {}
+        passed = {n.name for n in scope.inputs}  # a tied weight may come in as an argument
         for i, name in enumerate(dict.fromkeys(expr.reads())):
-            if name in attrs:
+            if name in attrs and name not in passed:
                 values[name] = attrs[name]
                 continue
             local[f"_fx2mlx_in{i}"] = _storage(self.env[name], self.nodes[name].meta.get(LAYOUT))
