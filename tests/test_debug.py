@@ -14,7 +14,7 @@ from torch import fx
 
 import fx2mlx
 from fx2mlx.cli import main
-from fx2mlx.converters.registry import OPS
+from fx2mlx.converters.registry import LAYERS, OPS, Ctor
 from fx2mlx.emit_ctx import EmitCtx
 from fx2mlx.expr import ADD, MUL, Expr
 from fx2mlx.layout import elementwise
@@ -48,6 +48,19 @@ def right() -> Iterator[None]:
         yield
     finally:
         OPS.pop(OP, None)
+
+
+@pytest.fixture
+def registry() -> Iterator[None]:
+    """Whatever a test registers goes again."""
+    ops, layers = dict(OPS), dict(LAYERS)
+    try:
+        yield
+    finally:
+        OPS.clear()
+        OPS.update(ops)
+        LAYERS.clear()
+        LAYERS.update(layers)
 
 
 def _convert(model: torch.nn.Module, *shape: int, seed: int = 0) -> fx2mlx.Conversion:
@@ -167,3 +180,37 @@ def test_a_failing_debugger_never_hides_the_validation(
     validation = _convert(dm.Nested(), 2, 8).validate()
     assert not validation.ok
     assert validation.finding.startswith("[fx2mlx] debug could not locate the divergence")
+
+
+def test_dropped_outputs_are_matched_by_shape() -> None:
+    """A generated call returns only what its caller reads: one of torch's two outputs."""
+    result = _convert(dm.DropsAux(), 3, 8).debug()
+    inner = next(m for m in result.modules if m.path == "inner")
+    assert inner.status == "ok" and inner.note == "1 of 2 outputs compared"
+    assert not result.diverges
+
+
+def test_wrong_layer_converter_is_named(registry: None) -> None:
+    """A layer mapped to the wrong MLX layer: the finding is the layer's call itself."""
+
+    @fx2mlx.register_layer(dm.Doubler, "nn.ReLU", layout=elementwise)
+    def build_doubler(layer: dm.Doubler) -> Ctor:
+        return Ctor("nn.ReLU", [])
+
+    conv = _convert(dm.WithLayer(), 4, 8)
+    assert "self.acts = [nn.ReLU()]" in conv.source
+    result = conv.debug()
+    assert result.first is not None and result.op is not None
+    assert (result.first.path, result.first.status) == ("acts.0", "diverges")
+    assert result.op.op == "nn.ReLU" and result.op.module == "acts.0 (Doubler)"
+    assert "self.acts[0](" in result.op.generated_text
+    assert result.op.user_text == "return self.acts[0](self.fc(x)) + 1"
+
+
+def test_channels_last_io(right: None) -> None:
+    torch.manual_seed(0)
+    model = dm.randomized(dm.ConvNet())
+    conv = fx2mlx.convert(model, torch.randn(2, 3, 8, 8), channels_last_io=True)
+    result = conv.debug()
+    assert not result.diverges
+    assert {m.path: m.status for m in result.modules}[""] == "ok"

@@ -183,7 +183,10 @@ def finding(
     line = generated_line(source, cls, node, scope)
     if line is not None:
         found.generated_line, found.generated_text = line
-    user = _user_frame(node) or stmt.line
+    if node.op == "call_module":  # a layer: where it is called, not its own forward
+        user = stmt.line or _user_frame(node)
+    else:
+        user = _user_frame(node) or stmt.line
     if user is not None:
         found.user_file, found.user_line = user[0], user[1]
         found.user_text = linecache.getline(user[0], user[1]).strip()
