@@ -214,3 +214,21 @@ def test_channels_last_io(right: None) -> None:
     result = conv.debug()
     assert not result.diverges
     assert {m.path: m.status for m in result.modules}[""] == "ok"
+
+
+def test_torchscript_model_compares_its_outputs(right: None) -> None:
+    """A scripted model's modules take no hooks: its own outputs are still compared."""
+    torch.manual_seed(0)
+    scripted = torch.jit.script(dm.randomized(dm.Nested()))
+    result = fx2mlx.convert(scripted, torch.randn(2, 8)).debug()
+    assert [(m.path, m.status) for m in result.modules] == [("", "ok")]
+    assert not result.diverges
+
+
+def test_torchscript_model_op_is_found(wrong: None) -> None:
+    """Its layers run on their own in the op search (no recorded outputs)."""
+    torch.manual_seed(0)
+    scripted = torch.jit.script(dm.randomized(dm.Nested()))
+    result = fx2mlx.convert(scripted, torch.randn(2, 8)).debug()
+    assert result.first is not None and result.first.path == ""
+    assert result.op is not None and result.op.op == "fx2mlx_debug.shift.default"

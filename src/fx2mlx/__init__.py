@@ -157,11 +157,14 @@ class Conversion:
 
         if self.captured is None:
             raise Fx2MlxError("this conversion keeps no captured graph to debug")
-        sets = self.inputs if inputs is None else inputs
-        sets = (sets,) if isinstance(sets, torch.Tensor) else tuple(sets)
+        from .pipeline import check_inputs
+
+        sets = check_inputs(self.model, self.inputs if inputs is None else inputs)
         cl_io = bool(self._manifest.get("channels_last_io"))
         with generated_from(self.source, self.weights) as generated:
-            return debug_generated(self.captured, generated, self.source, sets, rtol, atol, cl_io)
+            return debug_generated(
+                self.captured, generated, self.source, sets, rtol, atol, cl_io, self.model
+            )
 
     @staticmethod
     def _default_labels(sets: list[tuple]) -> list[str]:

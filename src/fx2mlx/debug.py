@@ -110,12 +110,14 @@ def debug_generated(
     rtol: float = 1e-4,
     atol: float = 1e-3,
     channels_last_io: bool = False,
+    run: Any = None,
 ) -> DebugResult:
-    """Compare every module call, then locate the first divergent op (see the module doc)."""
+    """Compare every module call, then locate the first divergent op (see the module doc).
+    ``run``: the model as the user gave it, for a captured model that can't run itself."""
     model = captured.model
     result = DebugResult(rtol=rtol, atol=atol)
     glob = _globals(generated)  # before the calls are wrapped: the generated namespace
-    expected = torch_calls(model, inputs)
+    expected = torch_calls(model, inputs, run)
     got = mlx_calls(generated, generated_paths(model), mlx_args(inputs, channels_last_io))
     root = build_scopes(captured)
     layouts = output_layouts(root, captured)

@@ -21,8 +21,10 @@ from .tensors import to_mlx
 Calls = dict[str, list[Any]]  # module path -> its outputs, call by call
 
 
-def torch_calls(model: nn.Module, inputs: tuple) -> list[tuple[str, Any]]:
-    """(path, output) of every module call, in the order the calls finished."""
+def torch_calls(model: nn.Module, inputs: tuple, run: Any = None) -> list[tuple[str, Any]]:
+    """(path, output) of every module call, in the order the calls finished. ``run`` is what
+    to call when ``model`` can't run itself (a TorchScript model's plain mirror): then only
+    the model's own output is known."""
     log: list[tuple[str, Any]] = []
 
     def hook(path: str) -> Any:
@@ -32,13 +34,16 @@ def torch_calls(model: nn.Module, inputs: tuple) -> list[tuple[str, Any]]:
 
         return record
 
-    handles = [m.register_forward_hook(hook(p)) for p, m in model.named_modules()]
+    runs = type(model).forward is not nn.Module.forward or run is None
+    handles = [m.register_forward_hook(hook(p)) for p, m in model.named_modules()] if runs else []
     try:
         with torch.no_grad():
-            model(*(x.clone() if isinstance(x, torch.Tensor) else x for x in inputs))
+            out = (model if runs else run)(*(_clone(x) for x in inputs))
     finally:
         for handle in handles:
             handle.remove()
+    if not runs:
+        log.append(("", pytree.tree_map(_clone, out)))
     return log
 
 

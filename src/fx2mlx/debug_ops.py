@@ -51,15 +51,23 @@ def torch_values(captured: Captured, inputs: tuple, calls: list[tuple[str, Any]]
             elif node.op == "get_attr":
                 env[node.name] = captured.consts[str(node.target)]
             elif node.op == "call_module":
-                env[node.name] = _layer_value(node, recorded[node.meta[LAYER].path].pop(0))
+                env[node.name] = _layer_value(captured, node, recorded, env)
             elif node.op == "call_function":
                 env[node.name] = _run(node, env)
     return env
 
 
-def _layer_value(node: fx.Node, out: Any) -> Any:
+def _layer_value(
+    captured: Captured, node: fx.Node, recorded: dict[str, list[Any]], env: dict[str, Any]
+) -> Any:
     """The part of a layer's torch output its node stands for: all of it, or the one tensor
-    the generated call returns (``nn.MultiheadAttention``'s output without its weights)."""
+    the generated call returns (``nn.MultiheadAttention``'s output without its weights).
+    Without a recorded output (a TorchScript model's layers take no hooks), the layer runs
+    on its node's arguments."""
+    path = node.meta[LAYER].path
+    if not recorded.get(path):
+        return _run(node, env, captured.module(path))
+    out = recorded[path].pop(0)
     val = node.meta.get("val")
     if isinstance(out, torch.Tensor) or not isinstance(val, torch.Tensor):
         return out
@@ -67,9 +75,11 @@ def _layer_value(node: fx.Node, out: Any) -> Any:
     return next((t for t in leaves if t.dim() == val.dim()), out)
 
 
-def _run(node: fx.Node, env: dict[str, Any]) -> Any:
+def _run(node: fx.Node, env: dict[str, Any], module: Any = None) -> Any:
     args = fx.node.map_arg(node.args, lambda n: env[n.name])
     kwargs = fx.node.map_arg(node.kwargs, lambda n: env[n.name])
+    if module is not None:
+        return module(*args, **kwargs)
     if node.target is relayout:
         return args[0]  # a transpose of storage only: torch's value is its input's
     if node.target in _VIEWS:  # the passes dropped copies a view relied on (``contiguous``)
