@@ -29,7 +29,7 @@ from .debug_calls import (
     spatial,
     torch_calls,
 )
-from .debug_ops import OpProbe, canonical, finding, torch_values
+from .debug_ops import OpProbe, Unrun, canonical, finding, torch_values
 from .debug_report import DebugResult, ModuleCheck, OpFinding
 from .layout import Perm
 from .meta import LAYER, LAYOUT
@@ -202,6 +202,10 @@ def _locate(
         return
     generated, glob = loaded
     probe = OpProbe(captured, env, glob)
+    unrun = [name for name, v in env.items() if isinstance(v, Unrun)]
+    if unrun:
+        why = env[unrun[0]].why
+        result.notes.append(f"{len(unrun)} op(s) not checked: torch could not rerun them ({why})")
     owner = {n: s for s in walk(root) for n in s.nodes}
     for check in [m for m in result.modules if m.status == "diverges"]:
         nodes = _nodes_of(root, captured, check.path, check.call)

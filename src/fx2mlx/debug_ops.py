@@ -50,11 +50,29 @@ def torch_values(captured: Captured, inputs: tuple, calls: list[tuple[str, Any]]
                 env[node.name] = value.clone() if isinstance(value, torch.Tensor) else value
             elif node.op == "get_attr":
                 env[node.name] = captured.consts[str(node.target)]
-            elif node.op == "call_module":
-                env[node.name] = _layer_value(captured, node, recorded, env)
-            elif node.op == "call_function":
-                env[node.name] = _run(node, env)
+            elif node.op in ("call_module", "call_function"):
+                env[node.name] = _value(captured, node, recorded, env)
     return env
+
+
+class Unrun:
+    """A node torch could not run on its own (or whose input it could not): not compared."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
+def _value(
+    captured: Captured, node: fx.Node, recorded: dict[str, list[Any]], env: dict[str, Any]
+) -> Any:
+    if any(isinstance(env[n.name], Unrun) for n in node.all_input_nodes):
+        return Unrun("an input did not run")
+    try:
+        if node.op == "call_module":
+            return _layer_value(captured, node, recorded, env)
+        return _run(node, env)
+    except Exception as exc:  # noqa: BLE001 - one op torch can't rerun costs only that op
+        return Unrun(f"{type(exc).__name__}: {exc}")
 
 
 def _layer_value(
@@ -84,10 +102,13 @@ def _run(node: fx.Node, env: dict[str, Any], module: Any = None) -> Any:
         return args[0]  # a transpose of storage only: torch's value is its input's
     if node.target in _VIEWS:  # the passes dropped copies a view relied on (``contiguous``)
         return torch.ops.aten.reshape.default(*args, **kwargs)
+    if node.target is _SDPA and args[1].shape[-3] != args[0].shape[-3]:
+        kwargs = {**kwargs, "enable_gqa": True}  # k/v heads left ungrouped (``grouped_kv``)
     return node.target(*args, **kwargs)
 
 
 _VIEWS = (torch.ops.aten.view.default, torch.ops.aten._unsafe_view.default)
+_SDPA = torch.ops.aten.scaled_dot_product_attention.default
 
 
 def statement(node: fx.Node, scope: Scope) -> Stmt:
