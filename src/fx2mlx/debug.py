@@ -29,7 +29,8 @@ from .debug_calls import (
     spatial,
     torch_calls,
 )
-from .debug_ops import OpProbe, Unrun, canonical, finding, torch_values
+from .debug_lines import finding
+from .debug_ops import OpProbe, Unrun, canonical, torch_values
 from .debug_report import DebugResult, ModuleCheck, OpFinding
 from .layout import Perm
 from .meta import LAYER, LAYOUT
