@@ -3,6 +3,7 @@ the first divergent op inside it, and how each is printed (a line, a report, JSO
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -106,7 +107,7 @@ class DebugResult:
         if self.op is not None and self.op.generated_text:
             rows.append(f"  model.py:{self.op.generated_line}: {self.op.generated_text}")
         if self.op is not None and self.op.user_text:
-            rows.append(f"  {self.op.user_file}:{self.op.user_line}: {self.op.user_text}")
+            rows.append(f"  {_short(self.op.user_file)}:{self.op.user_line}: {self.op.user_text}")
         return "\n".join(rows)
 
 
@@ -118,3 +119,9 @@ def _where(op: OpFinding) -> str:
         name = op.user_file.rsplit("/", 1)[-1]
         text += f' \u2190 {name}:{op.user_line} "{short}"'
     return text
+
+
+def _short(path: str) -> str:
+    """``path`` relative to the working folder when it lies inside it."""
+    rel = os.path.relpath(path) if os.path.isabs(path) else path
+    return path if rel.startswith("..") else rel
