@@ -232,3 +232,9 @@ def test_torchscript_model_op_is_found(wrong: None) -> None:
     result = fx2mlx.convert(scripted, torch.randn(2, 8)).debug()
     assert result.first is not None and result.first.path == ""
     assert result.op is not None and result.op.op == "fx2mlx_debug.shift.default"
+
+
+def test_bad_inputs_are_a_clear_error(right: None) -> None:
+    conv = _convert(dm.Nested(), 2, 8)
+    with pytest.raises(fx2mlx.Fx2MlxError, match=r"^\[fx2mlx\] example input 0 is a str"):
+        conv.debug(("x",))  # type: ignore[arg-type]
