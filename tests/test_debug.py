@@ -238,3 +238,13 @@ def test_bad_inputs_are_a_clear_error(right: None) -> None:
     conv = _convert(dm.Nested(), 2, 8)
     with pytest.raises(fx2mlx.Fx2MlxError, match=r"^\[fx2mlx\] example input 0 is a str"):
         conv.debug(("x",))  # type: ignore[arg-type]
+
+
+def test_sequential_model_keeps_its_own_paths(wrong: None) -> None:
+    """A top-level ``nn.Sequential`` is held as ``self.layers`` in the generated class; the
+    paths reported are the user's (``0``, ``2``), not the generated attribute's."""
+    model = torch.nn.Sequential(torch.nn.Linear(8, 8), dm.Shifted(), torch.nn.Linear(8, 4))
+    result = _convert(model, 2, 8).debug()
+    assert [m.path for m in result.modules] == ["0", "1", "2", ""]
+    assert result.op is not None and result.op.module == "1 (Shifted)"
+    assert result.first is not None and result.first.path == ""

@@ -34,6 +34,7 @@ from .debug_ops import OpProbe, Unrun, canonical, torch_values
 from .debug_report import DebugResult, ModuleCheck, OpFinding
 from .layout import Perm
 from .meta import LAYER, LAYOUT
+from .pipeline import _ListRoot
 from .validate import compute_dtype
 
 
@@ -131,6 +132,17 @@ def debug_generated(
             result.modules[-1] = _root_check(ref, got, tol, result.modules[-1])
     if result.first is not None:
         _locate(result, captured, (generated, glob), source, root, (inputs, expected))
+    return _unwrapped(result) if isinstance(model, _ListRoot) else result
+
+
+def _unwrapped(result: DebugResult) -> DebugResult:
+    """The paths of a top-level ``nn.Sequential`` as the user knows them: the generated
+    class holds it as ``self.layers`` (``pipeline.wrap_list_root``), the user's model is it."""
+    result.modules = [m for m in result.modules if m.path != "layers"]
+    for m in result.modules:
+        m.path = m.path.removeprefix("layers.")
+    if result.op is not None and result.op.module.startswith("layers."):
+        result.op.module = result.op.module.removeprefix("layers.")
     return result
 
 
