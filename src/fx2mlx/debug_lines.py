@@ -125,12 +125,22 @@ def generated_line(source: str, cls: str, node: fx.Node, scope: Scope) -> tuple[
     if tok is not None:
         before = scope.nodes[: scope.nodes.index(node)] if node in scope.nodes else []
         k = sum(1 for n in before if token(n, scope) == tok)
-        seen = 0
-        for i in range(start, end):
-            seen += lines[i].count(tok)
-            if seen > k:
-                return i + 1, lines[i].strip()
+        found = _kth(lines, start, end, tok, k)
+        if found is None and "[" in tok:  # a list's layers called in a loop: ``layer(x)``
+            found = _kth(lines, start, end, "layer(", 0)
+        if found is not None:
+            return found + 1, lines[found].strip()
     return start + 1, lines[start].strip()
+
+
+def _kth(lines: list[str], start: int, end: int, tok: str, k: int) -> int | None:
+    """The 0-based line of the ``k``-th (from 0) showing of ``tok`` in ``lines[start:end]``."""
+    seen = 0
+    for i in range(start, end):
+        seen += lines[i].count(tok)
+        if seen > k:
+            return i
+    return None
 
 
 def _call_span(lines: list[str], cls: str) -> tuple[int, int] | None:
