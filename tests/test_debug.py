@@ -248,3 +248,24 @@ def test_sequential_model_keeps_its_own_paths(wrong: None) -> None:
     assert [m.path for m in result.modules] == ["0", "1", "2", ""]
     assert result.op is not None and result.op.module == "1 (Shifted)"
     assert result.first is not None and result.first.path == ""
+
+
+def test_a_bundled_model_with_a_sabotaged_builtin_op(registry: None) -> None:
+    """fx2mlx's own relu converter replaced (through register_op) by one 5% off: the example
+    VAD net's first relu, inside its channels-last conv stack, is named."""
+    from fx2mlx.examples.vad import make_vad
+
+    relu = torch.ops.aten.relu.default
+    right_relu = OPS.pop(relu)
+
+    @fx2mlx.register_op(relu, layout=right_relu.layout)
+    def wrong_relu(node: fx.Node, ctx: EmitCtx) -> Expr:
+        return Expr(f"{right_relu.emit(node, ctx).text} * 1.05", MUL)
+
+    model, inputs = make_vad()
+    conv = fx2mlx.convert(model, inputs)
+    result = conv.debug()
+    assert result.op is not None and result.first is not None
+    assert result.first.path == "" and result.op.op == "aten.relu.default"
+    assert result.op.generated_text == "x = self.pool(nn.relu(self.conv1(x)) * 1.05)"
+    assert {m.path: m.status for m in result.modules}["conv1"] == "ok"
