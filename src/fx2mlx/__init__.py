@@ -19,6 +19,7 @@ import torch
 from .analyze import Analysis, analyze
 from .capture.bound import bind
 from .converters.registry import register_layer, register_op
+from .debug_report import DebugResult
 from .errors import Fx2MlxError, InternalError, Unsupported, UnsupportedError, internal_errors
 from .output import write_folder
 from .progress import SILENT, Progress
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Analysis",
     "Conversion",
+    "DebugResult",
     "Fx2MlxError",
     "InternalError",
     "Progress",
@@ -77,7 +79,9 @@ class Conversion:
         manifest: dict[str, Any],
         progress: Progress = SILENT,
         second_shapes: list[list[int]] | None = None,
+        captured: Any = None,
     ) -> None:
+        self.captured = captured  # the graph after the passes, for ``debug``
         self.progress = progress
         self.second_shapes = second_shapes  # the inputs' shapes at other dynamic sizes
         self.model = model
@@ -122,8 +126,45 @@ class Conversion:
                 )
                 if inputs is None and self.second_shapes is not None and not cl_io:
                     self.report.shapeless = works_shapeless(generated, sets)
+            result.finding = "" if result.ok else self._finding(sets, labels, result, progress)
         self.report.validation = result
         return result
+
+    def _finding(
+        self, sets: list[tuple], labels: list[str], result: Validation, progress: Progress
+    ) -> str:
+        """:meth:`debug`'s one line on the input set that failed; never raises (a failure
+        of the debugger must not hide the validation's)."""
+        failed = next((o.inputs for o in result.outputs if not o.ok), "")
+        chosen = sets[labels.index(failed)] if failed in labels else sets[0]
+        try:
+            with progress.stage("debug"):
+                return self.debug(chosen, result.rtol, result.atol).summary()
+        except Exception as exc:  # noqa: BLE001 - report briefly, keep the validation result
+            return f"[fx2mlx] debug could not locate the divergence ({type(exc).__name__}: {exc})"
+
+    @internal_errors
+    def debug(
+        self, inputs: tuple | None = None, rtol: float = 1e-4, atol: float = 1e-3
+    ) -> DebugResult:
+        """Where the generated model diverges from torch: every module call compared in
+        execution order, then, inside the first that drifts, the first op that drifts.
+
+        ``inputs`` defaults to the example inputs. Returns a :class:`DebugResult`
+        (``.first``, ``.op``, ``.summary()``, ``.to_json()``).
+        """
+        from .debug import debug_generated
+
+        if self.captured is None:
+            raise Fx2MlxError("this conversion keeps no captured graph to debug")
+        from .pipeline import check_inputs
+
+        sets = check_inputs(self.model, self.inputs if inputs is None else inputs)
+        cl_io = bool(self._manifest.get("channels_last_io"))
+        with generated_from(self.source, self.weights) as generated:
+            return debug_generated(
+                self.captured, generated, self.source, sets, rtol, atol, cl_io, self.model
+            )
 
     @staticmethod
     def _default_labels(sets: list[tuple]) -> list[str]:
@@ -229,4 +270,6 @@ def convert(
         "channels_last_io": channels_last_io,
     }
     second = second_shapes(captured, inputs)
-    return Conversion(model, inputs, emitted.source, weights, report, manifest, progress, second)
+    return Conversion(
+        model, inputs, emitted.source, weights, report, manifest, progress, second, captured
+    )

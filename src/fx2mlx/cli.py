@@ -1,4 +1,4 @@
-"""The ``fx2mlx`` command line: ``convert``, ``analyze`` and ``demo``."""
+"""The ``fx2mlx`` command line: ``convert``, ``analyze``, ``debug`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ from .target import make_inputs, parse_dtype, parse_shape, resolve_target
 EXIT_OK, EXIT_MISMATCH, EXIT_ERROR = 0, 1, 2
 EXIT_CODES = """exit codes:
   0  converted, and validated (or --check found no drift); analyze: the model converts
-  1  outputs differ from PyTorch beyond tolerance (files are written), or --check found drift
+  1  outputs differ from PyTorch beyond tolerance (files are written), or --check found drift;
+     debug: the conversion diverges (the report says where)
   2  an error: bad target or option, untraceable model, unsupported ops, output folder
      refused, an internal error, or no command given; nothing is written; analyze: the
      model is blocked (the report says by what)"""
@@ -79,7 +80,7 @@ _HELP: dict[str, Any] = {
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="fx2mlx", description="PyTorch nn.Module -> readable MLX", **_HELP)
     p.add_argument("--version", action="version", version=_version())
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="{convert,analyze,demo}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{convert,analyze,debug,demo}")
     convert = sub.add_parser(
         "convert", help="convert a model and validate it against PyTorch", **_HELP
     )
@@ -88,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
         "analyze", help="what converting a model involves, without converting it", **_HELP
     )
     _analyze_parser(analyze)
+    dbg = sub.add_parser(
+        "debug", help="convert a model and find where it diverges from PyTorch", **_HELP
+    )
+    _debug_parser(dbg)
     d = sub.add_parser("demo", help="convert and validate the bundled example models", **_HELP)
     d.add_argument("-o", "--out", default="demo-out", help="output folder (one subfolder each)")
     d.add_argument(
@@ -102,16 +107,7 @@ def _convert_parser(c: argparse.ArgumentParser) -> None:
     c.add_argument("-o", "--out", required=True, help="output folder")
     c.add_argument("--frontend", default="auto", choices=list(FRONTENDS))
     c.add_argument("--channels-last-io", action="store_true", help="NHWC inputs and outputs")
-    c.add_argument(
-        "--rtol", type=_tolerance, metavar="R", default=1e-4, help="relative (norm) error tolerance"
-    )
-    c.add_argument(
-        "--atol",
-        type=_tolerance,
-        metavar="A",
-        default=1e-3,
-        help="max abs error / max(1, max|torch|)",
-    )
+    _tolerances(c)
     c.add_argument("--no-validate", action="store_true", help="skip the torch comparison")
     c.add_argument(
         "--check",
@@ -123,6 +119,29 @@ def _convert_parser(c: argparse.ArgumentParser) -> None:
         "-q", "--quiet", action="store_true", help="print only errors (no stages, table, notes)"
     )
     c.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _tolerances(c: argparse.ArgumentParser) -> None:
+    c.add_argument(
+        "--rtol", type=_tolerance, metavar="R", default=1e-4, help="relative (norm) error tolerance"
+    )
+    c.add_argument(
+        "--atol",
+        type=_tolerance,
+        metavar="A",
+        default=1e-3,
+        help="max abs error / max(1, max|torch|)",
+    )
+
+
+def _debug_parser(d: argparse.ArgumentParser) -> None:
+    _target_and_inputs(d)
+    d.add_argument("--frontend", default="auto", choices=list(FRONTENDS))
+    d.add_argument("--channels-last-io", action="store_true", help="NHWC inputs and outputs")
+    _tolerances(d)
+    d.add_argument("--json", action="store_true", help="print the findings as JSON on stdout")
+    d.add_argument("-q", "--quiet", action="store_true", help="no stages, only the report")
+    d.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
 def _analyze_parser(a: argparse.ArgumentParser) -> None:
@@ -293,6 +312,8 @@ def _validate_and_save(conversion: Conversion, args: argparse.Namespace, out: Pa
             status = EXIT_MISMATCH
         if not (args.quiet and result.ok):  # a mismatch shows its evidence even when quiet
             print(result.table())
+        if result.finding:
+            print(result.finding, file=sys.stderr)
     with conversion.progress.stage("write"):
         conversion.save(out, force=args.force)
     report = conversion.report
@@ -361,6 +382,30 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_OK if analysis.converts else EXIT_ERROR
 
 
+def cmd_debug(args: argparse.Namespace) -> int:
+    """Convert, then compare module by module; exit 1 if the conversion diverges."""
+    _check_input_options(args)
+    progress = SILENT if args.quiet or args.json else ConsoleProgress(sys.stderr)
+    with progress.stage("load model"):
+        model, factory_inputs = resolve_target(args.target)
+    model = _bound(args, model)
+    inputs = _inputs(args, model, factory_inputs)
+    with _no_warnings():
+        conversion = convert(
+            model,
+            inputs,
+            frontend=args.frontend,
+            dynamic=parse_cli(args.dynamic) if args.dynamic else None,
+            channels_last_io=args.channels_last_io,
+            command=regenerate_command(args.target, vars(args)),
+            progress=progress,
+        )
+        with progress.stage("debug"):
+            result = conversion.debug(rtol=args.rtol, atol=args.atol)
+    print(json.dumps(result.to_json(), indent=2) if args.json else result.render())
+    return EXIT_MISMATCH if result.diverges else EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.out), args.force)
 
@@ -401,6 +446,8 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
             return cmd_convert(args, argv)
         if args.cmd == "analyze":
             return cmd_analyze(args)
+        if args.cmd == "debug":
+            return cmd_debug(args)
         return cmd_demo(args)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - never a bare traceback for users
         if args.debug:

@@ -57,6 +57,7 @@ class Validation:
     rtol: float = 1e-4
     atol: float = 1e-3
     input_sets: list[str] = field(default_factory=list)
+    finding: str = ""  # when it fails: where the divergence starts (``Conversion.debug``)
 
     @property
     def ok(self) -> bool:
@@ -159,6 +160,8 @@ class Report:
         data = asdict(self)
         if self.validation is not None:
             data["validation"]["ok"] = self.validation.ok
+            if not self.validation.finding:
+                del data["validation"]["finding"]  # only a failed validation has one
         return data
 
 
