@@ -21,6 +21,7 @@ from .capture.bound import bind
 from .converters.registry import register_layer, register_op
 from .errors import Fx2MlxError, InternalError, Unsupported, UnsupportedError, internal_errors
 from .output import write_folder
+from .precision import Precision, cast_inputs, cast_source, precision
 from .progress import SILENT, Progress
 from .report import Report, Validation
 from .shapeless import works_shapeless
@@ -86,6 +87,7 @@ class Conversion:
         self.weights = weights
         self.report = report
         self._manifest = manifest
+        self.precision = Precision()  # dtype= / quantize=: validation compares accordingly
 
     def validation_inputs(self) -> list[tuple]:
         """The example inputs plus a fresh random set with every dynamic dim at another
@@ -118,10 +120,11 @@ class Conversion:
         with progress.stage("validation"):
             with generated_from(self.source, self.weights) as generated:  # loaded once
                 result = validate_generated(
-                    self.model, generated, sets, rtol, atol, cl_io, progress, labels
+                    self.model, generated, sets, rtol, atol, cl_io, progress, labels, self.precision
                 )
                 if inputs is None and self.second_shapes is not None and not cl_io:
-                    self.report.shapeless = works_shapeless(generated, sets)
+                    cast = [cast_inputs(s, self.precision.dtype) for s in sets]
+                    self.report.shapeless = works_shapeless(generated, cast)
         self.report.validation = result
         return result
 
@@ -175,6 +178,9 @@ def convert(
     channels_last_io: bool = False,
     command: str | None = None,
     progress: Progress | None = None,
+    dtype: str | torch.dtype | None = None,
+    quantize: int | None = None,
+    group_size: int = 64,
 ) -> Conversion:
     """Compile ``model`` into MLX source and weights.
 
@@ -195,6 +201,13 @@ def convert(
             manifest (the CLI passes its canonical command, see ``fx2mlx.command``).
         progress: receives each stage and long loop (the command line prints them); silent
             by default.
+        dtype: ``"float16"`` or ``"bfloat16"``: weights written in that dtype and the module
+            computing in it (it takes float inputs in that dtype); validated against ``model``
+            itself, in its own precision.
+        quantize: 4 or 8: ``nn.Linear``/``nn.Embedding`` layers stored quantized with that
+            many bits per weight (``mx.quantize``, affine), in groups of ``group_size`` (32,
+            64 or 128) along the input width; a layer the group size doesn't divide stays
+            float (``report.float_layers`` says which and why).
 
     Returns:
         A :class:`Conversion`; call ``.validate()`` to compare against torch and
@@ -210,9 +223,11 @@ def convert(
     from .pipeline import check_inputs, compile_sound
 
     inputs = check_inputs(model, example_inputs)
+    chosen = precision(dtype, quantize, group_size)  # bad values fail before any work
     progress = SILENT if progress is None else progress
+    source, source_inputs = cast_source(model, inputs, chosen.dtype)
     captured, emitted, report, weights = compile_sound(
-        model, inputs, frontend, channels_last_io, command, progress, dynamic
+        source, source_inputs, frontend, channels_last_io, command, progress, dynamic, chosen
     )
     manifest = {
         "source_model": f"{type(model).__module__}.{type(model).__qualname__}",
@@ -227,6 +242,11 @@ def convert(
             {"shape": list(x.shape), "dtype": str(x.dtype).replace("torch.", "")} for x in inputs
         ],
         "channels_last_io": channels_last_io,
+        **chosen.to_json(),
     }
     second = second_shapes(captured, inputs)
-    return Conversion(model, inputs, emitted.source, weights, report, manifest, progress, second)
+    conversion = Conversion(
+        model, inputs, emitted.source, weights, report, manifest, progress, second
+    )
+    conversion.precision = chosen
+    return conversion

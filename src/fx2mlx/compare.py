@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils import _pytree as pytree
 
+from .precision import Precision
 from .report import Offender, OutputCheck
 from .tensors import mlx_dtype, mlx_to_numpy, torch_to_numpy
 
@@ -26,6 +27,10 @@ from .tensors import mlx_dtype, mlx_to_numpy, torch_to_numpy
 # op's result to the dtype separately (both accumulate in float32 inside), so results differ by
 # up to a rounding per op, and the differences of a few chained ops add up.
 HALF_ULPS = 8
+# Quantization steps (of a group's range) a quantized model's output may be off by, against
+# the float model: a weight rounds by up to half a step of its group's range, a range spans
+# about five standard deviations of the weights, and the errors of chained layers add up.
+QUANT_STEPS = 4
 WORST = 3  # offending elements listed per output
 
 
@@ -46,6 +51,13 @@ def tolerance_for(dtype: torch.dtype, rtol: float, atol: float) -> Tolerance:
     return Tolerance(max(rtol, floor), max(atol, floor))
 
 
+def quantized_tolerance(bits: int) -> float:
+    """The tolerance floor of a model whose weights are ``bits``-bit quantized, compared with
+    the float model: ``QUANT_STEPS`` quantization steps, a step being ``1 / (2**bits - 1)`` of
+    a group's range (README: "Precision and quantization")."""
+    return QUANT_STEPS / (2**bits - 1)
+
+
 def least_precise(dtypes: list[torch.dtype]) -> torch.dtype:
     """The float dtype with the largest epsilon among ``dtypes`` (float32 if none is a float):
     an output computed through float16 weights carries float16 error whatever its own dtype."""
@@ -59,9 +71,13 @@ def compare(
     rtol: float,
     atol: float,
     compute_dtype: torch.dtype = torch.float32,
+    precision: Precision | None = None,
 ) -> list[OutputCheck]:
     """Check every output leaf; ``compute_dtype`` is the least precise float the model
-    computes in (its weights', its inputs'): no output is held to a tighter tolerance."""
+    computes in (its weights', its inputs'): no output is held to a tighter tolerance.
+    ``precision`` (``convert(dtype=, quantize=)``): torch's float32 outputs are expected in
+    that dtype, within its tolerance or the quantization's."""
+    precision = precision or Precision()
     expected = [(n, v) for n, v in _torch_leaves(torch_out) if isinstance(v, torch.Tensor)]
     got = [v for v in mlx_leaves(mlx_out) if isinstance(v, mx.array)]
     if len(expected) != len(got):
@@ -69,11 +85,29 @@ def compare(
         check.problem = f"{len(got)} output arrays, torch has {len(expected)}"
         return [check]
     return [
-        check_leaf(
-            name, ref, out, tolerance_for(least_precise([ref.dtype, compute_dtype]), rtol, atol)
-        )
+        check_leaf(name, ref, out, _tolerance(ref, compute_dtype, precision, rtol, atol), expect)
         for (name, ref), out in zip(expected, got)
+        for expect in [_expected_dtype(ref.dtype, precision)]
     ]
+
+
+def _expected_dtype(dtype: torch.dtype, precision: Precision) -> mx.Dtype:
+    """The MLX dtype an output of torch's ``dtype`` must have: a float32 output comes in the
+    generated model's ``dtype`` when one was asked for."""
+    if precision.dtype is not None and dtype in (torch.float32, torch.float64):
+        return mlx_dtype(precision.dtype)
+    return mlx_dtype(dtype)
+
+
+def _tolerance(
+    ref: torch.Tensor, compute: torch.dtype, precision: Precision, rtol: float, atol: float
+) -> Tolerance:
+    dtype = least_precise([ref.dtype, compute])
+    tol = tolerance_for(dtype, rtol, atol)
+    if precision.bits is None or not ref.is_floating_point():
+        return tol
+    floor = quantized_tolerance(precision.bits)
+    return Tolerance(max(tol.rtol, floor), max(tol.atol, floor))
 
 
 def mlx_leaves(value: Any) -> list[Any]:
@@ -89,8 +123,12 @@ def _torch_leaves(value: Any) -> list[tuple[str, Any]]:
     return [(pytree.keystr(path) or "output", leaf) for path, leaf in leaves]
 
 
-def check_leaf(name: str, ref: torch.Tensor, out: mx.array, tol: Tolerance) -> OutputCheck:
-    """Compare one output leaf; ``ok`` only if dtype, shape and values all match."""
+def check_leaf(
+    name: str, ref: torch.Tensor, out: mx.array, tol: Tolerance, expect: mx.Dtype | None = None
+) -> OutputCheck:
+    """Compare one output leaf; ``ok`` only if dtype (``expect``, else torch's), shape and
+    values all match."""
+    expect = mlx_dtype(ref.dtype) if expect is None else expect
     check = OutputCheck(name, list(ref.shape), 0.0, 0.0, True)
     check.dtype, check.mlx_dtype = _name(ref.dtype), _name(out.dtype)
     check.rtol, check.atol = tol.rtol, tol.atol
@@ -102,8 +140,8 @@ def check_leaf(name: str, ref: torch.Tensor, out: mx.array, tol: Tolerance) -> O
         _compare_floats(check, a, b, tol)
     else:
         _compare_exact(check, a, b)
-    if out.dtype != mlx_dtype(ref.dtype):
-        _fail(check, f"dtype {check.mlx_dtype}, expected {_name(mlx_dtype(ref.dtype))}")
+    if out.dtype != expect:
+        _fail(check, f"dtype {check.mlx_dtype}, expected {_name(expect)}")
     return check
 
 

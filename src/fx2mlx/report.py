@@ -148,6 +148,8 @@ class Report:
     baked_dims: list[BakedDim] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     validation: Validation | None = None
+    quantized: list[str] = field(default_factory=list)  # layers stored quantized (quantize=)
+    float_layers: dict[str, str] = field(default_factory=dict)  # Linear/Embedding kept float: why
     shapeless: bool | None = None
     """Whether the module works under ``mx.compile(..., shapeless=True)``, run at the
     example's and a second size (None: not checked, or no dynamic dim)."""

@@ -15,6 +15,7 @@ import mlx.core as mx
 import torch
 
 from .compare import compare, least_precise
+from .precision import Precision, cast_inputs
 from .progress import SILENT, Progress
 from .report import OutputCheck, Validation
 from .tensors import to_mlx
@@ -52,14 +53,19 @@ def _channels_first(value: Any) -> Any:
 
 
 def run_both(
-    model: torch.nn.Module, generated: Any, inputs: tuple, channels_last_io: bool = False
+    model: torch.nn.Module,
+    generated: Any,
+    inputs: tuple,
+    channels_last_io: bool = False,
+    dtype: torch.dtype | None = None,
 ) -> tuple[Any, Any]:
-    """torch's outputs and the generated model's (converted back to torch's layout).
+    """torch's outputs and the generated model's (converted back to torch's layout); float
+    inputs reach the generated model in ``dtype`` when given (``convert(dtype=...)``).
 
     Each side gets its own copy of the inputs, so a forward that writes an input in place
     (``x.add_(1)``) can't change what the other side sees, nor the caller's tensors.
     """
-    args = [to_mlx(x) for x in inputs]  # copies, made before torch runs
+    args = [to_mlx(x) for x in cast_inputs(inputs, dtype)]  # copies, made before torch runs
     with torch.no_grad():
         expected = model(*(x.clone() if isinstance(x, torch.Tensor) else x for x in inputs))
     if channels_last_io:
@@ -127,15 +133,19 @@ def validate_generated(
     channels_last_io: bool = False,
     progress: Progress = SILENT,
     labels: list[str] | None = None,
+    precision: Precision | None = None,
 ) -> Validation:
-    """:func:`validate_folder` on a generated model already loaded."""
+    """:func:`validate_folder` on a generated model already loaded. With ``precision``
+    (``convert(dtype=, quantize=)``) ``model`` is the float original: the generated model
+    gets the inputs in its dtype and is held to that dtype's (or quantization's) tolerance."""
     labels = labels or [describe_inputs(f"set {i + 1}", s) for i, s in enumerate(input_sets)]
-    dtype = compute_dtype(model, input_sets)
+    precision = precision or Precision()
+    dtype = precision.dtype or compute_dtype(model, input_sets)
     worst: dict[str, OutputCheck] = {}
     sets = list(zip(input_sets, labels))
     for inputs, label in progress.track(sets, len(sets), "validation"):
-        expected, got = run_both(model, generated, inputs, channels_last_io)
-        for check in compare(expected, got, rtol, atol, dtype):
+        expected, got = run_both(model, generated, inputs, channels_last_io, precision.dtype)
+        for check in compare(expected, got, rtol, atol, dtype, precision):
             check.inputs = label
             worst[check.name] = _worse(check, worst.get(check.name))
     return Validation(list(worst.values()), rtol, atol, labels)

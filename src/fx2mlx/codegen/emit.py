@@ -127,10 +127,19 @@ def emit(
             helpers=sources,
             classes=views,
             top=classes[-1].name,
+            quantize=_quantize_view(doc),
         )
     )
     source = black.format_str(text, mode=BLACK_MODE)
     return Emitted(source, declared, classes)
+
+
+def _quantize_view(doc: DocSpec) -> dict[str, Any] | None:
+    """The template's ``nn.quantize`` call: bits, group size, the layers' paths as literals."""
+    p = doc.precision
+    if p is None or p.bits is None or not doc.quantized:
+        return None
+    return {"bits": p.bits, "group_size": p.group_size, "layers": [repr(q) for q in doc.quantized]}
 
 
 def _view(
