@@ -28,6 +28,7 @@ from .command import invocation, regenerate_command
 from .demo import run_demo
 from .errors import Fx2MlxError, InternalError, internal_message
 from .output import check_target
+from .precision import BITS, DTYPES, GROUP_SIZES
 from .progress import SILENT, ConsoleProgress
 from .report import baked_lines
 from .target import make_inputs, parse_dtype, parse_shape, resolve_target
@@ -102,6 +103,7 @@ def _convert_parser(c: argparse.ArgumentParser) -> None:
     c.add_argument("-o", "--out", required=True, help="output folder")
     c.add_argument("--frontend", default="auto", choices=list(FRONTENDS))
     c.add_argument("--channels-last-io", action="store_true", help="NHWC inputs and outputs")
+    _precision_options(c)
     c.add_argument(
         "--rtol", type=_tolerance, metavar="R", default=1e-4, help="relative (norm) error tolerance"
     )
@@ -123,6 +125,31 @@ def _convert_parser(c: argparse.ArgumentParser) -> None:
         "-q", "--quiet", action="store_true", help="print only errors (no stages, table, notes)"
     )
     c.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _precision_options(c: argparse.ArgumentParser) -> None:
+    c.add_argument(
+        "--dtype",
+        choices=list(DTYPES),
+        default=None,
+        help="write the weights in this dtype and make the model compute in it (validated"
+        " against the float model, at the dtype's tolerance)",
+    )
+    c.add_argument(
+        "--quantize",
+        type=int,
+        choices=list(BITS),
+        metavar="BITS",
+        default=None,
+        help="store Linear/Embedding layers quantized with 4 or 8 bits per weight (MLX affine)",
+    )
+    c.add_argument(
+        "--group-size",
+        type=int,
+        choices=list(GROUP_SIZES),
+        default=64,
+        help="weights sharing one scale and bias when quantizing (default 64)",
+    )
 
 
 def _analyze_parser(a: argparse.ArgumentParser) -> None:
@@ -266,6 +293,9 @@ def cmd_convert(args: argparse.Namespace, argv: list[str]) -> int:
             channels_last_io=args.channels_last_io,
             command=regenerate_command(args.target, vars(args)),
             progress=progress,
+            dtype=args.dtype,
+            quantize=args.quantize,
+            group_size=args.group_size,
         )
     conversion.record_invocation(invocation(argv))
     if not args.quiet:

@@ -58,6 +58,21 @@ def quantized_tolerance(bits: int) -> float:
     return QUANT_STEPS / (2**bits - 1)
 
 
+def tolerance_rule(compute: torch.dtype, precision: Precision | None = None) -> dict[str, Any]:
+    """How the tolerances of a validation were set, for the manifest: the floors that apply
+    beside the given rtol/atol (each output's own numbers are in its row)."""
+    rule: dict[str, Any] = {"compute_dtype": _name(compute)}
+    if torch.finfo(compute).bits < 32:
+        rule["dtype_floor"] = HALF_ULPS * torch.finfo(compute).eps
+        rule["dtype_rule"] = f"{HALF_ULPS} x eps({_name(compute)})"
+    if precision is not None and precision.bits is not None:
+        rule["quantized_floor"] = quantized_tolerance(precision.bits)
+        rule["quantized_rule"] = f"{QUANT_STEPS} / (2**{precision.bits} - 1)"
+    if precision is not None and (precision.dtype or precision.bits):
+        rule["reference"] = "the float model in torch (float32 where it was float32)"
+    return rule
+
+
 def least_precise(dtypes: list[torch.dtype]) -> torch.dtype:
     """The float dtype with the largest epsilon among ``dtypes`` (float32 if none is a float):
     an output computed through float16 weights carries float16 error whatever its own dtype."""

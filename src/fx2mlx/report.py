@@ -57,6 +57,7 @@ class Validation:
     rtol: float = 1e-4
     atol: float = 1e-3
     input_sets: list[str] = field(default_factory=list)
+    tolerance: dict[str, Any] = field(default_factory=dict)  # the floors applied (compare.py)
 
     @property
     def ok(self) -> bool:

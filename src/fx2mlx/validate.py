@@ -14,7 +14,7 @@ from typing import Any
 import mlx.core as mx
 import torch
 
-from .compare import compare, least_precise
+from .compare import compare, least_precise, tolerance_rule
 from .precision import Precision, cast_inputs
 from .progress import SILENT, Progress
 from .report import OutputCheck, Validation
@@ -148,7 +148,7 @@ def validate_generated(
         for check in compare(expected, got, rtol, atol, dtype, precision):
             check.inputs = label
             worst[check.name] = _worse(check, worst.get(check.name))
-    return Validation(list(worst.values()), rtol, atol, labels)
+    return Validation(list(worst.values()), rtol, atol, labels, tolerance_rule(dtype, precision))
 
 
 @contextlib.contextmanager

@@ -113,14 +113,11 @@ def _precision_lines(spec: DocSpec) -> list[str]:
     lines = []
     if p is not None and p.dtype is not None:
         name = str(p.dtype).removeprefix("torch.")
-        lines.append(
-            f"Weights are {name} and the model computes in {name}: pass float inputs as {name}"
-            " (float32 inputs would promote every op to float32)."
-        )
+        lines.append(f"Weights are {name}, and it computes in {name}: pass float inputs as {name}.")
     if p is not None and p.bits is not None:
         lines.append(
-            f"{len(spec.quantized)} Linear/Embedding layers are stored {p.bits}-bit quantized"
-            f" (MLX affine, groups of {p.group_size}); load() builds them quantized."
+            f"{len(spec.quantized)} Linear/Embedding layers are {p.bits}-bit quantized"
+            f" (groups of {p.group_size}): see QUANTIZED."
         )
     return lines
 
