@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import platform
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from .capture.bound import bind
 from .converters.registry import register_layer, register_op
 from .errors import Fx2MlxError, InternalError, Unsupported, UnsupportedError, internal_errors
 from .output import write_folder
-from .precision import Precision, cast_inputs, cast_source, precision
+from .precision import Precision, cast_inputs, cast_source, dequantized, precision
 from .progress import SILENT, Progress
 from .report import Report, Validation
 from .shapeless import works_shapeless
@@ -88,6 +89,8 @@ class Conversion:
         self.report = report
         self._manifest = manifest
         self.precision = Precision()  # dtype= / quantize=: validation compares accordingly
+        # quantize=: torch holding the weights MLX dequantizes, built when validating
+        self.reference: Callable[[], torch.nn.Module] | None = None
 
     def validation_inputs(self) -> list[tuple]:
         """The example inputs plus a fresh random set with every dynamic dim at another
@@ -119,8 +122,18 @@ class Conversion:
         progress = self.progress if progress is None else progress
         with progress.stage("validation"):
             with generated_from(self.source, self.weights) as generated:  # loaded once
+                reference = self.reference() if self.reference is not None else None
                 result = validate_generated(
-                    self.model, generated, sets, rtol, atol, cl_io, progress, labels, self.precision
+                    self.model,
+                    generated,
+                    sets,
+                    rtol,
+                    atol,
+                    cl_io,
+                    progress,
+                    labels,
+                    self.precision,
+                    reference,
                 )
                 if inputs is None and self.second_shapes is not None and not cl_io:
                     cast = [cast_inputs(s, self.precision.dtype) for s in sets]
@@ -226,7 +239,7 @@ def convert(
     chosen = precision(dtype, quantize, group_size)  # bad values fail before any work
     progress = SILENT if progress is None else progress
     source, source_inputs = cast_source(model, inputs, chosen.dtype)
-    captured, emitted, report, weights = compile_sound(
+    captured, emitted, report, weights, plan = compile_sound(
         source, source_inputs, frontend, channels_last_io, command, progress, dynamic, chosen
     )
     manifest = {
@@ -249,4 +262,6 @@ def convert(
         model, inputs, emitted.source, weights, report, manifest, progress, second
     )
     conversion.precision = chosen
+    if plan is not None:
+        conversion.reference = lambda: dequantized(captured.model, plan, weights, chosen)
     return conversion

@@ -26,7 +26,7 @@ from .passes.normalize_graph import normalize_graph
 from .passes.position_gathers import position_gathers
 from .passes.simplify_graph import simplify_graph
 from .passes.true_masks import true_masks
-from .precision import Precision, plan_quantization, quantize_weights
+from .precision import Precision, QuantPlan, plan_quantization, quantize_weights
 from .progress import SILENT, Progress
 from .report import BakedDim, Report
 from .weights import collect_weights
@@ -161,8 +161,8 @@ def compile_sound(
     progress: Progress = SILENT,
     dynamic: object = None,
     precision: Precision | None = None,
-) -> tuple[Captured, Emitted, Report, dict]:
-    """:func:`compile_model` and the weights. A capture widened from size-1 dims (see
+) -> tuple[Captured, Emitted, Report, dict, QuantPlan | None]:
+    """:func:`compile_model`, the weights and what was quantized (None: nothing asked). A capture widened from size-1 dims (see
     ``capture/dynamic.py``) is kept only if the generated code matches torch on the example
     itself; otherwise those dims are captured static. Quantizing comes after that check."""
     args = (model, inputs, frontend, channels_last_io, command, progress, dynamic)
@@ -175,10 +175,11 @@ def compile_sound(
             "size-1 dims kept static: the graph traced at size 2 computes something else at"
             " the example's size 1"
         )
+    plan = None
     if precision is not None and precision.bits is not None:
         doc = DocSpec(inputs, command, channels_last_io, precision)
-        emitted, weights = quantized(captured, emitted, weights, doc, report, progress)
-    return captured, emitted, report, weights
+        emitted, weights, plan = quantized(captured, emitted, weights, doc, report, progress)
+    return captured, emitted, report, weights, plan
 
 
 def quantized(
@@ -188,7 +189,7 @@ def quantized(
     doc: DocSpec,
     report: Report,
     progress: Progress = SILENT,
-) -> tuple[Emitted, dict]:
+) -> tuple[Emitted, dict, QuantPlan]:
     """The source re-emitted with ``load()`` quantizing, and the weights quantized (the float
     source served the widening check above, which compares at float32's tolerance)."""
     assert doc.precision is not None and doc.precision.bits is not None
@@ -199,7 +200,7 @@ def quantized(
         doc = replace(doc, quantized=tuple(plan.quantized))
         prefix = "layers." if isinstance(captured.model, _ListRoot) else ""
         emitted = emit(captured, doc, prefix, report.baked_dims)
-        return emitted, quantize_weights(weights, plan, bits, group)
+        return emitted, quantize_weights(weights, plan, bits, group), plan
 
 
 def _matches(

@@ -21,6 +21,7 @@ from .capture import Captured
 from .codegen.attrs import state_key
 from .errors import Fx2MlxError
 from .meta import LAYER
+from .tensors import mlx_to_numpy
 
 DTYPES: dict[str, torch.dtype] = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 BITS = (4, 8)
@@ -91,6 +92,8 @@ class QuantPlan:
 
     quantized: list[str] = field(default_factory=list)  # MLX module paths
     kept: dict[str, str] = field(default_factory=dict)  # MLX module path -> why it stays float
+    sources: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    """MLX path -> (torch module path, whether torch stores the weight transposed)."""
 
 
 def plan_quantization(captured: Captured, group_size: int) -> QuantPlan:
@@ -110,10 +113,13 @@ def plan_quantization(captured: Captured, group_size: int) -> QuantPlan:
             continue
         if layer.path in read:  # code outside the layer reads its weight (tied weights)
             plan.kept[path] = "its weight is also read outside the layer"
+        elif "weight" not in captured.module(layer.path)._parameters:
+            plan.kept[path] = "its weight is computed (a parametrization)"
         elif not isinstance(width, int) or width % group_size:
             plan.kept[path] = f"input width {width} is not a multiple of {group_size}"
         else:
             plan.quantized.append(path)
+            plan.sources[path] = (layer.path, layer.converter.weight_fix.get("weight") is not None)
     return plan
 
 
@@ -141,3 +147,25 @@ def quantize_weights(
             biases,
         )
     return out
+
+
+def dequantized(
+    model: torch.nn.Module, plan: QuantPlan, weights: dict[str, mx.array], p: Precision
+) -> torch.nn.Module:
+    """A copy of the torch model (the converted one: cast when ``dtype`` was given) holding
+    the quantized layers' weights as MLX dequantizes them: what the generated model computes,
+    so validation can hold it to float tolerances."""
+    assert p.bits is not None
+    try:
+        ref = copy.deepcopy(model)
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's module to copy
+        raise Fx2MlxError(f"quantize: can't copy the model for validation ({exc})") from exc
+    for path in plan.quantized:
+        torch_path, transposed = plan.sources[path]
+        parts = [weights[f"{path}.{name}"] for name in ("weight", "scales", "biases")]
+        value = mx.dequantize(*parts, group_size=p.group_size, bits=p.bits)
+        weight = ref.get_submodule(torch_path).weight
+        tensor = torch.from_numpy(mlx_to_numpy(value)).to(weight.dtype)
+        with torch.no_grad():
+            weight.copy_(tensor.t() if transposed else tensor)
+    return ref.eval()

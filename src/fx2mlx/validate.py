@@ -134,21 +134,53 @@ def validate_generated(
     progress: Progress = SILENT,
     labels: list[str] | None = None,
     precision: Precision | None = None,
+    reference: torch.nn.Module | None = None,
 ) -> Validation:
     """:func:`validate_folder` on a generated model already loaded. With ``precision``
     (``convert(dtype=, quantize=)``) ``model`` is the float original: the generated model
-    gets the inputs in its dtype and is held to that dtype's (or quantization's) tolerance."""
+    gets the inputs in its dtype and is held to that dtype's tolerance. A quantized model is
+    held to it against ``reference`` (torch with the dequantized weights), and its error
+    against ``model`` is reported (``float_error``)."""
     labels = labels or [describe_inputs(f"set {i + 1}", s) for i, s in enumerate(input_sets)]
-    precision = precision or Precision()
+    p = precision or Precision()
+    if reference is None:
+        dtype = p.dtype or compute_dtype(model, input_sets)
+        checks = _checks(
+            model, generated, input_sets, (rtol, atol), channels_last_io, p, labels, progress
+        )
+        return Validation(checks, rtol, atol, labels, tolerance_rule(dtype, p))
+    cast = [cast_inputs(s, p.dtype) for s in input_sets]
+    dtype = compute_dtype(reference, cast)
+    plain = Precision()
+    checks = _checks(
+        reference, generated, cast, (rtol, atol), channels_last_io, plain, labels, progress
+    )
+    result = Validation(checks, rtol, atol, labels, tolerance_rule(dtype, p))
+    lossy = _checks(model, generated, input_sets, (rtol, atol), channels_last_io, p, labels)
+    result.float_error = {c.name: {"rel": c.rel, "max_abs": c.max_abs} for c in lossy}
+    return result
+
+
+def _checks(
+    model: torch.nn.Module,
+    generated: Any,
+    input_sets: list[tuple],
+    tol: tuple[float, float],
+    channels_last_io: bool,
+    precision: Precision,
+    labels: list[str],
+    progress: Progress = SILENT,
+) -> list[OutputCheck]:
+    """One row per output, from the input set where it did worst."""
     dtype = precision.dtype or compute_dtype(model, input_sets)
     worst: dict[str, OutputCheck] = {}
     sets = list(zip(input_sets, labels))
     for inputs, label in progress.track(sets, len(sets), "validation"):
         expected, got = run_both(model, generated, inputs, channels_last_io, precision.dtype)
-        for check in compare(expected, got, rtol, atol, dtype, precision):
+        for check in compare(expected, got, *tol, dtype, precision):
             check.inputs = label
             worst[check.name] = _worse(check, worst.get(check.name))
-    return Validation(list(worst.values()), rtol, atol, labels, tolerance_rule(dtype, precision))
+    return list(worst.values())
 
 
 @contextlib.contextmanager
