@@ -67,7 +67,7 @@ def run_both(
     """
     args = [to_mlx(x) for x in cast_inputs(inputs, dtype)]  # copies, made before torch runs
     with torch.no_grad():
-        expected = model(*(x.clone() if isinstance(x, torch.Tensor) else x for x in inputs))
+        expected = model(*(_copy(x) for x in inputs))
     if channels_last_io:
         args = [_channels_last(a) for a in args]
     got = generated(*args)
@@ -143,44 +143,32 @@ def validate_generated(
     against ``model`` is reported (``float_error``)."""
     labels = labels or [describe_inputs(f"set {i + 1}", s) for i, s in enumerate(input_sets)]
     p = precision or Precision()
-    if reference is None:
-        dtype = p.dtype or compute_dtype(model, input_sets)
-        checks = _checks(
-            model, generated, input_sets, (rtol, atol), channels_last_io, p, labels, progress
-        )
-        return Validation(checks, rtol, atol, labels, tolerance_rule(dtype, p))
-    cast = [cast_inputs(s, p.dtype) for s in input_sets]
-    dtype = compute_dtype(reference, cast)
-    plain = Precision()
-    checks = _checks(
-        reference, generated, cast, (rtol, atol), channels_last_io, plain, labels, progress
-    )
-    result = Validation(checks, rtol, atol, labels, tolerance_rule(dtype, p))
-    lossy = _checks(model, generated, input_sets, (rtol, atol), channels_last_io, p, labels)
-    result.float_error = {c.name: {"rel": c.rel, "max_abs": c.max_abs} for c in lossy}
+    checked, strict = (model, p) if reference is None else (reference, Precision())
+    sets = [cast_inputs(s, p.dtype) if reference is not None else s for s in input_sets]
+    dtype = p.dtype if reference is None and p.dtype else compute_dtype(checked, sets)
+    worst: dict[str, OutputCheck] = {}
+    lossy: dict[str, OutputCheck] = {}
+    for i in progress.track(range(len(sets)), len(sets), "validation"):
+        expected, got = run_both(checked, generated, sets[i], channels_last_io, p.dtype)
+        _keep(worst, compare(expected, got, rtol, atol, dtype, strict), labels[i])
+        if reference is not None:  # the generated model's error against the float model
+            with torch.no_grad():
+                floats = model(*(_copy(x) for x in input_sets[i]))
+            _keep(lossy, compare(floats, got, rtol, atol, dtype, p), labels[i])
+    result = Validation(list(worst.values()), rtol, atol, labels, tolerance_rule(dtype, p))
+    result.float_error = {c.name: {"rel": c.rel, "max_abs": c.max_abs} for c in lossy.values()}
     return result
 
 
-def _checks(
-    model: torch.nn.Module,
-    generated: Any,
-    input_sets: list[tuple],
-    tol: tuple[float, float],
-    channels_last_io: bool,
-    precision: Precision,
-    labels: list[str],
-    progress: Progress = SILENT,
-) -> list[OutputCheck]:
-    """One row per output, from the input set where it did worst."""
-    dtype = precision.dtype or compute_dtype(model, input_sets)
-    worst: dict[str, OutputCheck] = {}
-    sets = list(zip(input_sets, labels))
-    for inputs, label in progress.track(sets, len(sets), "validation"):
-        expected, got = run_both(model, generated, inputs, channels_last_io, precision.dtype)
-        for check in compare(expected, got, *tol, dtype, precision):
-            check.inputs = label
-            worst[check.name] = _worse(check, worst.get(check.name))
-    return list(worst.values())
+def _copy(x: Any) -> Any:
+    return x.clone() if isinstance(x, torch.Tensor) else x
+
+
+def _keep(worst: dict[str, OutputCheck], checks: list[OutputCheck], label: str) -> None:
+    """Each output's worst row over the input sets so far."""
+    for check in checks:
+        check.inputs = label
+        worst[check.name] = _worse(check, worst.get(check.name))
 
 
 @contextlib.contextmanager
