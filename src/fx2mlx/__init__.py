@@ -263,5 +263,5 @@ def convert(
     )
     conversion.precision = chosen
     if plan is not None:
-        conversion.reference = lambda: dequantized(captured.model, plan, weights, chosen)
+        conversion.reference = lambda: dequantized(captured.model, plan, chosen)
     return conversion

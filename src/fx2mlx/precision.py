@@ -21,7 +21,7 @@ from .capture import Captured
 from .codegen.attrs import state_key
 from .errors import Fx2MlxError
 from .meta import LAYER
-from .tensors import mlx_to_numpy
+from .tensors import mlx_to_numpy, to_mlx
 
 DTYPES: dict[str, torch.dtype] = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 BITS = (4, 8)
@@ -149,23 +149,30 @@ def quantize_weights(
     return out
 
 
-def dequantized(
-    model: torch.nn.Module, plan: QuantPlan, weights: dict[str, mx.array], p: Precision
-) -> torch.nn.Module:
-    """A copy of the torch model (the converted one: cast when ``dtype`` was given) holding
-    the quantized layers' weights as MLX dequantizes them: what the generated model computes,
-    so validation can hold it to float tolerances."""
+def dequantized(model: torch.nn.Module, plan: QuantPlan, p: Precision) -> torch.nn.Module:
+    """A copy of the torch model (the converted one: cast when ``dtype`` was given) whose
+    quantized layers hold their own weights quantized and dequantized again, as MLX does:
+    what a correct generated model computes, so validation can hold it to float tolerances.
+    Built from torch's weights, not the written ones, so a wrong written weight fails."""
     assert p.bits is not None
     try:
         ref = copy.deepcopy(model)
     except Exception as exc:  # noqa: BLE001 - any failure of the user's module to copy
         raise Fx2MlxError(f"quantize: can't copy the model for validation ({exc})") from exc
-    for path in plan.quantized:
-        torch_path, transposed = plan.sources[path]
-        parts = [weights[f"{path}.{name}"] for name in ("weight", "scales", "biases")]
-        value = mx.dequantize(*parts, group_size=p.group_size, bits=p.bits)
-        weight = ref.get_submodule(torch_path).weight
-        tensor = torch.from_numpy(mlx_to_numpy(value)).to(weight.dtype)
+    # every value from the original weights before any is written: a tied weight (GPT-2's
+    # lm_head is its wte) must not be quantized twice
+    sources = [plan.sources[q] for q in plan.quantized]
+    new = [_round_trip(ref.get_submodule(path).weight, flip, p) for path, flip in sources]
+    for (path, _), tensor in zip(sources, new):
         with torch.no_grad():
-            weight.copy_(tensor.t() if transposed else tensor)
+            ref.get_submodule(path).weight.copy_(tensor)
     return ref.eval()
+
+
+def _round_trip(weight: torch.Tensor, transposed: bool, p: Precision) -> torch.Tensor:
+    """``weight`` quantized and dequantized by MLX, along the input width."""
+    value = to_mlx(weight.t() if transposed else weight)  # MLX's (out, in) layout
+    parts = mx.quantize(value, p.group_size, p.bits)
+    value = mx.dequantize(*parts, group_size=p.group_size, bits=p.bits)
+    tensor = torch.from_numpy(mlx_to_numpy(value)).to(weight.dtype)
+    return tensor.t() if transposed else tensor
