@@ -16,6 +16,7 @@ from torch import nn
 import fx2mlx
 from fx2mlx.cli import main
 from fx2mlx.examples.zoo import make_bert_tiny, make_gpt2_tiny
+from fx2mlx.tensors import to_mlx
 from fx2mlx.validate import load_generated
 
 transformers = pytest.importorskip("transformers")
@@ -152,3 +153,26 @@ def test_cli_bad_values(
     assert main(["convert", "tests.fixtures.models:make_tiny", "-o", str(out), *flags]) == 2
     err = capsys.readouterr().err
     assert err.startswith("[fx2mlx]") and message in err and not out.exists()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"quantize": 4, "group_size": 32}, {"quantize": 8, "group_size": 32, "dtype": "float16"}],
+    ids=["q4", "q8-float16"],
+)
+@pytest.mark.parametrize("make", [make_bert_tiny, make_gpt2_tiny], ids=["bert", "gpt2"])
+def test_sanitize_gives_the_written_weights(
+    make, options: dict, tmp_path: Path
+) -> None:  # noqa: ANN001
+    """A PyTorch state_dict through the generated ``sanitize``: cast and quantized exactly as
+    the conversion wrote them, so ``load()``'s quantized model takes a checkpoint."""
+    model, inputs = make()
+    conv = fx2mlx.convert(model, inputs, **options)
+    conv.save(tmp_path / "out")
+    loaded = load_generated(tmp_path / "out")
+    state = {k: to_mlx(v) for k, v in model.state_dict().items()}
+    sanitized = loaded.sanitize(state)
+    assert sorted(sanitized) == sorted(conv.weights)
+    for key, value in conv.weights.items():
+        assert sanitized[key].dtype == value.dtype and mx.array_equal(sanitized[key], value), key
+    loaded.load_weights(list(sanitized.items()), strict=True)

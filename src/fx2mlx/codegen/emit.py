@@ -113,7 +113,7 @@ def emit(
     sources, std_imports = helper_sources.resolve(helpers)
     top = len(classes) - 1  # the planner lists the model's own class last
     declared = [k for ks in drafter.declared.values() for k in ks if k not in drafter.embedded]
-    sanitize = sanitize_lines(captured, declared, prefix)
+    sanitize = sanitize_lines(captured, declared, prefix, doc.precision, bool(doc.quantized))
     views = [_view(c, i == top, captured, sanitize, leaves) for i, c in enumerate(classes)]
     views[top]["body"] = size_guards(captured, baked or [], classes[top].call_params) + list(
         views[top]["body"]
