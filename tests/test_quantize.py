@@ -15,6 +15,7 @@ from torch import nn
 
 import fx2mlx
 from fx2mlx.cli import main
+from fx2mlx.command import regenerate_command
 from fx2mlx.examples.zoo import make_bert_tiny, make_gpt2_tiny
 from fx2mlx.tensors import to_mlx
 from fx2mlx.validate import load_generated
@@ -144,6 +145,7 @@ def test_cli_quantize_and_dtype(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         (["--quantize", "3"], "argument --quantize: invalid choice: 3"),
         (["--dtype", "int8"], "argument --dtype: invalid choice: 'int8'"),
         (["--quantize", "4", "--group-size", "48"], "argument --group-size: invalid choice: 48"),
+        (["--group-size", "32"], "--group-size applies to --quantize's groups"),
     ],
 )
 def test_cli_bad_values(
@@ -176,3 +178,25 @@ def test_sanitize_gives_the_written_weights(
     for key, value in conv.weights.items():
         assert sanitized[key].dtype == value.dtype and mx.array_equal(sanitized[key], value), key
     loaded.load_weights(list(sanitized.items()), strict=True)
+
+
+def test_regenerate_command_lists_precision_options() -> None:
+    def command(**options: object) -> str:
+        return regenerate_command(
+            "m:f", {"dtype": None, "quantize": None, "group_size": 64, **options}
+        )
+
+    assert command() == "fx2mlx convert m:f -o OUT"
+    assert command(quantize=4) == "fx2mlx convert m:f --quantize 4 -o OUT"  # 64: the default
+    assert command(quantize=8, group_size=128, dtype="float16") == (
+        "fx2mlx convert m:f --dtype float16 --quantize 8 --group-size 128 -o OUT"
+    )
+
+
+def test_half_model_to_other_half_dtype() -> None:
+    """A float16 model with dtype="bfloat16": every float output is expected in bfloat16."""
+    model = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 4)).half()
+    conv = fx2mlx.convert(model, (torch.randn(3, 8, dtype=torch.float16),), dtype="bfloat16")
+    result = conv.validate()
+    assert result.ok, result.table()
+    assert [(o.dtype, o.mlx_dtype) for o in result.outputs] == [("float16", "bfloat16")]

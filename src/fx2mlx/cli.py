@@ -267,6 +267,8 @@ def _check_input_options(args: argparse.Namespace) -> None:
 def _early_checks(args: argparse.Namespace, out: Path) -> None:
     """Option errors caught before the user's code is imported or anything is converted."""
     _check_input_options(args)
+    if args.group_size != 64 and args.quantize is None:
+        raise UsageError("--group-size applies to --quantize's groups; add --quantize 4 or 8")
     if args.check and out.exists() and not out.is_dir():
         raise UsageError(
             f"--check compares with an output folder, but {out} is a file; pass the folder"

@@ -97,9 +97,9 @@ def compare(
 
 
 def _expected_dtype(dtype: torch.dtype, precision: Precision) -> mx.Dtype:
-    """The MLX dtype an output of torch's ``dtype`` must have: a float32 output comes in the
-    generated model's ``dtype`` when one was asked for."""
-    if precision.dtype is not None and dtype in (torch.float32, torch.float64):
+    """The MLX dtype an output of torch's ``dtype`` must have: a float output comes in the
+    generated model's ``dtype`` when one was asked for (the whole model was cast to it)."""
+    if precision.dtype is not None and dtype.is_floating_point:
         return mlx_dtype(precision.dtype)
     return mlx_dtype(dtype)
 
