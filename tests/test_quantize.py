@@ -122,11 +122,18 @@ def test_large_gpt2_quantized_4_bits() -> None:
     assert packed < 0.25 * sum(p.numel() * 4 for p in model.parameters())  # 4-bit + scales
 
 
-def test_cli_quantize_and_dtype(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_quantize_and_dtype(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.chdir(ROOT)
     out = tmp_path / "out"
     argv = ["convert", "fx2mlx.examples.zoo:make_gpt2_tiny", "-o", str(out)]
     assert main([*argv, "--quantize", "8", "--group-size", "32", "--dtype", "bfloat16"]) == 0
+    bert = ["convert", "fx2mlx.examples.zoo:make_bert_tiny", "-o", str(tmp_path / "bert")]
+    assert main([*bert, "--quantize", "4", "--group-size", "32"]) == 0
+    err = capsys.readouterr().err
+    assert "not quantized, stays float: encoder.layer.1.output.dense (input width 37" in err
+    assert "; 2 stay float (fx2mlx.json says why)." in (tmp_path / "bert" / "model.py").read_text()
     manifest = json.loads((out / "fx2mlx.json").read_text())
     assert manifest["dtype"] == "bfloat16" and manifest["quantize"]["bits"] == 8
     assert manifest["report"]["validation"]["ok"] is True

@@ -312,6 +312,8 @@ def _print_notes(conversion: Conversion) -> None:
     report = conversion.report
     for note in report.warnings:
         print(f"[fx2mlx] warning: {note}", file=sys.stderr)
+    for layer, why in report.float_layers.items():
+        print(f"[fx2mlx] not quantized, stays float: {layer} ({why})", file=sys.stderr)
     for line in baked_lines(report.baked_dims, conversion.source):
         print(f"[fx2mlx] {line}", file=sys.stderr)
 

@@ -197,7 +197,7 @@ def quantized(
     plan = plan_quantization(captured, group)
     report.quantized, report.float_layers = list(plan.quantized), dict(plan.kept)
     with progress.stage("quantize"):
-        doc = replace(doc, quantized=tuple(plan.quantized))
+        doc = replace(doc, quantized=tuple(plan.quantized), kept=len(plan.kept))
         prefix = "layers." if isinstance(captured.model, _ListRoot) else ""
         emitted = emit(captured, doc, prefix, report.baked_dims)
         return emitted, quantize_weights(weights, plan, bits, group), plan

@@ -33,6 +33,7 @@ class DocSpec:
     channels_last_io: bool = False
     precision: Precision | None = None  # ``dtype=``/``quantize=``, when asked for
     quantized: tuple[str, ...] = ()  # the layers stored quantized (their module paths)
+    kept: int = 0  # Linear/Embedding layers that stay float (the report says why)
 
 
 def source_name(cls: type) -> str:
@@ -115,9 +116,10 @@ def _precision_lines(spec: DocSpec) -> list[str]:
         name = str(p.dtype).removeprefix("torch.")
         lines.append(f"Weights are {name}, and it computes in {name}: pass float inputs as {name}.")
     if p is not None and p.bits is not None:
+        kept = f"; {spec.kept} stay float (fx2mlx.json says why)" if spec.kept else ""
         lines.append(
             f"{len(spec.quantized)} Linear/Embedding layers are {p.bits}-bit quantized"
-            f" (groups of {p.group_size}): see QUANTIZED."
+            f" (groups of {p.group_size}): see QUANTIZED{kept}."
         )
     return lines
 
