@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import platform
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from .converters.registry import register_layer, register_op
 from .debug_report import DebugResult
 from .errors import Fx2MlxError, InternalError, Unsupported, UnsupportedError, internal_errors
 from .output import write_folder
+from .precision import Precision, cast_inputs, cast_source, dequantized, precision
 from .progress import SILENT, Progress
 from .report import Report, Validation
 from .shapeless import works_shapeless
@@ -90,6 +92,9 @@ class Conversion:
         self.weights = weights
         self.report = report
         self._manifest = manifest
+        self.precision = Precision()  # dtype= / quantize=: validation compares accordingly
+        # quantize=: torch holding the weights MLX dequantizes, built when validating
+        self.reference: Callable[[], torch.nn.Module] | None = None
 
     def validation_inputs(self) -> list[tuple]:
         """The example inputs plus a fresh random set with every dynamic dim at another
@@ -121,11 +126,22 @@ class Conversion:
         progress = self.progress if progress is None else progress
         with progress.stage("validation"):
             with generated_from(self.source, self.weights) as generated:  # loaded once
+                reference = self.reference() if self.reference is not None else None
                 result = validate_generated(
-                    self.model, generated, sets, rtol, atol, cl_io, progress, labels
+                    self.model,
+                    generated,
+                    sets,
+                    rtol,
+                    atol,
+                    cl_io,
+                    progress,
+                    labels,
+                    self.precision,
+                    reference,
                 )
                 if inputs is None and self.second_shapes is not None and not cl_io:
-                    self.report.shapeless = works_shapeless(generated, sets)
+                    cast = [cast_inputs(s, self.precision.dtype) for s in sets]
+                    self.report.shapeless = works_shapeless(generated, cast)
             result.finding = "" if result.ok else self._finding(sets, labels, result, progress)
         self.report.validation = result
         return result
@@ -216,6 +232,9 @@ def convert(
     channels_last_io: bool = False,
     command: str | None = None,
     progress: Progress | None = None,
+    dtype: str | torch.dtype | None = None,
+    quantize: int | None = None,
+    group_size: int = 64,
 ) -> Conversion:
     """Compile ``model`` into MLX source and weights.
 
@@ -236,6 +255,13 @@ def convert(
             manifest (the CLI passes its canonical command, see ``fx2mlx.command``).
         progress: receives each stage and long loop (the command line prints them); silent
             by default.
+        dtype: ``"float16"`` or ``"bfloat16"``: weights written in that dtype and the module
+            computing in it (it takes float inputs in that dtype); validated against ``model``
+            itself, in its own precision.
+        quantize: 4 or 8: ``nn.Linear``/``nn.Embedding`` layers stored quantized with that
+            many bits per weight (``mx.quantize``, affine), in groups of ``group_size`` (32,
+            64 or 128) along the input width; a layer the group size doesn't divide stays
+            float (``report.float_layers`` says which and why).
 
     Returns:
         A :class:`Conversion`; call ``.validate()`` to compare against torch and
@@ -251,9 +277,11 @@ def convert(
     from .pipeline import check_inputs, compile_sound
 
     inputs = check_inputs(model, example_inputs)
+    chosen = precision(dtype, quantize, group_size)  # bad values fail before any work
     progress = SILENT if progress is None else progress
-    captured, emitted, report, weights = compile_sound(
-        model, inputs, frontend, channels_last_io, command, progress, dynamic
+    source, source_inputs = cast_source(model, inputs, chosen.dtype)
+    captured, emitted, report, weights, plan = compile_sound(
+        source, source_inputs, frontend, channels_last_io, command, progress, dynamic, chosen
     )
     manifest = {
         "source_model": f"{type(model).__module__}.{type(model).__qualname__}",
@@ -268,8 +296,13 @@ def convert(
             {"shape": list(x.shape), "dtype": str(x.dtype).replace("torch.", "")} for x in inputs
         ],
         "channels_last_io": channels_last_io,
+        **chosen.to_json(),
     }
     second = second_shapes(captured, inputs)
-    return Conversion(
+    conversion = Conversion(
         model, inputs, emitted.source, weights, report, manifest, progress, second, captured
     )
+    conversion.precision = chosen
+    if plan is not None:
+        conversion.reference = lambda: dequantized(captured.model, plan, chosen)
+    return conversion

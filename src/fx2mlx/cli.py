@@ -28,6 +28,7 @@ from .command import invocation, regenerate_command
 from .demo import run_demo
 from .errors import Fx2MlxError, InternalError, internal_message
 from .output import check_target
+from .precision import BITS, DTYPES, GROUP_SIZES
 from .progress import SILENT, ConsoleProgress
 from .report import baked_lines
 from .target import make_inputs, parse_dtype, parse_shape, resolve_target
@@ -108,6 +109,7 @@ def _convert_parser(c: argparse.ArgumentParser) -> None:
     c.add_argument("--frontend", default="auto", choices=list(FRONTENDS))
     c.add_argument("--channels-last-io", action="store_true", help="NHWC inputs and outputs")
     _tolerances(c)
+    _precision_options(c)
     c.add_argument("--no-validate", action="store_true", help="skip the torch comparison")
     c.add_argument(
         "--check",
@@ -142,6 +144,31 @@ def _debug_parser(d: argparse.ArgumentParser) -> None:
     d.add_argument("--json", action="store_true", help="print the findings as JSON on stdout")
     d.add_argument("-q", "--quiet", action="store_true", help="no stages, only the report")
     d.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _precision_options(c: argparse.ArgumentParser) -> None:
+    c.add_argument(
+        "--dtype",
+        choices=list(DTYPES),
+        default=None,
+        help="write the weights in this dtype and make the model compute in it (validated"
+        " against the float model, at the dtype's tolerance)",
+    )
+    c.add_argument(
+        "--quantize",
+        type=int,
+        choices=list(BITS),
+        metavar="BITS",
+        default=None,
+        help="store Linear/Embedding layers quantized with 4 or 8 bits per weight (MLX affine)",
+    )
+    c.add_argument(
+        "--group-size",
+        type=int,
+        choices=list(GROUP_SIZES),
+        default=64,
+        help="weights sharing one scale and bias when quantizing (default 64)",
+    )
 
 
 def _analyze_parser(a: argparse.ArgumentParser) -> None:
@@ -259,6 +286,8 @@ def _check_input_options(args: argparse.Namespace) -> None:
 def _early_checks(args: argparse.Namespace, out: Path) -> None:
     """Option errors caught before the user's code is imported or anything is converted."""
     _check_input_options(args)
+    if args.group_size != 64 and args.quantize is None:
+        raise UsageError("--group-size applies to --quantize's groups; add --quantize 4 or 8")
     if args.check and out.exists() and not out.is_dir():
         raise UsageError(
             f"--check compares with an output folder, but {out} is a file; pass the folder"
@@ -285,6 +314,9 @@ def cmd_convert(args: argparse.Namespace, argv: list[str]) -> int:
             channels_last_io=args.channels_last_io,
             command=regenerate_command(args.target, vars(args)),
             progress=progress,
+            dtype=args.dtype,
+            quantize=args.quantize,
+            group_size=args.group_size,
         )
     conversion.record_invocation(invocation(argv))
     if not args.quiet:
@@ -299,6 +331,8 @@ def _print_notes(conversion: Conversion) -> None:
     report = conversion.report
     for note in report.warnings:
         print(f"[fx2mlx] warning: {note}", file=sys.stderr)
+    for layer, why in report.float_layers.items():
+        print(f"[fx2mlx] not quantized, stays float: {layer} ({why})", file=sys.stderr)
     for line in baked_lines(report.baked_dims, conversion.source):
         print(f"[fx2mlx] {line}", file=sys.stderr)
 

@@ -82,6 +82,12 @@ def _flag(flag: str, dest: str) -> Callable[[Options], list[str]]:
     return lambda options: [flag] if options.get(dest) else []
 
 
+def _group_size(options: Options) -> list[str]:
+    """Only when quantizing (it changes nothing otherwise), and only when not the default."""
+    size = options.get("group_size", 64)
+    return ["--group-size", str(size)] if options.get("quantize") and size != 64 else []
+
+
 # The options that change model.py or the weights, in the order the command lists them (by
 # argparse ``dest``). Every other option only steers this run (RUN_ONLY). A new option joins
 # one of the two: a test fails on a convert option listed in neither.
@@ -93,6 +99,9 @@ OUTPUT_OPTIONS: dict[str, Callable[[Options], list[str]]] = {
     "bind": _binds,
     "reset": _choice("--reset", "reset", None),
     "channels_last_io": _flag("--channels-last-io", "channels_last_io"),
+    "dtype": _choice("--dtype", "dtype", None),
+    "quantize": _choice("--quantize", "quantize", None),
+    "group_size": _group_size,
 }
 # --input-range only picks the values of the example inputs, never what is generated
 RUN_ONLY = frozenset(

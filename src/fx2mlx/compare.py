@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils import _pytree as pytree
 
+from .precision import Precision
 from .report import Offender, OutputCheck
 from .tensors import mlx_dtype, mlx_to_numpy, torch_to_numpy
 
@@ -46,6 +47,23 @@ def tolerance_for(dtype: torch.dtype, rtol: float, atol: float) -> Tolerance:
     return Tolerance(max(rtol, floor), max(atol, floor))
 
 
+def tolerance_rule(compute: torch.dtype, precision: Precision | None = None) -> dict[str, Any]:
+    """How the tolerances of a validation were set, for the manifest: the floors that apply
+    beside the given rtol/atol (each output's own numbers are in its row)."""
+    rule: dict[str, Any] = {"compute_dtype": _name(compute)}
+    if torch.finfo(compute).bits < 32:
+        rule["dtype_floor"] = HALF_ULPS * torch.finfo(compute).eps
+        rule["dtype_rule"] = f"{HALF_ULPS} x eps({_name(compute)})"
+    if precision is not None and precision.bits is not None:
+        rule["reference"] = (
+            "torch holding the dequantized weights (the error against the float model is"
+            " reported in float_error, not held to a tolerance)"
+        )
+    elif precision is not None and precision.dtype is not None:
+        rule["reference"] = "the float model in torch (float32 where it was float32)"
+    return rule
+
+
 def least_precise(dtypes: list[torch.dtype]) -> torch.dtype:
     """The float dtype with the largest epsilon among ``dtypes`` (float32 if none is a float):
     an output computed through float16 weights carries float16 error whatever its own dtype."""
@@ -59,9 +77,12 @@ def compare(
     rtol: float,
     atol: float,
     compute_dtype: torch.dtype = torch.float32,
+    precision: Precision | None = None,
 ) -> list[OutputCheck]:
     """Check every output leaf; ``compute_dtype`` is the least precise float the model
-    computes in (its weights', its inputs'): no output is held to a tighter tolerance."""
+    computes in (its weights', its inputs'): no output is held to a tighter tolerance.
+    ``precision`` (``convert(dtype=)``): torch's float32 outputs are expected in that dtype."""
+    precision = precision or Precision()
     expected = [(n, v) for n, v in _torch_leaves(torch_out) if isinstance(v, torch.Tensor)]
     got = [v for v in mlx_leaves(mlx_out) if isinstance(v, mx.array)]
     if len(expected) != len(got):
@@ -69,11 +90,18 @@ def compare(
         check.problem = f"{len(got)} output arrays, torch has {len(expected)}"
         return [check]
     return [
-        check_leaf(
-            name, ref, out, tolerance_for(least_precise([ref.dtype, compute_dtype]), rtol, atol)
-        )
+        check_leaf(name, ref, out, tol, _expected_dtype(ref.dtype, precision))
         for (name, ref), out in zip(expected, got)
+        for tol in [tolerance_for(least_precise([ref.dtype, compute_dtype]), rtol, atol)]
     ]
+
+
+def _expected_dtype(dtype: torch.dtype, precision: Precision) -> mx.Dtype:
+    """The MLX dtype an output of torch's ``dtype`` must have: a float output comes in the
+    generated model's ``dtype`` when one was asked for (the whole model was cast to it)."""
+    if precision.dtype is not None and dtype.is_floating_point:
+        return mlx_dtype(precision.dtype)
+    return mlx_dtype(dtype)
 
 
 def mlx_leaves(value: Any) -> list[Any]:
@@ -89,8 +117,12 @@ def _torch_leaves(value: Any) -> list[tuple[str, Any]]:
     return [(pytree.keystr(path) or "output", leaf) for path, leaf in leaves]
 
 
-def check_leaf(name: str, ref: torch.Tensor, out: mx.array, tol: Tolerance) -> OutputCheck:
-    """Compare one output leaf; ``ok`` only if dtype, shape and values all match."""
+def check_leaf(
+    name: str, ref: torch.Tensor, out: mx.array, tol: Tolerance, expect: mx.Dtype | None = None
+) -> OutputCheck:
+    """Compare one output leaf; ``ok`` only if dtype (``expect``, else torch's), shape and
+    values all match."""
+    expect = mlx_dtype(ref.dtype) if expect is None else expect
     check = OutputCheck(name, list(ref.shape), 0.0, 0.0, True)
     check.dtype, check.mlx_dtype = _name(ref.dtype), _name(out.dtype)
     check.rtol, check.atol = tol.rtol, tol.atol
@@ -102,8 +134,8 @@ def check_leaf(name: str, ref: torch.Tensor, out: mx.array, tol: Tolerance) -> O
         _compare_floats(check, a, b, tol)
     else:
         _compare_exact(check, a, b)
-    if out.dtype != mlx_dtype(ref.dtype):
-        _fail(check, f"dtype {check.mlx_dtype}, expected {_name(mlx_dtype(ref.dtype))}")
+    if out.dtype != expect:
+        _fail(check, f"dtype {check.mlx_dtype}, expected {_name(expect)}")
     return check
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -26,6 +26,7 @@ from .passes.normalize_graph import normalize_graph
 from .passes.position_gathers import position_gathers
 from .passes.simplify_graph import simplify_graph
 from .passes.true_masks import true_masks
+from .precision import Precision, QuantPlan, plan_quantization, quantize_weights
 from .progress import SILENT, Progress
 from .report import BakedDim, Report
 from .weights import collect_weights
@@ -73,8 +74,10 @@ def compile_model(
     progress: Progress = SILENT,
     dynamic: object = None,
     widen: bool = True,
+    precision: Precision | None = None,
 ) -> tuple[Captured, Emitted, Report]:
-    """Run every stage; raises :class:`UnsupportedError` listing all problems at once."""
+    """Run every stage; raises :class:`UnsupportedError` listing all problems at once.
+    ``precision`` only shows in the docstring here (quantizing is :func:`quantized`'s)."""
     model.eval()
     model, prefix = wrap_list_root(model)
     with progress.stage("capture"):
@@ -82,7 +85,8 @@ def compile_model(
     with progress.stage("passes"):
         checked, transposes = run_passes(captured, channels_last_io)
     with progress.stage("emit"):
-        emitted = emit(captured, DocSpec(inputs, command, channels_last_io), prefix, checked.baked)
+        doc = DocSpec(inputs, command, channels_last_io, precision)
+        emitted = emit(captured, doc, prefix, checked.baked)
     report = Report(
         frontend=captured.frontend,
         dynamic_batch=captured.dynamic_batch,
@@ -156,21 +160,47 @@ def compile_sound(
     command: str | None = None,
     progress: Progress = SILENT,
     dynamic: object = None,
-) -> tuple[Captured, Emitted, Report, dict]:
-    """:func:`compile_model` and the weights. A capture widened from size-1 dims (see
+    precision: Precision | None = None,
+) -> tuple[Captured, Emitted, Report, dict, QuantPlan | None]:
+    """:func:`compile_model`, the weights and what was quantized (None: nothing asked). A capture widened from size-1 dims (see
     ``capture/dynamic.py``) is kept only if the generated code matches torch on the example
-    itself; otherwise those dims are captured static."""
+    itself; otherwise those dims are captured static. Quantizing comes after that check."""
     args = (model, inputs, frontend, channels_last_io, command, progress, dynamic)
-    captured, emitted, report = compile_model(*args)
+    captured, emitted, report = compile_model(*args, precision=precision)
     weights = weights_of(captured, emitted, progress)
     if captured.widened and not _matches(model, inputs, emitted.source, weights, channels_last_io):
-        captured, emitted, report = compile_model(*args, widen=False)
+        captured, emitted, report = compile_model(*args, widen=False, precision=precision)
         weights = weights_of(captured, emitted, progress)
         report.warnings.append(
             "size-1 dims kept static: the graph traced at size 2 computes something else at"
             " the example's size 1"
         )
-    return captured, emitted, report, weights
+    plan = None
+    if precision is not None and precision.bits is not None:
+        doc = DocSpec(inputs, command, channels_last_io, precision)
+        emitted, weights, plan = quantized(captured, emitted, weights, doc, report, progress)
+    return captured, emitted, report, weights, plan
+
+
+def quantized(
+    captured: Captured,
+    emitted: Emitted,
+    weights: dict,
+    doc: DocSpec,
+    report: Report,
+    progress: Progress = SILENT,
+) -> tuple[Emitted, dict, QuantPlan]:
+    """The source re-emitted with ``load()`` quantizing, and the weights quantized (the float
+    source served the widening check above, which compares at float32's tolerance)."""
+    assert doc.precision is not None and doc.precision.bits is not None
+    bits, group = doc.precision.bits, doc.precision.group_size
+    plan = plan_quantization(captured, group)
+    report.quantized, report.float_layers = list(plan.quantized), dict(plan.kept)
+    with progress.stage("quantize"):
+        doc = replace(doc, quantized=tuple(plan.quantized), kept=len(plan.kept))
+        prefix = "layers." if isinstance(captured.model, _ListRoot) else ""
+        emitted = emit(captured, doc, prefix, report.baked_dims)
+        return emitted, quantize_weights(weights, plan, bits, group), plan
 
 
 def _matches(

@@ -58,6 +58,9 @@ class Validation:
     atol: float = 1e-3
     input_sets: list[str] = field(default_factory=list)
     finding: str = ""  # when it fails: where the divergence starts (``Conversion.debug``)
+    tolerance: dict[str, Any] = field(default_factory=dict)  # the floors applied (compare.py)
+    float_error: dict[str, dict[str, float]] = field(default_factory=dict)
+    """A quantized model's error against the float model, per output (reported only)."""
 
     @property
     def ok(self) -> bool:
@@ -82,6 +85,12 @@ class Validation:
         for o in self.outputs:
             rows.append(_row(o))
             rows += _why(o)
+        if self.float_error:
+            rows.append("  quantization error against the float model (reported, not checked):")
+            rows += [
+                f"  {name:<24} rel err {e['rel']:.2e}, max abs err {e['max_abs']:.3e}"
+                for name, e in self.float_error.items()
+            ]
         return "\n".join(rows)
 
 
@@ -152,6 +161,8 @@ class Report:
     baked_dims: list[BakedDim] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     validation: Validation | None = None
+    quantized: list[str] = field(default_factory=list)  # layers stored quantized (quantize=)
+    float_layers: dict[str, str] = field(default_factory=dict)  # Linear/Embedding kept float: why
     shapeless: bool | None = None
     """Whether the module works under ``mx.compile(..., shapeless=True)``, run at the
     example's and a second size (None: not checked, or no dynamic dim)."""

@@ -14,7 +14,8 @@ from typing import Any
 import mlx.core as mx
 import torch
 
-from .compare import compare, least_precise
+from .compare import compare, least_precise, tolerance_rule
+from .precision import Precision, cast_inputs
 from .progress import SILENT, Progress
 from .report import OutputCheck, Validation
 from .tensors import to_mlx
@@ -52,16 +53,21 @@ def _channels_first(value: Any) -> Any:
 
 
 def run_both(
-    model: torch.nn.Module, generated: Any, inputs: tuple, channels_last_io: bool = False
+    model: torch.nn.Module,
+    generated: Any,
+    inputs: tuple,
+    channels_last_io: bool = False,
+    dtype: torch.dtype | None = None,
 ) -> tuple[Any, Any]:
-    """torch's outputs and the generated model's (converted back to torch's layout).
+    """torch's outputs and the generated model's (converted back to torch's layout); float
+    inputs reach the generated model in ``dtype`` when given (``convert(dtype=...)``).
 
     Each side gets its own copy of the inputs, so a forward that writes an input in place
     (``x.add_(1)``) can't change what the other side sees, nor the caller's tensors.
     """
-    args = [to_mlx(x) for x in inputs]  # copies, made before torch runs
+    args = [to_mlx(x) for x in cast_inputs(inputs, dtype)]  # copies, made before torch runs
     with torch.no_grad():
-        expected = model(*(x.clone() if isinstance(x, torch.Tensor) else x for x in inputs))
+        expected = model(*(_copy(x) for x in inputs))
     if channels_last_io:
         args = [_channels_last(a) for a in args]
     got = generated(*args)
@@ -127,18 +133,42 @@ def validate_generated(
     channels_last_io: bool = False,
     progress: Progress = SILENT,
     labels: list[str] | None = None,
+    precision: Precision | None = None,
+    reference: torch.nn.Module | None = None,
 ) -> Validation:
-    """:func:`validate_folder` on a generated model already loaded."""
+    """:func:`validate_folder` on a generated model already loaded. With ``precision``
+    (``convert(dtype=, quantize=)``) ``model`` is the float original: the generated model
+    gets the inputs in its dtype and is held to that dtype's tolerance. A quantized model is
+    held to it against ``reference`` (torch with the dequantized weights), and its error
+    against ``model`` is reported (``float_error``)."""
     labels = labels or [describe_inputs(f"set {i + 1}", s) for i, s in enumerate(input_sets)]
-    dtype = compute_dtype(model, input_sets)
+    p = precision or Precision()
+    checked, strict = (model, p) if reference is None else (reference, Precision())
+    sets = [cast_inputs(s, p.dtype) if reference is not None else s for s in input_sets]
+    dtype = p.dtype if reference is None and p.dtype else compute_dtype(checked, sets)
     worst: dict[str, OutputCheck] = {}
-    sets = list(zip(input_sets, labels))
-    for inputs, label in progress.track(sets, len(sets), "validation"):
-        expected, got = run_both(model, generated, inputs, channels_last_io)
-        for check in compare(expected, got, rtol, atol, dtype):
-            check.inputs = label
-            worst[check.name] = _worse(check, worst.get(check.name))
-    return Validation(list(worst.values()), rtol, atol, labels)
+    lossy: dict[str, OutputCheck] = {}
+    for i in progress.track(range(len(sets)), len(sets), "validation"):
+        expected, got = run_both(checked, generated, sets[i], channels_last_io, p.dtype)
+        _keep(worst, compare(expected, got, rtol, atol, dtype, strict), labels[i])
+        if reference is not None:  # the generated model's error against the float model
+            with torch.no_grad():
+                floats = model(*(_copy(x) for x in input_sets[i]))
+            _keep(lossy, compare(floats, got, rtol, atol, dtype, p), labels[i])
+    result = Validation(list(worst.values()), rtol, atol, labels, tolerance_rule(dtype, p))
+    result.float_error = {c.name: {"rel": c.rel, "max_abs": c.max_abs} for c in lossy.values()}
+    return result
+
+
+def _copy(x: Any) -> Any:
+    return x.clone() if isinstance(x, torch.Tensor) else x
+
+
+def _keep(worst: dict[str, OutputCheck], checks: list[OutputCheck], label: str) -> None:
+    """Each output's worst row over the input sets so far."""
+    for check in checks:
+        check.inputs = label
+        worst[check.name] = _worse(check, worst.get(check.name))
 
 
 @contextlib.contextmanager

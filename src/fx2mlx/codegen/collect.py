@@ -5,8 +5,8 @@ from __future__ import annotations
 from torch import fx
 
 from ..converters.registry import OPS
-from ..emit_ctx import EmitCtx
-from ..expr import ATOM, Expr, hole, ref
+from ..emit_ctx import EmitCtx, dtype_expr
+from ..expr import ATOM, Expr, call, hole, ref
 from ..layout import relayout
 from ..meta import BAKED, COMMENT, LAYER
 from .attrs import attr_text, relative
@@ -43,11 +43,16 @@ def layer_stmt(node: fx.Node, scope: Scope, order: int) -> Stmt:
     args = [_arg(a) for a in node.args]
     if layer.ctor.pre:  # e.g. explicit padding: ``mx.pad({x}, ...)``
         args[0] = Expr(layer.ctor.pre.replace("{x}", hole(node.args[0])))
+    callee = attr_text(scope.module, relative(scope.path, layer.path))
+    if layer.cast is not None:  # mixed precision: torch keeps the input's dtype
+        expr = Expr(f"{call(callee, *args).text}.astype({dtype_expr(layer.cast)})", ATOM)
+        hint, line = source_hint(node, scope.module), source_location(node, scope.module)
+        return op(node, expr, order, hint=hint, line=line, comment=layer.ctor.comment)
     return Stmt(
         Kind.CALL,
         [node],
         order,
-        callee=attr_text(scope.module, relative(scope.path, layer.path)),
+        callee=callee,
         args=args,
         hint=source_hint(node, scope.module),
         line=source_location(node, scope.module),

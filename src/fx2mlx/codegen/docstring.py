@@ -17,6 +17,7 @@ from ..capture.graph import is_symbolic
 from ..command import OUT, OUT_NOTE
 from ..layout import channels_last, relayout
 from ..meta import LAYOUT
+from ..precision import Precision
 from .text import inline_text, plain
 
 # Axis names of channels-first data by rank; only claimed where the graph shows such use.
@@ -30,6 +31,9 @@ class DocSpec:
     inputs: tuple
     command: str | None = None
     channels_last_io: bool = False
+    precision: Precision | None = None  # ``dtype=``/``quantize=``, when asked for
+    quantized: tuple[str, ...] = ()  # the layers stored quantized (their module paths)
+    kept: int = 0  # Linear/Embedding layers that stay float (the report says why)
 
 
 def source_name(cls: type) -> str:
@@ -94,6 +98,7 @@ def module_doc(captured: Captured, names: list[str], spec: DocSpec) -> str:
     )
     lines = [f"{layout} Example inputs:"]
     lines += [_input_line(*row) for row in zip(names, inputs, spec.inputs)]
+    lines += _precision_lines(spec)
     cls = type(captured.model)
     regen = spec.command or f"fx2mlx.convert({plain(cls.__name__)}(), example_inputs)"
     return (
@@ -101,6 +106,22 @@ def module_doc(captured: Captured, names: list[str], spec: DocSpec) -> str:
         + "\n".join(lines)
         + _regenerate(regen)
     )
+
+
+def _precision_lines(spec: DocSpec) -> list[str]:
+    """What ``dtype=``/``quantize=`` made of the weights, and what callers pass."""
+    p = spec.precision
+    lines = []
+    if p is not None and p.dtype is not None:
+        name = str(p.dtype).removeprefix("torch.")
+        lines.append(f"Weights are {name}, and it computes in {name}: pass float inputs as {name}.")
+    if p is not None and p.bits is not None:
+        kept = f"; {spec.kept} stay float (fx2mlx.json says why)" if spec.kept else ""
+        lines.append(
+            f"{len(spec.quantized)} Linear/Embedding layers are {p.bits}-bit quantized"
+            f" (groups of {p.group_size}): see QUANTIZED{kept}."
+        )
+    return lines
 
 
 def _regenerate(command: str) -> str:

@@ -113,7 +113,7 @@ def emit(
     sources, std_imports = helper_sources.resolve(helpers)
     top = len(classes) - 1  # the planner lists the model's own class last
     declared = [k for ks in drafter.declared.values() for k in ks if k not in drafter.embedded]
-    sanitize = sanitize_lines(captured, declared, prefix)
+    sanitize = sanitize_lines(captured, declared, prefix, doc.precision, bool(doc.quantized))
     views = [_view(c, i == top, captured, sanitize, leaves) for i, c in enumerate(classes)]
     views[top]["body"] = size_guards(captured, baked or [], classes[top].call_params) + list(
         views[top]["body"]
@@ -127,10 +127,19 @@ def emit(
             helpers=sources,
             classes=views,
             top=classes[-1].name,
+            quantize=_quantize_view(doc),
         )
     )
     source = black.format_str(text, mode=BLACK_MODE)
     return Emitted(source, declared, classes)
+
+
+def _quantize_view(doc: DocSpec) -> dict[str, Any] | None:
+    """The template's ``nn.quantize`` call: bits, group size, the layers' paths as literals."""
+    p = doc.precision
+    if p is None or p.bits is None or not doc.quantized:
+        return None
+    return {"bits": p.bits, "group_size": p.group_size, "layers": [repr(q) for q in doc.quantized]}
 
 
 def _view(

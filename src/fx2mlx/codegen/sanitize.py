@@ -8,10 +8,13 @@ other key passes through, so strict loading names it instead of it vanishing sil
 
 from __future__ import annotations
 
+import torch
+
 from ..capture import Captured
 from ..meta import LAYER
 from ..parametrized import SPECTRAL_NORM, WEIGHT_NORM, Reparam, reparams_of
 from ..passes.collapse_layers import LayerCall
+from ..precision import Precision
 from ..weights import RULES
 from .attrs import state_key
 
@@ -151,14 +154,57 @@ def rule_lines(captured: Captured) -> list[str]:
     return lines
 
 
-def sanitize_lines(captured: Captured, declared: list[str], prefix: str = "") -> list[str]:
+def sanitize_lines(
+    captured: Captured,
+    declared: list[str],
+    prefix: str = "",
+    precision: Precision | None = None,
+    quantized: bool = False,
+) -> list[str]:
     """The body of the generated ``sanitize`` (the template adds its ``def`` and docstring).
 
     Args:
         captured: the model after every pass.
         declared: state keys the generated classes hold outside converted layers.
         prefix: the attribute holding a top-level list (``"layers."``), or ``""``.
+        precision: ``dtype=``/``quantize=``: the weights end cast, and quantized
+            (``QUANTIZED``'s layers) when ``quantized``, as the conversion wrote them.
     """
+    lines = _mapping_lines(captured, declared, prefix)
+    dtype = precision.dtype if precision is not None else None
+    if dtype is None and not quantized:
+        return lines
+    assert precision is not None
+    if lines[-1] != "return sanitized":  # nothing mapped: start from the given weights
+        lines = ["sanitized = dict(weights)"]
+    return lines[:-1] + _precision_lines(precision, quantized) + ["return sanitized"]
+
+
+def _precision_lines(precision: Precision, quantized: bool) -> list[str]:
+    """Float weights cast to ``dtype``, then the quantized layers' weights quantized."""
+    lines = []
+    if precision.dtype is not None:
+        mlx = {torch.float16: "mx.float16", torch.bfloat16: "mx.bfloat16"}[precision.dtype]
+        lines += [
+            f"# float weights in {mlx.removeprefix('mx.')}, the dtype this model computes in",
+            "for key, value in sanitized.items():",
+            "    if mx.issubdtype(value.dtype, mx.floating):",
+            f"        sanitized[key] = value.astype({mlx})",
+        ]
+    if quantized:
+        lines += [
+            "# the QUANTIZED layers' weights as nn.QuantizedLinear/QuantizedEmbedding hold them",
+            "for path in sorted(QUANTIZED):",
+            '    packed = mx.quantize(sanitized[f"{path}.weight"],'
+            f" {precision.group_size}, {precision.bits})",
+            '    for name, value in zip(("weight", "scales", "biases"), packed):',
+            '        sanitized[f"{path}.{name}"] = value',
+        ]
+    return lines
+
+
+def _mapping_lines(captured: Captured, declared: list[str], prefix: str) -> list[str]:
+    """Names and layouts: a PyTorch state_dict as this model's float weights."""
     state, unsaved = _torch_keys(captured)
     renames = renamed_keys(captured, state + unsaved)
     skipped = {why: keys for why, keys in skipped_keys(captured, declared).items() if keys}

@@ -7,11 +7,24 @@ import torch
 from torch import fx, nn
 
 from ..emit_ctx import EmitCtx, op_args
-from ..expr import ATOM, Expr, binary, call
+from ..expr import ATOM, Expr, binary, call, operand
 from ..layout import last_axis, to_channels_last
 from .registry import Ctor, register_layer, register_op
 
 aten = torch.ops.aten
+
+_STATS = ("weight", "bias", "running_mean", "running_var")
+
+
+def _in_dtype(node: fx.Node, ctx: EmitCtx, out: Expr) -> Expr:
+    """``out`` cast back to the output's dtype where a statistic or affine parameter has
+    another float dtype (a float32 norm in a bfloat16 model): torch keeps the input's dtype,
+    MLX promotes to the wider one."""
+    want = ctx.dtype()
+    stats = [ctx.arg(name, None) for name in _STATS]
+    if all(ctx.dtype(s) == want for s in stats if isinstance(s, fx.Node)):
+        return out
+    return Expr(f"{operand(out, ATOM)}.astype({ctx.x(want)})")
 
 
 @register_layer(nn.BatchNorm1d, "nn.BatchNorm", layout=to_channels_last)
@@ -68,7 +81,7 @@ def batch_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
         out = binary("*", binary("-", x, mean), call("mx.rsqrt", binary("+", var, eps)))
     if w is not None:
         out = binary("*", out, w)
-    return out if b is None else binary("+", out, b)
+    return _in_dtype(node, ctx, out if b is None else binary("+", out, b))
 
 
 @register_op(aten.layer_norm.default, layout=last_axis)
@@ -76,21 +89,22 @@ def layer_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
     k = len(ctx.arg("normalized_shape"))
     w, b, eps = ctx.arg("weight"), ctx.arg("bias"), ctx.arg("eps")
     if k == 1:
-        return call("mx.fast.layer_norm", ctx.a("input"), ctx.x(w), ctx.x(b), repr(eps))
+        out = call("mx.fast.layer_norm", ctx.a("input"), ctx.x(w), ctx.x(b), repr(eps))
+        return _in_dtype(node, ctx, out)
     # normalize over several trailing axes: flatten them, normalize, restore
     x = ctx.a("input", ATOM)
     flat = f"{x}.reshape(*{x}.shape[:-{k}], -1)"
     normed = Expr(f"mx.fast.layer_norm({flat}, None, None, {eps!r}).reshape({x}.shape)")
     if w is not None:
         normed = binary("*", normed, w)
-    return normed if b is None else binary("+", normed, b)
+    return _in_dtype(node, ctx, normed if b is None else binary("+", normed, b))
 
 
 @register_op(aten.group_norm.default, layout=to_channels_last)
 def group_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
     fn = ctx.helper("group_norm")
     args = [ctx.a(name) for name in ("input", "num_groups", "weight", "bias")]
-    return call(fn, *args, repr(ctx.arg("eps")))
+    return _in_dtype(node, ctx, call(fn, *args, repr(ctx.arg("eps"))))
 
 
 @register_layer(nn.RMSNorm, "nn.RMSNorm", layout=last_axis)
@@ -113,7 +127,8 @@ def rms_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
     eps = ctx.arg("eps")
     if eps is None:
         eps = torch.finfo(ctx.dtype()).eps  # torch's default: the epsilon of the input's dtype
-    return call("mx.fast.rms_norm", ctx.a("input"), ctx.a("weight"), repr(eps))
+    out = call("mx.fast.rms_norm", ctx.a("input"), ctx.a("weight"), repr(eps))
+    return _in_dtype(node, ctx, out)
 
 
 @register_layer(nn.InstanceNorm1d, "nn.InstanceNorm", layout=to_channels_last, always=True)
@@ -141,7 +156,7 @@ def instance_norm(node: fx.Node, ctx: EmitCtx) -> Expr:
         return batch_norm(node, ctx)  # eval with running stats: the same formula
     fn = ctx.helper("instance_norm")
     args = [ctx.a(name) for name in ("input", "weight", "bias")]
-    return call(fn, *args, repr(ctx.arg("eps")))
+    return _in_dtype(node, ctx, call(fn, *args, repr(ctx.arg("eps"))))
 
 
 @register_layer(nn.LocalResponseNorm, "LocalResponseNorm", layout=to_channels_last, always=True)

@@ -41,6 +41,9 @@ class LayerCall:
     path: str
     converter: LayerConverter
     ctor: Ctor
+    cast: torch.dtype | None = None
+    """The output's dtype where the layer's parameters hold another float dtype (a float32
+    norm in a bfloat16 model): torch returns the input's dtype, MLX promotes to float32."""
 
 
 def _parent_path(path: str) -> str:
@@ -131,9 +134,20 @@ def collapse_layers(captured: Captured) -> list[str]:
             continue
         if not _traced_as_built(members, layer.ctor):
             continue
-        _replace(graph, members, io, frame, layer)
+        _replace(graph, members, io, frame, _with_cast(captured, layer, io))
         done.append(frame[1])
     return done
+
+
+def _with_cast(captured: Captured, layer: LayerCall, io: LayerIO) -> LayerCall:
+    """The layer with ``cast`` set when its float parameters' dtype isn't its output's."""
+    if not isinstance(io.val, torch.Tensor) or not io.val.is_floating_point():
+        return layer
+    module = captured.module(layer.path)
+    state = [*module.parameters(), *module.buffers()]
+    if all(t.dtype == io.val.dtype for t in state if t.is_floating_point()):
+        return layer
+    return LayerCall(layer.path, layer.converter, layer.ctor, io.val.dtype)
 
 
 def _bind(
