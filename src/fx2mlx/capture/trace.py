@@ -29,6 +29,7 @@ from .dynamic import Dynamic, input_names, plan
 from .export import _no_fastpath, capture_export
 from .fastpath import eager_encoder_padding
 from .graph import Captured
+from .script_scopes import drop_markers, script_scopes
 from .torchscript import READ_OPS, kept_state, mirror, script_reads
 from .trace_reads import ValueReads
 
@@ -50,12 +51,15 @@ class _ModuleStack:
                 self.handles.append(module.register_forward_pre_hook(self._enter(path)))
                 self.handles.append(module.register_forward_hook(self._leave, always_call=True))
 
+    def key(self, path: str) -> str:
+        """The frame key of a new call of the module at ``path``."""
+        n = self.calls.get(path, 0)
+        self.calls[path] = n + 1
+        return path if n == 0 else f"{path}@{n}"  # a module called again: a new frame
+
     def _enter(self, path: str) -> Any:
         def hook(module: torch.nn.Module, args: Any) -> None:
-            n = self.calls.get(path, 0)
-            self.calls[path] = n + 1
-            key = path if n == 0 else f"{path}@{n}"  # a module called again: a new frame
-            frame = {**self.stack[-1], key: (path, _qualname(module))}
+            frame = {**self.stack[-1], self.key(path): (path, _qualname(module))}
             self.stack.append(frame)
             fx_traceback.current_meta["nn_module_stack"] = frame
 
@@ -77,12 +81,12 @@ def _qualname(module: torch.nn.Module) -> str:
 
 @contextlib.contextmanager
 def _module_stack(model: torch.nn.Module) -> Iterator[None]:
-    """Nodes recorded inside a submodule's forward carry its path."""
+    """Nodes recorded inside a submodule's forward carry its path (TorchScript's too)."""
     saved = fx_traceback.current_meta
     hooks = _ModuleStack(model)
     fx_traceback.current_meta = {"nn_module_stack": hooks.stack[0]}
     try:
-        with fx_traceback.preserve_node_meta():
+        with fx_traceback.preserve_node_meta(), script_scopes(model, hooks.key):
             yield
     finally:
         hooks.remove()
@@ -171,6 +175,7 @@ def capture_trace(
         recorded = _record(model, inputs, reads, inner)
     notes += script_reads(recorded, reads.nodes)
     gm = _rebuild(recorded, inner)
+    drop_markers(gm)
     _drop_reads(gm)
     _name_inputs(gm, inner)
     gm.eval()
