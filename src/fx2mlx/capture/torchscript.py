@@ -20,6 +20,8 @@ What differs, and is handled here:
 from __future__ import annotations
 
 import contextlib
+import inspect
+import re
 from collections.abc import Iterator
 
 import torch
@@ -133,17 +135,84 @@ def _last_frame(stack_trace: str | None) -> str:
 
 def mirror(model: nn.Module) -> nn.Module:
     """``model`` with each ScriptModule (and each module holding one) replaced by a plain
-    ``nn.Module`` of the scripted class's name, holding the same tensors under the same keys."""
+    ``nn.Module`` of the scripted class's name, holding the same tensors under the same keys;
+    a scripted ``torch.nn`` layer becomes that layer (codegen emits it as one MLX layer)."""
+    return _mirror(model, {})
+
+
+def _mirror(model: nn.Module, classes: dict[str, type]) -> nn.Module:
     if not has_script(model):
         return model
-    name = model.original_name if isinstance(model, torch.jit.ScriptModule) else None
-    cls = type(name or type(model).__name__, (nn.Module,), {"__module__": _origin(model)})
-    copy = cls()
-    share_state(copy, model, mirror)
+    copy = _torch_layer(model) if isinstance(model, torch.jit.ScriptModule) else None
+    if copy is None:
+        copy = _mirror_class(model, classes)()
+    share_state(copy, model, lambda child: _mirror(child, classes))
     return copy.eval()
 
 
-def _origin(model: nn.Module) -> str:
-    if isinstance(model, torch.jit.ScriptModule):
-        return "torchscript"
-    return type(model).__module__
+def _mirror_class(model: nn.Module, classes: dict[str, type]) -> type:
+    """One class per scripted type (TorchScript numbers the variants of one Python class:
+    ``___torch_mangle_3``), named after it."""
+    if not isinstance(model, torch.jit.ScriptModule):
+        return type(type(model).__name__, (nn.Module,), {"__module__": type(model).__module__})
+    key = _MANGLE.sub("", model._c._type().qualified_name())
+    if key not in classes:
+        classes[key] = type(model.original_name, (nn.Module,), {"__module__": "torchscript"})
+    return classes[key]
+
+
+def _torch_class(script: torch.jit.ScriptModule) -> type[nn.Module] | None:
+    """The ``torch.nn`` class ``script`` was scripted from (``__torch__.torch.nn.modules.
+    conv.Conv1d``, maybe with a ``___torch_mangle_3`` part), if any."""
+    qualified = script._c._type().qualified_name()
+    if not qualified.startswith("__torch__.torch.nn.modules."):
+        return None
+    cls = getattr(nn, qualified.rsplit(".", 1)[-1], None)
+    return cls if isinstance(cls, type) and issubclass(cls, nn.Module) else None
+
+
+def _torch_layer(script: torch.jit.ScriptModule) -> nn.Module | None:
+    """A fresh ``torch.nn`` layer built from ``script``'s constants, or None when its
+    constructor can't be called from them or its state keys or shapes differ."""
+    cls = _torch_class(script)
+    if cls is None:
+        return None
+    params = inspect.signature(cls.__init__).parameters.values()
+    kwargs = {p.name: _init_value(script, p.name) for p in params if p.name != "self"}
+    kwargs = {k: v for k, v in kwargs.items() if v is not _MISSING}
+    try:
+        layer = cls(**kwargs)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    for name in _constants(cls):
+        if hasattr(script, name) and not isinstance(getattr(script, name), torch.Tensor):
+            object.__setattr__(layer, name, getattr(script, name))
+    return layer if _same_state(layer, script) else None
+
+
+_MISSING = object()
+_MANGLE = re.compile(r"___torch_mangle_\d+\.")
+
+
+def _init_value(script: torch.jit.ScriptModule, name: str) -> object:
+    if name == "bias":  # a flag to the constructor, a tensor (or None) on the layer
+        value = getattr(script, "bias", None)
+        return value if isinstance(value, bool) else value is not None
+    return getattr(script, name, _MISSING) if name not in ("device", "dtype") else _MISSING
+
+
+def _constants(cls: type) -> set[str]:
+    """The non-tensor attributes ``torch.nn`` declares for TorchScript, up the class tree."""
+    names: set[str] = set()
+    for klass in cls.__mro__[: cls.__mro__.index(nn.Module)]:
+        names.update(getattr(klass, "__constants__", ()))
+        names.update(vars(klass).get("__annotations__", {}))
+    return names - set(vars(nn.Module()))  # not Module's own (``_modules``, ``training``)
+
+
+def _same_state(layer: nn.Module, script: torch.jit.ScriptModule) -> bool:
+    def shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:
+        named = [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
+        return {k: tuple(v.shape) for k, v in named}
+
+    return shapes(layer) == shapes(script) and not list(layer.children())
