@@ -207,9 +207,11 @@ def convert(
     """
     # lazily: the pipeline loads black and jinja (~0.5 s) that `import fx2mlx` alone needn't
     from .capture.second_size import second_shapes
+    from .capture.streaming import streaming
     from .pipeline import check_inputs, compile_sound
 
     inputs = check_inputs(model, example_inputs)
+    model, inputs = streaming(model, inputs)  # state kept between calls: explicit
     progress = SILENT if progress is None else progress
     captured, emitted, report, weights = compile_sound(
         model, inputs, frontend, channels_last_io, command, progress, dynamic

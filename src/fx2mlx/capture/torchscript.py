@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import os
 import re
 from collections.abc import Iterator
 
@@ -29,6 +30,7 @@ from torch import fx, nn
 
 from .bound import share_state
 
+_HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # recorded ops whose result is a Python value read from tensor data
 READ_OPS = {
     torch.ops.aten.item.default,
@@ -64,14 +66,14 @@ def script_arity(model: nn.Module, count: int) -> str | None:
     )
 
 
-def _writes(script: torch.jit.ScriptModule) -> list[str]:
+def written_attributes(script: torch.jit.ScriptModule) -> list[str]:
     """Attributes the forward (and every method it calls) assigns."""
     graph = script.forward.graph.copy()
     torch._C._jit_pass_inline(graph)
     return sorted({node.s("name") for node in graph.findAllNodes("prim::SetAttr")})
 
 
-def _scripts(model: nn.Module) -> list[torch.jit.ScriptModule]:
+def outermost_scripts(model: nn.Module) -> list[torch.jit.ScriptModule]:
     """The outermost ScriptModules of the tree (their forwards run everything below)."""
     found: list[torch.jit.ScriptModule] = []
     for module in model.modules():
@@ -83,15 +85,16 @@ def _scripts(model: nn.Module) -> list[torch.jit.ScriptModule]:
 
 
 @contextlib.contextmanager
-def kept_state(model: nn.Module, warnings: list[str]) -> Iterator[None]:
+def kept_state(model: nn.Module, warnings: list[str], stream: bool) -> Iterator[None]:
     """Restore every attribute a scripted forward assigns once the recording is done; each
-    is reported (the generated code holds the values the recording read)."""
+    is reported (the generated code holds the values the recording read) unless ``stream``
+    (``streaming.Stream`` takes them as inputs)."""
     saved: list[tuple[torch.jit.ScriptModule, str, object]] = []
-    for script in _scripts(model):
-        names = _writes(script)
+    for script in outermost_scripts(model):
+        names = written_attributes(script)
         for module in script.modules():
             saved += [(module, n, getattr(module, n)) for n in names if hasattr(module, n)]
-        if names:
+        if names and not stream:
             warnings.append(
                 f"TorchScript: forward assigns {', '.join(names)} (state kept between calls,"
                 " e.g. a streaming model's): captured as the values they held at capture,"
@@ -129,6 +132,8 @@ def _last_frame(stack_trace: str | None) -> str:
         return ""
     head = lines[heads[-1]].strip()  # File "path", line 12, in forward
     path, _, rest = head[len('File "') :].partition('", line ')
+    if os.path.abspath(path).startswith(_HERE):
+        return ""  # fx2mlx's own call into TorchScript (script_scopes, bind): no user line
     code = lines[heads[-1] + 1].strip() if heads[-1] + 1 < len(lines) else ""
     return f"{path}:{rest.split(',')[0]}: {code}"
 
@@ -198,7 +203,8 @@ def _init_value(script: torch.jit.ScriptModule, name: str) -> object:
     if name == "bias":  # a flag to the constructor, a tensor (or None) on the layer
         value = getattr(script, "bias", None)
         return value if isinstance(value, bool) else value is not None
-    return getattr(script, name, _MISSING) if name not in ("device", "dtype") else _MISSING
+    value = getattr(script, name, _MISSING) if name not in ("device", "dtype") else _MISSING
+    return _MISSING if callable(value) else value  # ``modules``: a method, no constant
 
 
 def _constants(cls: type) -> set[str]:

@@ -29,6 +29,7 @@ from .dynamic import Dynamic, input_names, plan
 from .export import _no_fastpath, capture_export
 from .fastpath import eager_encoder_padding
 from .graph import Captured
+from .streaming import Stream
 from .script_scopes import drop_markers, script_scopes
 from .torchscript import READ_OPS, kept_state, mirror, script_reads
 from .trace_reads import ValueReads
@@ -154,10 +155,12 @@ def _forward_names(model: torch.nn.Module, count: int) -> list[str]:
     return input_names(model, count)
 
 
-def _name_inputs(gm: fx.GraphModule, model: torch.nn.Module) -> None:
-    """Placeholders take ``forward``'s parameter names (make_fx numbers them)."""
+def _name_inputs(gm: fx.GraphModule, model: torch.nn.Module, state: list[str]) -> None:
+    """Placeholders take ``forward``'s parameter names (make_fx numbers them), then the
+    names of the streaming state they stand for."""
     holders = [n for n in gm.graph.nodes if n.op == "placeholder"]
-    for node, name in zip(holders, _forward_names(model, len(holders))):
+    names = _forward_names(model, len(holders) - len(state)) + state
+    for node, name in zip(holders, names):
         ident = "".join(c if c.isalnum() else "_" for c in name).strip("_") or "x"
         node._rename(ident if ident.isidentifier() else f"x_{ident}")  # unique in the graph
         node.target = node.name
@@ -171,16 +174,17 @@ def capture_trace(
     value into Python is specialized to the example's and listed in ``captured.warnings``."""
     inner = model.bound_model if isinstance(model, Bound) else model  # its state, its names
     reads, notes = ValueReads(), []
-    with kept_state(inner, notes):
+    with kept_state(inner, notes, isinstance(model, Stream)):
         recorded = _record(model, inputs, reads, inner)
     notes += script_reads(recorded, reads.nodes)
     gm = _rebuild(recorded, inner)
     drop_markers(gm)
     _drop_reads(gm)
-    _name_inputs(gm, inner)
+    _name_inputs(gm, inner, model.state_names if isinstance(model, Stream) else [])
     gm.eval()
     captured = capture_export(gm, inputs, dynamic or plan(model, inputs), frontend="trace")
     captured.model = mirror(inner)  # codegen reads the tree: ScriptModules as plain modules
+    captured.stream_state = len(model.state_names) if isinstance(model, Stream) else 0
     _refuse_data_dependent_sizes(captured)
     captured.warnings[:0] = reads.warnings() + notes
     return captured
