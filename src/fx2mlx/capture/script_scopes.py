@@ -62,9 +62,35 @@ def _define_marker() -> None:
         _LIBRARY.append(lib)
 
 
-def _levels(node: torch._C.Node) -> Levels:
-    found = _LEVEL.findall(node.getModuleHierarchy())
-    return tuple(name for name, _ in found if name not in _NOT_A_MODULE)
+def _levels(node: torch._C.Node) -> Levels | None:
+    """The module calls ``node`` was inlined through; None where TorchScript lost them
+    (the checks a ``torch.nn`` layer's forward makes on its input come out empty)."""
+    text = node.getModuleHierarchy()
+    if not text or text.startswith("."):
+        return None
+    return tuple(name for name, _ in _LEVEL.findall(text) if name not in _NOT_A_MODULE)
+
+
+def _common(a: Levels, b: Levels) -> Levels:
+    size = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return a[:size]
+
+
+def _filled(graph: torch._C.Graph) -> list[Levels]:
+    """Every node's levels in program order; a node without them is in the calls the nodes
+    around it share (code of the top forward itself: in none)."""
+    found = [_levels(node) for node in _nodes(graph.block())]
+    known = [(i, levels) for i, levels in enumerate(found) if levels is not None]
+    out: list[Levels] = []
+    before: Levels = ()
+    for i, levels in enumerate(found):
+        if levels is not None:
+            out.append(levels)
+            before = levels
+            continue
+        after = next((lv for j, lv in known if j > i), ())
+        out.append(_common(before, after))
+    return out
 
 
 def _nodes(block: torch._C.Block) -> Iterator[torch._C.Node]:
@@ -91,7 +117,7 @@ def _evidence(graph: torch._C.Graph) -> dict[Levels, str]:
     shortest path they read from (``self.proj.weight`` reads from ``self`` first)."""
     paths, found = _module_paths(graph), {}
     for node in _nodes(graph.block()):
-        levels = _levels(node)
+        levels = _levels(node) or ()
         src = paths.get(node.input().unique()) if node.kind() == "prim::GetAttr" else None
         if not levels or src is None or src.rsplit(".", 1)[-1] != levels[-1]:
             continue
@@ -131,13 +157,18 @@ class _Chains:
 
 
 def _mark(
-    graph: torch._C.Graph, block: torch._C.Block, chains: _Chains, start: Levels | None
+    graph: torch._C.Graph,
+    block: torch._C.Block,
+    chains: _Chains,
+    order: Iterator[Levels],
+    start: Levels | None,
 ) -> None:
-    """A marker before each node whose module differs from the one before it; a block
-    starts with its owner's module (each pass of a loop body: new calls)."""
+    """A marker before each node whose module differs from the one before it (``order``:
+    each node's levels, from :func:`_filled`); a block starts with its owner's module
+    (each pass of a loop body: new calls)."""
     current = _UNKNOWN
     for node in list(block.nodes()):
-        levels = _levels(node)
+        levels = next(order)
         if start is not None:
             _insert(graph, node, chains.index(start))
             current, start = start, None
@@ -145,7 +176,7 @@ def _mark(
             _insert(graph, node, chains.index(levels))
             current = levels
         for sub in node.blocks():
-            _mark(graph, sub, chains, levels)
+            _mark(graph, sub, chains, order, levels)
         if list(node.blocks()):
             current = _UNKNOWN  # whichever branch ran last left its own scope
 
@@ -163,7 +194,7 @@ def _scoped_forward(script: torch.jit.ScriptModule) -> tuple[Any, list[Chain]]:
     graph = script._c._get_method("forward").graph.copy()
     torch._C._jit_pass_inline(graph)
     chains = _Chains(graph, script)
-    _mark(graph, graph.block(), chains, ())
+    _mark(graph, graph.block(), chains, iter(_filled(graph)), None)
     return torch._C._create_function_from_graph("fx2mlx_scoped_forward", graph), chains.chains
 
 

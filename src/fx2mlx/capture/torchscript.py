@@ -40,6 +40,33 @@ READ_OPS = {
 }
 
 
+def _convolution(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: list[int],
+    padding: list[int],
+    dilation: list[int],
+    transposed: bool,
+    output_padding: list[int],
+    groups: int,
+    *flags: bool,
+) -> torch.Tensor:
+    """``aten::_convolution`` (what ``torch.jit.trace`` records for a conv layer) is the
+    ``convNd`` the layer called, plus backend flags that don't change the result."""
+    n = weight.dim() - 2
+    if transposed:
+        conv = getattr(torch.ops.aten, f"conv_transpose{n}d").input
+        return conv(x, weight, bias, stride, padding, output_padding, groups, dilation)
+    return getattr(torch.ops.aten, f"conv{n}d").default(
+        x, weight, bias, stride, padding, dilation, groups
+    )
+
+
+# ops traced TorchScript calls that fx2mlx converts under their public name
+DECOMPOSITIONS = {torch.ops.aten._convolution.default: _convolution}
+
+
 def has_script(model: nn.Module) -> bool:
     """Whether any module in ``model``'s tree is TorchScript."""
     return any(isinstance(m, torch.jit.ScriptModule) for m in model.modules())

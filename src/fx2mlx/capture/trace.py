@@ -31,7 +31,7 @@ from .fastpath import eager_encoder_padding
 from .graph import Captured
 from .streaming import Stream
 from .script_scopes import drop_markers, script_scopes
-from .torchscript import READ_OPS, kept_state, mirror, script_reads
+from .torchscript import DECOMPOSITIONS, READ_OPS, kept_state, mirror, script_reads
 from .trace_reads import ValueReads
 
 __all__ = ["capture_trace"]
@@ -109,6 +109,7 @@ def _record(
             pre_dispatch=True,
             _error_on_data_dependent_ops=False,  # real values: reads are reported instead
             record_stack_traces=True,
+            decomposition_table=DECOMPOSITIONS,
         )(*inputs)
 
 
