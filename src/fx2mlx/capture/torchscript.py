@@ -169,17 +169,35 @@ def mirror(model: nn.Module) -> nn.Module:
     """``model`` with each ScriptModule (and each module holding one) replaced by a plain
     ``nn.Module`` of the scripted class's name, holding the same tensors under the same keys;
     a scripted ``torch.nn`` layer becomes that layer (codegen emits it as one MLX layer)."""
-    return _mirror(model, {})
+    made: list[tuple[nn.Module, nn.Module]] = []
+    copy = _mirror(model, {}, made)
+    _absent_children(made)
+    return copy
 
 
-def _mirror(model: nn.Module, classes: dict[str, type]) -> nn.Module:
+def _mirror(
+    model: nn.Module, classes: dict[str, type], made: list[tuple[nn.Module, nn.Module]]
+) -> nn.Module:
     if not has_script(model):
         return model
     copy = _torch_layer(model) if isinstance(model, torch.jit.ScriptModule) else None
     if copy is None:
         copy = _mirror_class(model, classes)()
-    share_state(copy, model, lambda child: _mirror(child, classes))
+    share_state(copy, model, lambda child: _mirror(child, classes, made))
+    made.append((copy, model))
     return copy.eval()
+
+
+def _absent_children(made: list[tuple[nn.Module, nn.Module]]) -> None:
+    """A submodule some instances of a class have and others hold as ``None`` (a block's
+    ``downsample``) is ``None`` on the mirror too: codegen makes it an optional call."""
+    children: dict[type, set[str]] = {}
+    for copy, _ in made:
+        children.setdefault(type(copy), set()).update(copy._modules)
+    for copy, model in made:
+        for name in children[type(copy)] - set(copy._modules):
+            if getattr(model, name, _MISSING) is None:
+                setattr(copy, name, None)
 
 
 def _mirror_class(model: nn.Module, classes: dict[str, type]) -> type:
