@@ -17,6 +17,7 @@ from .dynamic import Dynamic, plan
 from .export import capture_export
 from .fx import IsLayer, capture_fx
 from .graph import Captured, user_frame
+from .torchscript import has_script, mirror
 from .trace import capture_trace
 
 FRONTENDS = ("auto", "export", "fx", "trace")
@@ -93,6 +94,7 @@ def attempt(
             else:
                 captured = capture_fx(model, inputs, is_layer, dynamic)
         captured.warnings[:0] = model.notes() if isinstance(model, Bound) else []
+        captured.model = mirror(captured.model)  # codegen reads plain modules
         return Attempt(frontend, captured)
     except Fx2MlxError:
         raise
@@ -119,7 +121,7 @@ def capture(
     check_arity(model, inputs)
     dims = plan(model, inputs, dynamic, widen)
     failed: list[Attempt] = []
-    for name in FRONTENDS[1:] if frontend == "auto" else [frontend]:
+    for name in _order(model, frontend):
         tried = attempt(model, inputs, is_layer, name, dims)
         if tried.captured is not None:
             tried.captured.warnings[:0] = [
@@ -128,6 +130,15 @@ def capture(
             return tried.captured
         failed.append(tried)
     raise untraceable(model, inputs, failed, frontend).error()
+
+
+def _order(model: torch.nn.Module, frontend: str) -> list[str]:
+    """The frontends to try; TorchScript runs in its interpreter, where only the trace
+    frontend sees which module each op ran in (``script_scopes.py``)."""
+    if frontend != "auto":
+        return [frontend]
+    inner = model.bound_model if isinstance(model, Bound) else model
+    return ["trace"] if has_script(inner) else list(FRONTENDS[1:])
 
 
 def untraceable(

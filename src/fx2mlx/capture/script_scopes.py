@@ -9,15 +9,14 @@ its inlined graph with a marker op (``fx2mlx::script_scope``) before each node w
 differs from the one before it; the marker's kernel, called by the interpreter in program
 order, sets the ``nn_module_stack`` make_fx copies onto the nodes it records next.
 
-Instance names are resolved to module paths by the ``GetAttr`` chains that reach each
-module (``self.blocks.0``), so two lists holding the same class stay apart. Limits: two
-calls of one module with no op of another module between them share a frame.
+Which module each node ran in is ``script_paths``'s answer. A block starts with a marker of
+its owner's module, so each pass of a loop body calls its submodules anew. Limit: two calls
+of one module with no op of another module between them share a frame.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,10 +24,10 @@ import torch
 from torch import nn
 from torch.fx import traceback as fx_traceback
 
+from .script_paths import Chain, node_chains
+
 __all__ = ["drop_markers", "script_scopes"]
 
-Levels = tuple[str, ...]  # instance names from the outermost ScriptModule down
-Chain = tuple[str, ...]  # the module path of each level, relative to that ScriptModule
 Frame = dict[str, tuple[str, str]]
 
 # nodes that dispatch no op: no marker needed before them
@@ -40,9 +39,6 @@ _QUIET = {
     "prim::ListUnpack",
     "prim::TupleUnpack",
 }
-_LEVEL = re.compile(r"([^.()]+)\(([^()]*)\)")
-_NOT_A_MODULE = {"SELF", "UNKNOWN_INSTANCE"}  # a method of the same module; a function
-_UNKNOWN: Levels = ("<unknown>",)
 _ACTIVE: list[_Call] = []
 _LIBRARY: list[torch.library.Library] = []
 
@@ -62,123 +58,35 @@ def _define_marker() -> None:
         _LIBRARY.append(lib)
 
 
-def _levels(node: torch._C.Node) -> Levels | None:
-    """The module calls ``node`` was inlined through; None where TorchScript lost them
-    (the checks a ``torch.nn`` layer's forward makes on its input come out empty)."""
-    text = node.getModuleHierarchy()
-    if not text or text.startswith("."):
-        return None
-    return tuple(name for name, _ in _LEVEL.findall(text) if name not in _NOT_A_MODULE)
-
-
-def _common(a: Levels, b: Levels) -> Levels:
-    size = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-    return a[:size]
-
-
-def _filled(graph: torch._C.Graph) -> list[Levels]:
-    """Every node's levels in program order; a node without them is in the calls the nodes
-    around it share (code of the top forward itself: in none)."""
-    found = [_levels(node) for node in _nodes(graph.block())]
-    known = [(i, levels) for i, levels in enumerate(found) if levels is not None]
-    out: list[Levels] = []
-    before: Levels = ()
-    for i, levels in enumerate(found):
-        if levels is not None:
-            out.append(levels)
-            before = levels
-            continue
-        after = next((lv for j, lv in known if j > i), ())
-        out.append(_common(before, after))
-    return out
-
-
-def _nodes(block: torch._C.Block) -> Iterator[torch._C.Node]:
-    for node in block.nodes():
-        yield node
-        for sub in node.blocks():
-            yield from _nodes(sub)
-
-
-def _module_paths(graph: torch._C.Graph) -> dict[int, str]:
-    """Each module value of ``graph`` -> its path from ``self`` (``blocks.0``)."""
-    paths = {next(graph.inputs()).unique(): ""}
-    for node in _nodes(graph.block()):
-        if node.kind() != "prim::GetAttr" or node.input().unique() not in paths:
-            continue
-        if node.output().type().kind() == "ClassType":
-            parent = paths[node.input().unique()]
-            paths[node.output().unique()] = f"{parent}.{node.s('name')}".lstrip(".")
-    return paths
-
-
-def _evidence(graph: torch._C.Graph) -> dict[Levels, str]:
-    """A scope's module path, from the attribute reads its code makes on ``self``: the
-    shortest path they read from (``self.proj.weight`` reads from ``self`` first)."""
-    paths, found = _module_paths(graph), {}
-    for node in _nodes(graph.block()):
-        levels = _levels(node) or ()
-        src = paths.get(node.input().unique()) if node.kind() == "prim::GetAttr" else None
-        if not levels or src is None or src.rsplit(".", 1)[-1] != levels[-1]:
-            continue
-        if levels not in found or len(src) < len(found[levels]):
-            found[levels] = src
-    return found
-
-
-class _Chains:
-    """Levels -> module paths, numbered for the markers."""
-
-    def __init__(self, graph: torch._C.Graph, script: nn.Module) -> None:
-        self.evidence = _evidence(graph)
-        self.modules = [path for path, _ in script.named_modules() if path]
-        self.chains: list[Chain] = []
-
-    def index(self, levels: Levels) -> int:
-        chain = self._resolve(levels)
-        if chain not in self.chains:
-            self.chains.append(chain)
-        return self.chains.index(chain)
-
-    def _resolve(self, levels: Levels) -> Chain:
-        chain: list[str] = []
-        for depth in range(len(levels)):
-            path = self.evidence.get(levels[: depth + 1]) or self._search(chain, levels[depth])
-            if path is None:
-                break  # not found: its ops stay with the caller
-            chain.append(path)
-        return tuple(chain)
-
-    def _search(self, chain: list[str], name: str) -> str | None:
-        """A submodule named ``name`` under the caller, through containers (``blocks.0``)."""
-        prefix = f"{chain[-1]}." if chain else ""
-        found = [p for p in self.modules if p.startswith(prefix) and p.split(".")[-1] == name]
-        return min(found, key=len) if found else None
-
-
 def _mark(
     graph: torch._C.Graph,
     block: torch._C.Block,
-    chains: _Chains,
-    order: Iterator[Levels],
-    start: Levels | None,
+    order: Iterator[Chain],
+    table: list[Chain],
+    start: Chain | None,
 ) -> None:
     """A marker before each node whose module differs from the one before it (``order``:
-    each node's levels, from :func:`_filled`); a block starts with its owner's module
-    (each pass of a loop body: new calls)."""
-    current = _UNKNOWN
+    each node's chain, see ``script_paths``; ``table``: the chains the markers number); a
+    block starts with its owner's chain (each pass of a loop body: new calls)."""
+    current: Chain | None = None
     for node in list(block.nodes()):
-        levels = next(order)
+        chain = next(order)
         if start is not None:
-            _insert(graph, node, chains.index(start))
+            _insert(graph, node, _number(table, start))
             current, start = start, None
-        if node.kind() not in _QUIET and levels != current:
-            _insert(graph, node, chains.index(levels))
-            current = levels
+        if node.kind() not in _QUIET and chain != current:
+            _insert(graph, node, _number(table, chain))
+            current = chain
         for sub in node.blocks():
-            _mark(graph, sub, chains, order, levels)
+            _mark(graph, sub, order, table, chain)
         if list(node.blocks()):
-            current = _UNKNOWN  # whichever branch ran last left its own scope
+            current = None  # whichever branch ran last left its own scope
+
+
+def _number(table: list[Chain], chain: Chain) -> int:
+    if chain not in table:
+        table.append(chain)
+    return table.index(chain)
 
 
 def _insert(graph: torch._C.Graph, before: torch._C.Node, index: int) -> None:
@@ -193,9 +101,10 @@ def _scoped_forward(script: torch.jit.ScriptModule) -> tuple[Any, list[Chain]]:
     _define_marker()
     graph = script._c._get_method("forward").graph.copy()
     torch._C._jit_pass_inline(graph)
-    chains = _Chains(graph, script)
-    _mark(graph, graph.block(), chains, iter(_filled(graph)), None)
-    return torch._C._create_function_from_graph("fx2mlx_scoped_forward", graph), chains.chains
+    modules = [path for path, _ in script.named_modules() if path]
+    table: list[Chain] = []
+    _mark(graph, graph.block(), iter(node_chains(graph, modules)), table, None)
+    return torch._C._create_function_from_graph("fx2mlx_scoped_forward", graph), table
 
 
 def drop_markers(gm: torch.fx.GraphModule) -> None:
@@ -255,8 +164,9 @@ def _scoped(
     def forward(*args: Any, **kwargs: Any) -> Any:
         call = _Call(chains, prefix, key, names)
         _ACTIVE.append(call)
-        try:
-            return function(script._c, *_arguments(schema, args, kwargs))
+        try:  # unoptimized: the graph as written (a first, profiling run mishandles constants)
+            with torch.jit.optimized_execution(False):
+                return function(script._c, *_arguments(schema, args, kwargs))
         finally:
             _ACTIVE.pop()
             fx_traceback.current_meta["nn_module_stack"] = call.base

@@ -29,8 +29,8 @@ from .dynamic import Dynamic, input_names, plan
 from .export import _no_fastpath, capture_export
 from .fastpath import eager_encoder_padding
 from .graph import Captured
-from .streaming import Stream
 from .script_scopes import drop_markers, script_scopes
+from .streaming import Stream
 from .torchscript import DECOMPOSITIONS, READ_OPS, kept_state, mirror, script_reads
 from .trace_reads import ValueReads
 

@@ -58,4 +58,3 @@ def _zeros(val: torch.Tensor) -> str:
     sizes = [s.node.hint if isinstance(s, torch.SymInt) else int(s) for s in val.shape]
     shape = f"({', '.join(map(str, sizes))}{',' if len(sizes) == 1 else ''})"
     return f"mx.zeros({shape}, dtype=mx.{str(val.dtype).replace('torch.', '')})"
-
