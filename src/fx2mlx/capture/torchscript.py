@@ -6,15 +6,20 @@ frontend's recording sees a scripted forward's ops as it sees Python's (PyTorch'
 ``TS2EPConverter`` refuses real archives: silero-vad's assigns attributes inside ``if``).
 What differs, and is handled here:
 
-- forward hooks don't fire inside the interpreter, so a ScriptModule's ops carry no module
-  scope: the graph stays flat (one generated class), with the weights under their state keys;
+- forward hooks don't fire inside the interpreter: ``script_scopes`` gives the ops their
+  module scopes instead;
 - codegen reads the module tree, so it gets a plain ``nn.Module`` mirror of the ScriptModules
-  (same tensors, classes named after the scripted classes);
+  (same tensors under the same keys, one class per scripted class, named after it); a
+  scripted ``torch.nn`` layer is rebuilt as that layer from its constants, so codegen emits
+  it as an MLX layer (a traced one keeps no constants and stays a generated class);
+- ``torch.jit.trace`` records convolutions as ``aten::_convolution``: recorded as the
+  ``convNd`` they are (:data:`DECOMPOSITIONS`);
 - reads of tensor values happen in TorchScript, invisible to Python: the recorded ops that
   hand a value to the interpreter (``aten::equal``, ``aten::item``...) are reported instead;
-- attributes the forward assigns (``self._state = ...``: streaming state kept between calls)
-  are restored after the recording and reported: the generated code holds the values they
-  had when captured, as constants, and keeps no state between calls.
+- attributes the forward assigns (``self._state = ...``: state kept between calls) are
+  restored after the recording; tensors among them are the streaming state
+  ``streaming.Stream`` passes in and out, the others (and all of them when the model is no
+  stream) are captured as the values the recording read, and reported.
 """
 
 from __future__ import annotations

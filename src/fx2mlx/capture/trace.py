@@ -7,7 +7,8 @@ executed are recorded: a straight-line graph, specialized to the example. Each r
 specialization the generated code inherits, so each is reported with the user's line.
 
 Module forward hooks keep ``nn_module_stack`` on every recorded node (one generated class
-per module type, as with the other frontends). The recorded graph is then exported like the
+per module type, as with the other frontends); inside TorchScript, where hooks don't fire,
+``script_scopes`` keeps it. The recorded graph is then exported like the
 fx frontend's, so the rest of the pipeline sees the same ATen-level program; sizes the
 recording baked in stay static there (export reports them).
 """
