@@ -106,13 +106,18 @@ def streaming(model: nn.Module, inputs: tuple) -> tuple[nn.Module, tuple]:
         tensors = [(m, n) for m, n in slots if isinstance(getattr(m, n), torch.Tensor)]
         after = [getattr(m, n) for m, n in tensors]
         constants = model.constants if isinstance(model, Bound) else {}
-        stream = Stream(inner, constants, tensors).eval() if tensors else None
+        stream = _stream_class(model)(inner, constants, tensors).eval() if tensors else None
     finally:
         for module, name, value in saved:
             setattr(module, name, value)
     if stream is None or not _starts_from_zeros(stream, inputs, saved, first, after):
         return model, inputs
     return stream, (*inputs, *(t.clone() for t in after))
+
+
+def _stream_class(model: nn.Module) -> type[Stream]:
+    """A :class:`Stream` named as ``model`` is (the manifest names the source model)."""
+    return type(type(model).__name__, (Stream,), {"__module__": type(model).__module__})
 
 
 def _starts_from_zeros(
