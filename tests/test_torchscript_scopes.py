@@ -143,10 +143,21 @@ def test_nested_hierarchy(kind: str, tmp_path: Path) -> None:
     conv = assert_converts(ts, x, fresh=2)
     assert_roundtrip(ts, conv, (x,), tmp_path / "out")  # the state keys load strictly
     assert conv.report.classes["Block"] == 3 and conv.report.classes["Nested"] == 1
-    assert set(_classes(conv.source)) - {"Linear", "LayerNorm"} == {"Block", "Nested"}
-    if kind == "script":  # scripted torch.nn layers come back as MLX layers
-        assert _classes(conv.source) == ["Block", "Nested"]
-        assert "self.proj = nn.Linear(8, 8)" in conv.source
+    # torch.nn layers come back as MLX layers: from a script's constants, a trace's ops
+    assert _classes(conv.source) == ["Block", "Nested"]
+    assert "self.proj = nn.Linear(8, 8)" in conv.source
+
+
+@pytest.mark.parametrize("kind", ["script", "trace"])
+def test_configured_activations(kind: str) -> None:
+    """Layers whose settings a trace doesn't keep (a slope, an approximation) stay exact."""
+    model = nn.Sequential(
+        nn.Linear(4, 6), nn.LeakyReLU(0.2), nn.Linear(6, 6), nn.GELU("tanh"), nn.Softmax(0)
+    ).eval()
+    x = torch.randn(3, 4)
+    ts = torch.jit.script(model) if kind == "script" else torch.jit.trace(model, x)
+    conv = assert_converts(ts, x, fresh=2)
+    assert "negative_slope=0.2" in conv.source and "gelu_approx" in conv.source
 
 
 def test_submodule_called_in_a_loop() -> None:
@@ -184,16 +195,14 @@ def test_bundled_examples(make: Callable, wrap: Callable) -> None:
     model, inputs = make()
     eager = set(_classes(fx2mlx.convert(model, inputs).source))
     conv = assert_converts(wrap(model, inputs), inputs, fresh=1)
-    # traced torch.nn layers keep no constructor arguments: they stay generated classes
-    assert eager <= set(_classes(conv.source))
-    if wrap is _script:
-        assert set(_classes(conv.source)) == eager
+    assert set(_classes(conv.source)) == eager
 
 
-def test_scripted_resnet_has_one_block_class() -> None:
+@pytest.mark.parametrize("wrap", [_script, _trace])
+def test_resnet_has_one_block_class(wrap: Callable) -> None:
     torch.manual_seed(0)
     model, x = ResNet((1, 1, 1, 1), 10).eval(), torch.randn(2, 3, 32, 32)
-    conv = assert_converts(torch.jit.script(model), x)
+    conv = assert_converts(wrap(model, (x,)), x)
     assert _classes(conv.source) == _classes(fx2mlx.convert(model, x).source)
     assert conv.report.classes["BasicBlock"] == 4  # downsample optional, as for eager
 

@@ -10,8 +10,8 @@ What differs, and is handled here:
   module scopes instead;
 - codegen reads the module tree, so it gets a plain ``nn.Module`` mirror of the ScriptModules
   (same tensors under the same keys, one class per scripted class, named after it); a
-  scripted ``torch.nn`` layer is rebuilt as that layer from its constants, so codegen emits
-  it as an MLX layer (a traced one keeps no constants and stays a generated class);
+  scripted ``torch.nn`` layer is rebuilt as that layer from its constants (a traced one from
+  the op it recorded, ``traced_layers``), so codegen emits it as an MLX layer;
 - ``torch.jit.trace`` records convolutions as ``aten::_convolution``: recorded as the
   ``convNd`` they are (:data:`DECOMPOSITIONS`);
 - reads of tensor values happen in TorchScript, invisible to Python: the recorded ops that
@@ -34,6 +34,7 @@ import torch
 from torch import fx, nn
 
 from .bound import share_state
+from .traced_layers import traced_layer
 
 _HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # recorded ops whose result is a Python value read from tensor data
@@ -175,17 +176,23 @@ def mirror(model: nn.Module) -> nn.Module:
     ``nn.Module`` of the scripted class's name, holding the same tensors under the same keys;
     a scripted ``torch.nn`` layer becomes that layer (codegen emits it as one MLX layer)."""
     made: list[tuple[nn.Module, nn.Module]] = []
-    copy = _mirror(model, {}, made)
+    copy = _mirror(model, {}, made, root=True)
     _absent_children(made)
     return copy
 
 
 def _mirror(
-    model: nn.Module, classes: dict[str, type], made: list[tuple[nn.Module, nn.Module]]
+    model: nn.Module,
+    classes: dict[str, type],
+    made: list[tuple[nn.Module, nn.Module]],
+    root: bool = False,
 ) -> nn.Module:
     if not has_script(model):
         return model
-    copy = _torch_layer(model) if isinstance(model, torch.jit.ScriptModule) else None
+    # the root stays a class of its own (a top-level Sequential's children can't be
+    # attributes of a generated class as they are)
+    layer = isinstance(model, torch.jit.ScriptModule) and not root
+    copy = _torch_layer(model) if layer else None
     if copy is None:
         copy = _mirror_class(model, classes)()
     share_state(copy, model, lambda child: _mirror(child, classes, made))
@@ -201,7 +208,7 @@ def _absent_children(made: list[tuple[nn.Module, nn.Module]]) -> None:
         children.setdefault(type(copy), set()).update(copy._modules)
     for copy, model in made:
         for name in children[type(copy)] - set(copy._modules):
-            if getattr(model, name, _MISSING) is None:
+            if getattr(model, name, None) is None:  # a traced module drops None attributes
                 setattr(copy, name, None)
 
 
@@ -232,6 +239,10 @@ def _torch_layer(script: torch.jit.ScriptModule) -> nn.Module | None:
     cls = _torch_class(script)
     if cls is None:
         return None
+    if not all(hasattr(script, name) for name in getattr(cls, "__constants__", ())):
+        # traced: the configuration is in the recorded op, not in attributes
+        layer = traced_layer(script, cls)
+        return layer if layer is not None and _same_state(layer, script) else None
     params = inspect.signature(cls.__init__).parameters.values()
     kwargs = {p.name: _init_value(script, p.name) for p in params if p.name != "self"}
     kwargs = {k: v for k, v in kwargs.items() if v is not _MISSING}
