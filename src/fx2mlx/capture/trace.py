@@ -32,7 +32,7 @@ from .fastpath import eager_encoder_padding
 from .graph import Captured
 from .script_scopes import drop_markers, script_scopes
 from .streaming import Stream
-from .torchscript import DECOMPOSITIONS, READ_OPS, kept_state, mirror, script_reads
+from .torchscript import DECOMPOSITIONS, READ_OPS, has_script, kept_state, mirror, script_reads
 from .trace_reads import ValueReads
 
 __all__ = ["capture_trace"]
@@ -104,7 +104,7 @@ def _record(
         with reads:
             return model(*args)
 
-    with eager_encoder_padding(), _no_fastpath(), _module_stack(scopes), torch.no_grad():
+    with eager_encoder_padding(), _no_fastpath(), _module_stack(scopes), _grad_mode(scopes):
         return make_fx(
             run,
             pre_dispatch=True,
@@ -112,6 +112,13 @@ def _record(
             record_stack_traces=True,
             decomposition_table=DECOMPOSITIONS,
         )(*inputs)
+
+
+def _grad_mode(model: torch.nn.Module) -> torch.autograd.grad_mode.set_grad_enabled:
+    """No autograd while recording, except in TorchScript: a scripted transformer layer
+    takes its fused kernel (``_transformer_encoder_layer_fwd``) unless grad is on, and its
+    fast-path switch is compiled in (``torch.backends.mha`` can't turn it off)."""
+    return torch.set_grad_enabled(has_script(model))
 
 
 def _state_names(model: torch.nn.Module) -> dict[int, tuple[str, torch.Tensor]]:

@@ -90,9 +90,19 @@ def _layer_norm(cls: type, script: torch.jit.ScriptModule, args: Args) -> nn.Mod
     return nn.LayerNorm(shape, eps=eps, elementwise_affine=affine, bias=bias)
 
 
+def _embedding(cls: type, script: torch.jit.ScriptModule, args: Args) -> nn.Module | None:
+    padding_idx, scale, sparse = args[2:5]
+    if cls is not nn.Embedding:
+        return None
+    rows, dim = script.weight.shape
+    padding = None if padding_idx == -1 else padding_idx  # -1: none, as F.embedding writes it
+    return nn.Embedding(rows, dim, padding, scale_grad_by_freq=scale, sparse=sparse)
+
+
 _BUILDERS: dict[str, Callable[[type, torch.jit.ScriptModule, Args], nn.Module | None]] = {
     "aten::linear": _linear,
     "aten::_convolution": _conv,
     "aten::batch_norm": _batch_norm,
     "aten::layer_norm": _layer_norm,
+    "aten::embedding": _embedding,
 }
