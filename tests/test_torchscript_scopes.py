@@ -232,6 +232,12 @@ def test_streaming_state_is_kept_between_calls(tmp_path: Path) -> None:
         generated.reset_states()
 
 
+def test_a_step_without_its_state_is_a_clear_error() -> None:
+    conv = fx2mlx.convert(torch.jit.script(Streaming().eval()), torch.randn(2, 4))
+    with pytest.raises(fx2mlx.Fx2MlxError, match=r"followed by the state \(state\)"):
+        conv.validate([torch.randn(2, 4)])
+
+
 def test_state_that_does_not_start_at_zero_stays_constant() -> None:
     scripted = torch.jit.script(OnesState().eval())
     conv = fx2mlx.convert(scripted, torch.randn(2, 4))

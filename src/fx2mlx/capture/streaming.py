@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.utils import _pytree as pytree
 
+from ..errors import Fx2MlxError
 from .bound import Bound
 from .torchscript import outermost_scripts, written_attributes
 
@@ -46,6 +47,11 @@ class Stream(Bound):
 
     def forward(self, *args: torch.Tensor) -> Any:
         count = len(args) - len(self.slots)
+        if count < 1:
+            raise Fx2MlxError(
+                f"this model keeps state between calls: a step takes its inputs followed by"
+                f" the state ({', '.join(self.state_names)}), got {len(args)} tensor(s)"
+            )
         saved = [(m, n, getattr(m, n)) for m, n in self.slots] + self._numbers_now()
         try:
             for (module, name), value in zip(self.slots, args[count:]):
