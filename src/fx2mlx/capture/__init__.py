@@ -17,6 +17,7 @@ from .dynamic import Dynamic, plan
 from .export import capture_export
 from .fx import IsLayer, capture_fx
 from .graph import Captured, user_frame
+from .streaming import Stream
 from .torchscript import has_script, mirror
 from .trace import capture_trace
 
@@ -120,6 +121,8 @@ def capture(
         raise Fx2MlxError(f"unknown frontend {frontend!r}; choose one of {', '.join(FRONTENDS)}")
     check_arity(model, inputs)
     dims = plan(model, inputs, dynamic, widen)
+    if isinstance(model, Stream) and dims.passthrough is None:  # dim 0 of a state: no batch
+        dims.dims[-len(model.state_names) :] = [set() for _ in model.state_names]
     failed: list[Attempt] = []
     for name in _order(model, frontend):
         tried = attempt(model, inputs, is_layer, name, dims)
