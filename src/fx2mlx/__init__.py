@@ -274,10 +274,12 @@ def convert(
     """
     # lazily: the pipeline loads black and jinja (~0.5 s) that `import fx2mlx` alone needn't
     from .capture.second_size import second_shapes
+    from .capture.streaming import streaming
     from .pipeline import check_inputs, compile_sound
 
     inputs = check_inputs(model, example_inputs)
     chosen = precision(dtype, quantize, group_size)  # bad values fail before any work
+    model, inputs = streaming(model, inputs)  # state kept between calls: explicit
     progress = SILENT if progress is None else progress
     source, source_inputs = cast_source(model, inputs, chosen.dtype)
     captured, emitted, report, weights, plan = compile_sound(

@@ -17,6 +17,8 @@ from .dynamic import Dynamic, plan
 from .export import capture_export
 from .fx import IsLayer, capture_fx
 from .graph import Captured, user_frame
+from .streaming import Stream
+from .torchscript import has_script, mirror
 from .trace import capture_trace
 
 FRONTENDS = ("auto", "export", "fx", "trace")
@@ -93,6 +95,7 @@ def attempt(
             else:
                 captured = capture_fx(model, inputs, is_layer, dynamic)
         captured.warnings[:0] = model.notes() if isinstance(model, Bound) else []
+        captured.model = mirror(captured.model)  # codegen reads plain modules
         return Attempt(frontend, captured)
     except Fx2MlxError:
         raise
@@ -118,8 +121,10 @@ def capture(
         raise Fx2MlxError(f"unknown frontend {frontend!r}; choose one of {', '.join(FRONTENDS)}")
     check_arity(model, inputs)
     dims = plan(model, inputs, dynamic, widen)
+    if isinstance(model, Stream) and dims.passthrough is None:  # dim 0 of a state: no batch
+        dims.dims[-len(model.state_names) :] = [set() for _ in model.state_names]
     failed: list[Attempt] = []
-    for name in FRONTENDS[1:] if frontend == "auto" else [frontend]:
+    for name in _order(model, frontend):
         tried = attempt(model, inputs, is_layer, name, dims)
         if tried.captured is not None:
             tried.captured.warnings[:0] = [
@@ -128,6 +133,15 @@ def capture(
             return tried.captured
         failed.append(tried)
     raise untraceable(model, inputs, failed, frontend).error()
+
+
+def _order(model: torch.nn.Module, frontend: str) -> list[str]:
+    """The frontends to try; TorchScript runs in its interpreter, where only the trace
+    frontend sees which module each op ran in (``script_scopes.py``)."""
+    if frontend != "auto":
+        return [frontend]
+    inner = model.bound_model if isinstance(model, Bound) else model
+    return ["trace"] if has_script(inner) else list(FRONTENDS[1:])
 
 
 def untraceable(

@@ -44,6 +44,9 @@ class Captured:
     program: Any = None
     """The ``ExportedProgram`` the graph was copied from (``decompose_unsupported`` re-runs
     its decompositions)."""
+    stream_state: int = 0
+    """How many of the last inputs (and outputs) are streaming state the generated module
+    keeps between calls (``capture/streaming.py``)."""
 
     def module(self, path: str) -> torch.nn.Module:
         """The submodule at ``path`` ('' is the model itself)."""

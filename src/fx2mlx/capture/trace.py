@@ -7,7 +7,8 @@ executed are recorded: a straight-line graph, specialized to the example. Each r
 specialization the generated code inherits, so each is reported with the user's line.
 
 Module forward hooks keep ``nn_module_stack`` on every recorded node (one generated class
-per module type, as with the other frontends). The recorded graph is then exported like the
+per module type, as with the other frontends); inside TorchScript, where hooks don't fire,
+``script_scopes`` keeps it. The recorded graph is then exported like the
 fx frontend's, so the rest of the pipeline sees the same ATen-level program; sizes the
 recording baked in stay static there (export reports them).
 """
@@ -29,7 +30,9 @@ from .dynamic import Dynamic, input_names, plan
 from .export import _no_fastpath, capture_export
 from .fastpath import eager_encoder_padding
 from .graph import Captured
-from .torchscript import READ_OPS, kept_state, mirror, script_reads
+from .script_scopes import drop_markers, script_scopes
+from .streaming import Stream
+from .torchscript import DECOMPOSITIONS, READ_OPS, has_script, kept_state, mirror, script_reads
 from .trace_reads import ValueReads
 
 __all__ = ["capture_trace"]
@@ -50,12 +53,15 @@ class _ModuleStack:
                 self.handles.append(module.register_forward_pre_hook(self._enter(path)))
                 self.handles.append(module.register_forward_hook(self._leave, always_call=True))
 
+    def key(self, path: str) -> str:
+        """The frame key of a new call of the module at ``path``."""
+        n = self.calls.get(path, 0)
+        self.calls[path] = n + 1
+        return path if n == 0 else f"{path}@{n}"  # a module called again: a new frame
+
     def _enter(self, path: str) -> Any:
         def hook(module: torch.nn.Module, args: Any) -> None:
-            n = self.calls.get(path, 0)
-            self.calls[path] = n + 1
-            key = path if n == 0 else f"{path}@{n}"  # a module called again: a new frame
-            frame = {**self.stack[-1], key: (path, _qualname(module))}
+            frame = {**self.stack[-1], self.key(path): (path, _qualname(module))}
             self.stack.append(frame)
             fx_traceback.current_meta["nn_module_stack"] = frame
 
@@ -77,12 +83,12 @@ def _qualname(module: torch.nn.Module) -> str:
 
 @contextlib.contextmanager
 def _module_stack(model: torch.nn.Module) -> Iterator[None]:
-    """Nodes recorded inside a submodule's forward carry its path."""
+    """Nodes recorded inside a submodule's forward carry its path (TorchScript's too)."""
     saved = fx_traceback.current_meta
     hooks = _ModuleStack(model)
     fx_traceback.current_meta = {"nn_module_stack": hooks.stack[0]}
     try:
-        with fx_traceback.preserve_node_meta():
+        with fx_traceback.preserve_node_meta(), script_scopes(model, hooks.key):
             yield
     finally:
         hooks.remove()
@@ -98,13 +104,21 @@ def _record(
         with reads:
             return model(*args)
 
-    with eager_encoder_padding(), _no_fastpath(), _module_stack(scopes), torch.no_grad():
+    with eager_encoder_padding(), _no_fastpath(), _module_stack(scopes), _grad_mode(scopes):
         return make_fx(
             run,
             pre_dispatch=True,
             _error_on_data_dependent_ops=False,  # real values: reads are reported instead
             record_stack_traces=True,
+            decomposition_table=DECOMPOSITIONS,
         )(*inputs)
+
+
+def _grad_mode(model: torch.nn.Module) -> torch.autograd.grad_mode.set_grad_enabled:
+    """No autograd while recording, except in TorchScript: a scripted transformer layer
+    takes its fused kernel (``_transformer_encoder_layer_fwd``) unless grad is on, and its
+    fast-path switch is compiled in (``torch.backends.mha`` can't turn it off)."""
+    return torch.set_grad_enabled(has_script(model))
 
 
 def _state_names(model: torch.nn.Module) -> dict[int, tuple[str, torch.Tensor]]:
@@ -150,10 +164,12 @@ def _forward_names(model: torch.nn.Module, count: int) -> list[str]:
     return input_names(model, count)
 
 
-def _name_inputs(gm: fx.GraphModule, model: torch.nn.Module) -> None:
-    """Placeholders take ``forward``'s parameter names (make_fx numbers them)."""
+def _name_inputs(gm: fx.GraphModule, model: torch.nn.Module, state: list[str]) -> None:
+    """Placeholders take ``forward``'s parameter names (make_fx numbers them), then the
+    names of the streaming state they stand for."""
     holders = [n for n in gm.graph.nodes if n.op == "placeholder"]
-    for node, name in zip(holders, _forward_names(model, len(holders))):
+    names = _forward_names(model, len(holders) - len(state)) + state
+    for node, name in zip(holders, names):
         ident = "".join(c if c.isalnum() else "_" for c in name).strip("_") or "x"
         node._rename(ident if ident.isidentifier() else f"x_{ident}")  # unique in the graph
         node.target = node.name
@@ -167,15 +183,17 @@ def capture_trace(
     value into Python is specialized to the example's and listed in ``captured.warnings``."""
     inner = model.bound_model if isinstance(model, Bound) else model  # its state, its names
     reads, notes = ValueReads(), []
-    with kept_state(inner, notes):
+    with kept_state(inner, notes, isinstance(model, Stream)):
         recorded = _record(model, inputs, reads, inner)
     notes += script_reads(recorded, reads.nodes)
     gm = _rebuild(recorded, inner)
+    drop_markers(gm)
     _drop_reads(gm)
-    _name_inputs(gm, inner)
+    _name_inputs(gm, inner, model.state_names if isinstance(model, Stream) else [])
     gm.eval()
     captured = capture_export(gm, inputs, dynamic or plan(model, inputs), frontend="trace")
     captured.model = mirror(inner)  # codegen reads the tree: ScriptModules as plain modules
+    captured.stream_state = len(model.state_names) if isinstance(model, Stream) else 0
     _refuse_data_dependent_sizes(captured)
     captured.warnings[:0] = reads.warnings() + notes
     return captured

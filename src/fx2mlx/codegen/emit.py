@@ -26,6 +26,7 @@ from .returns import container, output_annotation
 from .sanitize import sanitize_lines
 from .scopes import build_scopes
 from .size_guards import size_guards
+from .streaming import stream_view
 from .text import docstring_text
 
 BLACK_MODE = black.Mode(line_length=100)
@@ -118,6 +119,8 @@ def emit(
     views[top]["body"] = size_guards(captured, baked or [], classes[top].call_params) + list(
         views[top]["body"]
     )
+    if captured.stream_state:
+        stream_view(captured, views[top], leaves)
     text = (
         _env()
         .get_template("model.py.j2")
@@ -154,4 +157,5 @@ def _view(
         "init": cls.init,
         "body": cls.body,
         "sanitize": sanitize if is_top else [],
+        "reset": [],
     }
