@@ -128,6 +128,10 @@ class _CheckedFrames(_Frames):
     """Whisper's encoder: the model checks its frame count itself, so no probe can trace the
     8 in the view back to frames (16 // 2); a reshape by it takes 32 frames silently."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(6, 16, 3, stride=2, padding=1)  # 6 mels: no equal number
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[2] != 16:
             raise ValueError("expected 16 frames")
@@ -136,16 +140,16 @@ class _CheckedFrames(_Frames):
 
 
 def test_sizes_the_model_fixes_are_listed_and_refused(tmp_path: Path) -> None:
-    conv = assert_converts(_CheckedFrames(), torch.randn(2, 8, 16))
+    conv = assert_converts(_CheckedFrames(), torch.randn(2, 6, 16))
     fixed = [(b.dim, b.value) for b in conv.report.baked_dims if b.by_model]
-    assert fixed == [(1, 8), (2, 16)]
-    assert "when traced" not in conv.source  # the 8 is not guessed to be the mels
+    assert fixed == [(1, 6), (2, 16)]
+    assert "when traced" not in conv.source  # no input size is 8: nothing to guess
     assert baked_lines(conv.report.baked_dims, "")[1] == (
         "fixed by the model: input 0 (x) dim 2 = 16"
     )
     mlx_model = load_generated(conv.save(tmp_path / "out"))
     with pytest.raises(ValueError, match=r"x\.shape\[2\] is 32: model\.py takes 16 only"):
-        mlx_model(mx.zeros((2, 8, 32)))
+        mlx_model(mx.zeros((2, 6, 32)))
 
 
 def test_spatial_dims_are_static_unless_declared() -> None:

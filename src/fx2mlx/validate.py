@@ -155,7 +155,9 @@ def validate_generated(
             with torch.no_grad():
                 floats = model(*(_copy(x) for x in input_sets[i]))
             _keep(lossy, compare(floats, got, rtol, atol, dtype, p), labels[i])
-    result = Validation(list(worst.values()), rtol, atol, labels, tolerance_rule(dtype, p))
+    result = Validation(
+        list(worst.values()), rtol, atol, labels, tolerance=tolerance_rule(dtype, p)
+    )
     result.float_error = {c.name: {"rel": c.rel, "max_abs": c.max_abs} for c in lossy.values()}
     return result
 

@@ -60,8 +60,8 @@ def analyze_dynamic(captured: Captured) -> list[BakedDim]:
         if node.op != "call_function" or op_name(node) not in SHAPE_OPS:
             continue
         baked = _from_probe(captured, node)
-        if not baked and not _explained(captured, node):
-            baked = _by_value(node, dims)
+        if not baked:  # equal numbers: a guess, among the dims the model fixes if it ran
+            baked = _by_value(node, _fixed(captured, dims) if _explained(captured, node) else dims)
         if baked:
             node.meta[BAKED] = ", ".join(dict.fromkeys(b.note for b in baked))
             found += baked
@@ -77,6 +77,15 @@ def _explained(captured: Captured, node: fx.Node) -> bool:
     mine, theirs = _flat(node.args[1:]), _flat(probe.args[key][1:])
     ints = [(a, b) for a, b in zip(mine, theirs) if isinstance(a, int)]
     return len(mine) == len(theirs) and all(a == b for a, b in ints)
+
+
+def _fixed(
+    captured: Captured, dims: dict[int, tuple[int, str, int]]
+) -> dict[int, tuple[int, str, int]]:
+    """``dims`` narrowed to the ones the probe found fixed by the model (a ``view(B, 12, ...)``
+    written in the user's line fixes the length it splits)."""
+    fixed = {(index, dim) for index, dim, _ in captured.probe.fixed}
+    return {v: where for v, where in dims.items() if (where[0], where[2]) in fixed}
 
 
 def _fixed_by_model(captured: Captured) -> list[BakedDim]:
