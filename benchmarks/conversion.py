@@ -1,0 +1,89 @@
+"""Conversion cost of one model, in a fresh process (peak memory needs one): fx2mlx's stages
+(capture, passes, emit, weights; validation apart) beside ``torch.export``'s own time, and the
+conversion's peak RSS above the process's RSS with the model built.
+
+``python -m benchmarks.conversion NAME OUT.json`` also writes the generated model to
+``benchmarks/generated/NAME/``, where the timing runs load it from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+GENERATED = Path(__file__).with_name("generated")
+
+
+def rss_kib(field: str) -> int:
+    """``VmRSS`` / ``VmHWM`` of this process, KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def reset_peak() -> None:
+    """Linux resets VmHWM (the peak RSS) to the current RSS on ``5`` to clear_refs."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def timed_progress() -> object:
+    from fx2mlx.progress import Progress
+
+    class Timed(Progress):
+        def __init__(self) -> None:
+            self.times: dict[str, float] = {}
+
+        @contextlib.contextmanager
+        def stage(self, name: str) -> Iterator[None]:
+            start = time.perf_counter()
+            yield
+            self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - start
+
+    return Timed()
+
+
+def measure(name: str) -> dict:
+    import fx2mlx
+    from benchmarks.anchors import registry
+
+    anchor = registry()[name]
+    warm = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
+    fx2mlx.convert(warm, (torch.randn(2, 4),))  # one-time import/dynamo costs, paid by neither
+    torch.manual_seed(0)
+    model = anchor.torch_model()
+    inputs = anchor.inputs(2)
+    weight_bytes = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    base = rss_kib("VmRSS")
+    reset_peak()
+    progress = timed_progress()
+    start = time.perf_counter()
+    conv = fx2mlx.convert(model, inputs, progress=progress)
+    total = time.perf_counter() - start
+    peak = rss_kib("VmHWM")
+    conv.save(GENERATED / name, force=True)
+    ok = conv.validate().ok
+    start = time.perf_counter()
+    torch.export.export(model, inputs)
+    export_s = time.perf_counter() - start
+    return {
+        "stages_s": progress.times,  # type: ignore[attr-defined]
+        "total_s": total,
+        "export_s": export_s,
+        "weight_bytes": weight_bytes,
+        "peak_above_base_bytes": (peak - base) * 1024,
+        "validated": ok,
+        "transposes": conv.report.transposes,
+        "frontend": conv.report.frontend,
+    }
+
+
+if __name__ == "__main__":
+    result = measure(sys.argv[1])
+    Path(sys.argv[2]).write_text(json.dumps(result, indent=1))
