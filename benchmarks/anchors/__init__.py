@@ -11,6 +11,15 @@ import mlx.core as mx
 import numpy as np
 import torch
 
+# "cpu" (small inputs: the reference BLAS is slow and the machine shared) or "gpu" (standard
+# sizes); run.py sets it before building anything. Each profile has its own generated files.
+PROFILE = {"name": "cpu"}
+
+
+def sized(sizes: dict[str, Any]) -> Any:
+    """The current profile's entry of ``sizes``."""
+    return sizes[PROFILE["name"]]
+
 
 @dataclass
 class Anchor:
