@@ -39,6 +39,8 @@ def latency_table(models: dict) -> list[str]:
         "|" + " --- |" * 12,
     ]
     for name, m in models.items():
+        if "error" in m:
+            rows.append(f"| {name} | failed: {m['error'][:200]} |" + " |" * 10)
         for batch, b in m["batches"].items():
             t, e = b["median_s"], b["max_error"]
             rows.append(
@@ -76,6 +78,8 @@ def targets(name: str, models: dict) -> list[str]:
     """One row per target this configuration measured: met or not, with the numbers."""
     rows = []
     for model, m in models.items():
+        if not m["batches"]:
+            continue
         for kind, gen, hand in (("plain", "generated", "hand"), ("compiled", *_compiled())):
             rs = {b: x["median_s"][gen] / x["median_s"][hand] for b, x in m["batches"].items()}
             shown = ", ".join(f"b{b}: {r:.2f}" for b, r in rs.items())
@@ -140,5 +144,5 @@ def render(data: dict) -> str:
                 "",
             ]
         out += ["Anchors:", ""]
-        out += [f"- {n}: {m['hand_name']}; {m['note']}" for n, m in entry["models"].items()]
+        out += [f"- {n}: {m.get('hand_name')}; {m.get('note')}" for n, m in entry["models"].items()]
     return "\n".join(out).rstrip() + "\n"

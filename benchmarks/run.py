@@ -13,7 +13,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -43,18 +42,16 @@ def blas() -> str:
 
 def conversion(name: str) -> dict:
     """Conversion cost, in a fresh process (its peak memory is its own)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "conv.json"
-        cmd = [sys.executable, "-m", "benchmarks.conversion", name, str(out)]
-        subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        return json.loads(out.read_text())
+    out = ROOT / "benchmarks" / "generated" / f"conversion-{name}.json"  # not /tmp: shared
+    cmd = [sys.executable, "-m", "benchmarks.conversion", name, str(out)]
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    print(f"{name} converted", flush=True)
+    return json.loads(out.read_text())
 
 
 def one_model(name: str, args: argparse.Namespace, dev: str) -> dict:
     anchor = registry()[name]
     result: dict = {"hand_name": anchor.hand_name, "note": anchor.note, "batches": {}}
-    if args.convert:
-        result["conversion"] = conversion(name)
     torch.manual_seed(0)
     model = anchor.torch_model()
     batches = (1, GPU_BATCH) if dev == "cuda" else anchor.batches
@@ -80,7 +77,8 @@ def environment(dev: str) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run")
-    p.add_argument("--config", required=True, choices=["cpu-reference", "cpu-openblas", "gpu"])
+    p.add_argument("--config", choices=["cpu-reference", "cpu-openblas", "gpu"])
+    p.add_argument("--merge", type=Path, help="add another run's JSON (the GPU's) and render")
     p.add_argument("--models", nargs="*", default=list(registry()))
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=5)
@@ -88,18 +86,40 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--json", type=Path, default=ROOT / "docs" / "performance.json")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
     args = p.parse_args(argv)
+    measured = {args.config: measure_config(args)} if args.config else {}
+    # read only now: another configuration may have finished while this one ran
+    data = json.loads(args.json.read_text()) if args.json.exists() else {"configs": {}}
+    if args.merge:
+        data["configs"].update(json.loads(args.merge.read_text())["configs"])
+    data["configs"].update(measured)
+    args.json.write_text(json.dumps(data, indent=1) + "\n")
+    args.out.write_text(report.render(data))
+
+
+def measure_config(args: argparse.Namespace) -> dict:
     dev = "cuda" if args.config == "gpu" else "cpu"
     if dev == "cpu":
         torch.set_num_threads(1)  # one thread each: 2 shared cores, spinning threads fight
     if dev == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
         PROFILE["name"] = "gpu"
-    data = json.loads(args.json.read_text()) if args.json.exists() else {"configs": {}}
     entry = {"environment": environment(dev), "warmup": args.warmup, "repeats": args.repeats}
-    entry["models"] = {name: one_model(name, args, dev) for name in args.models}
-    data["configs"][args.config] = entry
-    args.json.write_text(json.dumps(data, indent=1) + "\n")
-    args.out.write_text(report.render(data))
+    # every conversion first: they write the generated files the timings load
+    converted = {name: conversion(name) for name in args.models} if args.convert else {}
+    print("conversions done", flush=True)
+    entry["models"] = {name: guarded(name, args, dev) for name in args.models}
+    for name, conv in converted.items():
+        entry["models"][name]["conversion"] = conv
+    return entry
+
+
+def guarded(name: str, args: argparse.Namespace, dev: str) -> dict:
+    """One model's results, or the error that stopped it (the others still run)."""
+    try:
+        return one_model(name, args, dev)
+    except Exception as e:  # noqa: BLE001 - reported in the JSON and the page
+        print(f"{name}: {type(e).__name__}: {str(e)[:300]}")
+        return {"error": f"{type(e).__name__}: {str(e)[:300]}", "batches": {}}
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@ same weights (a key mapping per anchor), and the inputs each side takes."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +68,28 @@ def first(out: Any) -> Any:
     if hasattr(out, "logits"):
         return out.logits
     return out
+
+
+def leaf_module(dotted: str) -> types.ModuleType:
+    """Import a package's model module without running its parents' ``__init__`` (which
+    pull in hub downloaders and processors: mlx-embeddings' needs mlx-vlm)."""
+    if dotted in sys.modules:
+        return sys.modules[dotted]
+    parts = dotted.split(".")
+    top = sys.modules.get(parts[0])
+    if top is not None:
+        base = list(top.__path__)[0]
+    else:
+        spec = importlib.util.find_spec(parts[0])
+        assert spec is not None and spec.submodule_search_locations, dotted
+        base = list(spec.submodule_search_locations)[0]
+    for i in range(1, len(parts)):
+        name = ".".join(parts[:i])
+        if name not in sys.modules:
+            pkg = types.ModuleType(name)
+            pkg.__path__ = ["/".join([base, *parts[1:i]])]
+            sys.modules[name] = pkg
+    return importlib.import_module(dotted)
 
 
 def registry() -> dict[str, Anchor]:

@@ -11,7 +11,7 @@ import mlx.nn as nn
 import torch
 import transformers
 
-from . import Anchor, first, sized, state_mx, to_mx
+from . import Anchor, first, leaf_module, sized, state_mx, to_mx
 
 SEQ = {"cpu": 16, "gpu": 128}  # tokens per sequence
 
@@ -21,7 +21,8 @@ def bert() -> torch.nn.Module:
 
 
 def hand_bert(model: torch.nn.Module) -> nn.Module:
-    from mlx_embeddings.models.bert import Model, ModelArgs
+    bert_module = leaf_module("mlx_embeddings.models.bert")
+    Model, ModelArgs = bert_module.Model, bert_module.ModelArgs
 
     c = model.config
     args = ModelArgs(

@@ -84,17 +84,17 @@ def vit() -> torch.nn.Module:
     return transformers.ViTForImageClassification(config).eval()
 
 
-_VIT = [
+_VIT = [  # transformers 5's ViT names -> mlx-image's (torchvision's)
     ("vit.embeddings.cls_token", "class_token"),
     ("vit.embeddings.position_embeddings", "encoder.pos_embedding"),
     ("vit.embeddings.patch_embeddings.projection", "conv_proj"),
-    ("vit.encoder.layer.", "encoder.layers."),
-    ("attention.attention.query", "self_attention.query_proj"),
-    ("attention.attention.key", "self_attention.key_proj"),
-    ("attention.attention.value", "self_attention.value_proj"),
-    ("attention.output.dense", "self_attention.out_proj"),
-    ("intermediate.dense", "mlp.linear_1"),
-    ("output.dense", "mlp.linear_2"),
+    ("vit.layers.", "encoder.layers."),
+    ("attention.q_proj", "self_attention.query_proj"),
+    ("attention.k_proj", "self_attention.key_proj"),
+    ("attention.v_proj", "self_attention.value_proj"),
+    ("attention.o_proj", "self_attention.out_proj"),
+    ("mlp.fc1", "mlp.linear_1"),
+    ("mlp.fc2", "mlp.linear_2"),
     ("layernorm_before", "ln_1"),
     ("layernorm_after", "ln_2"),
     ("vit.layernorm", "encoder.ln"),

@@ -7,7 +7,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import torch
 
-from . import Anchor, first, sized, state_mx, to_mx
+from . import Anchor, first, leaf_module, sized, state_mx, to_mx
 
 # whisper "tiny"'s encoder widths over 30 s of audio on the GPU (n_audio_ctx 1500), 2 s on CPU
 CTX = {"cpu": 100, "gpu": 1500}
@@ -29,7 +29,7 @@ def _key(key: str) -> str:
 
 
 def hand_encoder(model: torch.nn.Module) -> nn.Module:
-    from mlx_whisper.whisper import AudioEncoder
+    AudioEncoder = leaf_module("mlx_whisper.whisper").AudioEncoder
 
     hand = AudioEncoder(**dims(), dtype=mx.float32)
     weights = []
