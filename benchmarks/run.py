@@ -66,8 +66,8 @@ def one_model(name: str, args: argparse.Namespace, dev: str) -> dict:
 
 def environment(dev: str) -> dict:
     return {
-        "device": torch.cuda.get_device_name() if dev == "cuda" else platform.processor() or "cpu",
-        "cpus": os.cpu_count(),
+        "device": torch.cuda.get_device_name() if dev == "cuda" else f"CPU ({platform.machine()})",
+        "cpus": os.cpu_count(),  # the CPU runs use one thread for torch and for OpenBLAS
         "mlx_device": str(mx.default_device()),
         "blas": blas() if dev == "cpu" else "cuBLAS (MLX_ENABLE_TF32=0; torch TF32 off)",
         "versions": {"torch": torch.__version__, "mlx": mx.__version__},
