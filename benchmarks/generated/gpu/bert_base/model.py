@@ -43,22 +43,16 @@ class BertSelfAttention(nn.Module):
         self.key = nn.Linear(768, 768)
         self.value = nn.Linear(768, 768)
 
-    def __call__(self, hidden_states: mx.array, attention_mask: mx.array) -> mx.array:
+    def __call__(self, hidden_states: mx.array) -> mx.array:
         B = hidden_states.shape[0]
         query_layer = self.query(hidden_states).reshape(B, hidden_states.shape[1], -1, 64)
         key_layer = self.key(hidden_states).reshape(B, hidden_states.shape[1], -1, 64)
         value_layer = self.value(hidden_states).reshape(B, hidden_states.shape[1], -1, 64)
-        # zero where a query may attend to no key, as torch
-        attn_output = mx.where(
-            mx.any(attention_mask, axis=-1, keepdims=True),
-            mx.fast.scaled_dot_product_attention(
-                query_layer.transpose(0, 2, 1, 3),
-                key_layer.transpose(0, 2, 1, 3),
-                value_layer.transpose(0, 2, 1, 3),
-                scale=0.125,
-                mask=attention_mask,
-            ),
-            0.0,
+        attn_output = mx.fast.scaled_dot_product_attention(
+            query_layer.transpose(0, 2, 1, 3),
+            key_layer.transpose(0, 2, 1, 3),
+            value_layer.transpose(0, 2, 1, 3),
+            scale=0.125,
         )
         attn_output = attn_output.transpose(0, 2, 1, 3).reshape(B, hidden_states.shape[1], -1)
         return attn_output
@@ -118,8 +112,8 @@ class BertAttention(nn.Module):
         self.self = BertSelfAttention()
         self.output = BertSelfOutput()
 
-    def __call__(self, hidden_states: mx.array, attention_mask: mx.array) -> mx.array:
-        return self.output(self.self(hidden_states, attention_mask), hidden_states)
+    def __call__(self, hidden_states: mx.array) -> mx.array:
+        return self.output(self.self(hidden_states), hidden_states)
 
 
 class BertLayer(nn.Module):
@@ -131,8 +125,8 @@ class BertLayer(nn.Module):
         self.intermediate = BertIntermediate()
         self.output = BertOutput()
 
-    def __call__(self, hidden_states: mx.array, attention_mask: mx.array) -> mx.array:
-        self_attention_output = self.attention(hidden_states, attention_mask)
+    def __call__(self, hidden_states: mx.array) -> mx.array:
+        self_attention_output = self.attention(hidden_states)
         return self.output(self.intermediate(self_attention_output), self_attention_output)
 
 
@@ -156,9 +150,9 @@ class BertEncoder(nn.Module):
             BertLayer(),
         ]
 
-    def __call__(self, hidden_states: mx.array, attention_mask: mx.array) -> mx.array:
+    def __call__(self, hidden_states: mx.array) -> mx.array:
         for layer in self.layer:
-            hidden_states = layer(hidden_states, attention_mask)
+            hidden_states = layer(hidden_states)
         return hidden_states
 
 
@@ -170,13 +164,7 @@ class BertModel(nn.Module):
         self.pooler = BertPooler()
 
     def __call__(self, input_ids: mx.array) -> dict[str, mx.array]:
-        attention_mask = mx.expand_dims(mx.arange(input_ids.shape[1], dtype=mx.int64), 0)
-        attention_mask = mx.expand_dims(mx.expand_dims(attention_mask, 1), 3) >= 0
-        attention_mask = mx.broadcast_to(
-            attention_mask,
-            (input_ids.shape[0], attention_mask.shape[1], input_ids.shape[1], input_ids.shape[1]),
-        )
-        encoder_outputs = self.encoder(self.embeddings(input_ids), attention_mask)
+        encoder_outputs = self.encoder(self.embeddings(input_ids))
         return {"last_hidden_state": encoder_outputs, "pooler_output": self.pooler(encoder_outputs)}
 
     def sanitize(self, weights: dict[str, mx.array]) -> dict[str, mx.array]:

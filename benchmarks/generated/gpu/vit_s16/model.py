@@ -35,22 +35,16 @@ class ViTAttention(nn.Module):
         self.v_proj = nn.Linear(384, 384)
         self.o_proj = nn.Linear(384, 384)
 
-    def __call__(self, hidden_states: mx.array, attention_mask: mx.array) -> mx.array:
+    def __call__(self, hidden_states: mx.array) -> mx.array:
         B = hidden_states.shape[0]
         query_states = self.q_proj(hidden_states).reshape(B, 197, -1, 64)
         key_states = self.k_proj(hidden_states).reshape(B, 197, -1, 64)
         value_states = self.v_proj(hidden_states).reshape(B, 197, -1, 64)
-        # zero where a query may attend to no key, as torch
-        attn_output = mx.where(
-            mx.any(attention_mask, axis=-1, keepdims=True),
-            mx.fast.scaled_dot_product_attention(
-                query_states.transpose(0, 2, 1, 3),
-                key_states.transpose(0, 2, 1, 3),
-                value_states.transpose(0, 2, 1, 3),
-                scale=0.125,
-                mask=attention_mask,
-            ),
-            0.0,
+        attn_output = mx.fast.scaled_dot_product_attention(
+            query_states.transpose(0, 2, 1, 3),
+            key_states.transpose(0, 2, 1, 3),
+            value_states.transpose(0, 2, 1, 3),
+            scale=0.125,
         )
         attn_output = attn_output.transpose(0, 2, 1, 3).reshape(B, 197, -1)
         return self.o_proj(attn_output)
@@ -97,9 +91,8 @@ class ViTLayer(nn.Module):
         self.layernorm_after = nn.LayerNorm(384, eps=1e-06)
         self.mlp = ViTMLP()
 
-    def __call__(self, hidden_states: mx.array, attention_mask: mx.array) -> mx.array:
-        hidden_states2 = self.attention(self.layernorm_before(hidden_states), attention_mask)
-        hidden_states = hidden_states2 + hidden_states
+    def __call__(self, hidden_states: mx.array) -> mx.array:
+        hidden_states = self.attention(self.layernorm_before(hidden_states)) + hidden_states
         return self.mlp(self.layernorm_after(hidden_states)) + hidden_states
 
 
@@ -127,13 +120,8 @@ class ViTModel(nn.Module):
 
     def __call__(self, pixel_values: mx.array) -> mx.array:
         embedding_output = self.embeddings(pixel_values)
-        attention_mask = mx.expand_dims(mx.expand_dims(mx.arange(197, dtype=mx.int64), 0), 1)
-        attention_mask = mx.expand_dims(attention_mask, 3) >= 0
-        attention_mask = mx.broadcast_to(
-            attention_mask, (pixel_values.shape[0], attention_mask.shape[1], 197, 197)
-        )
         for layer in self.layers:
-            embedding_output = layer(embedding_output, attention_mask)
+            embedding_output = layer(embedding_output)
         return self.layernorm(embedding_output)
 
 
