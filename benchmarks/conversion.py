@@ -74,16 +74,27 @@ def measure(name: str) -> dict:
     ok = conv.validate().ok if PROFILE["name"] == "cpu" else None
     start = time.perf_counter()
     torch.export.export(model, inputs)
-    export_s = time.perf_counter() - start
+    return _result(progress.times, total, time.perf_counter() - start, weight_bytes, (peak - base) * 1024, ok, conv)  # type: ignore[attr-defined]
+
+
+def _result(
+    stages: dict,
+    total: float,
+    export_s: float,
+    weight_bytes: int,
+    peak: int,
+    ok: object,
+    conv: object,
+) -> dict:
     return {
-        "stages_s": progress.times,  # type: ignore[attr-defined]
+        "stages_s": stages,
         "total_s": total,
         "export_s": export_s,
         "weight_bytes": weight_bytes,
-        "peak_above_base_bytes": (peak - base) * 1024,
+        "peak_above_base_bytes": peak,
         "validated": ok,
-        "transposes": conv.report.transposes,
-        "frontend": conv.report.frontend,
+        "transposes": conv.report.transposes,  # type: ignore[attr-defined]
+        "frontend": conv.report.frontend,  # type: ignore[attr-defined]
     }
 
 
