@@ -92,6 +92,20 @@ def test_other_size_only_masks_are_kept(make: MaskFn) -> None:
     assert 'mask="causal"' not in conv.source
 
 
+def _all_true_rows(x: torch.Tensor) -> torch.Tensor:
+    """As a BERT called without padding builds it: true everywhere, broadcast per batch."""
+    b, n = x.shape[0], x.shape[1]
+    return (torch.arange(n)[None, None, None, :] >= 0).expand(b, 1, n, n)
+
+
+def test_an_all_true_mask_goes() -> None:
+    conv = assert_converts(_Attend(_all_true_rows), torch.randn(2, 6, 8), dynamic={"x": [1]})
+    assert "mask=" not in conv.source and "mx.where" not in conv.source, conv.source
+    assert "arange" not in conv.source, conv.source
+    result = conv.validate([(torch.randn(1, 1, 8),), (torch.randn(3, 13, 8),)])
+    assert result.ok, result.table()
+
+
 def test_a_mask_from_input_values_is_kept() -> None:
     keep = torch.ones(2, 6, dtype=torch.long)
     keep[1, 4:] = 0

@@ -28,6 +28,17 @@ def test_linear(shape: tuple, bias: bool, wrapped: bool) -> None:
     assert ("nn.Linear(" in conv.source) == wrapped
 
 
+def test_linear_subclass_is_one_addmm() -> None:
+    # a subclass with its own forward (Whisper's casts its weight) reaches aten.linear:
+    # with a bias it is emitted as MLX's nn.Linear computes it, one mx.addmm
+    class CastLinear(nn.Linear):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.linear(x, self.weight.to(x.dtype), self.bias.to(x.dtype))
+
+    conv = assert_converts(Wrap(CastLinear(6, 4)), torch.randn(2, 3, 6))
+    assert "mx.addmm(" in conv.source and ".T +" not in conv.source
+
+
 def test_linear_on_conv_channels() -> None:
     # a Linear over a conv's channel axis (after a permute) meets the channels-last layout
     class M(nn.Module):

@@ -22,9 +22,13 @@ def build_linear(linear: nn.Linear) -> Ctor:
 
 @register_op(aten.linear.default, layout=last_axis)
 def linear(node: fx.Node, ctx: EmitCtx) -> Expr:
+    """As MLX's ``nn.Linear`` computes it: with a bias, one fused ``mx.addmm`` (an
+    ``nn.Linear`` subclass with its own forward, e.g. Whisper's, lands here)."""
     weight, bias = ctx.arg("weight"), ctx.arg("bias", None)
-    product = binary("@", ctx.arg("input"), Expr(f"{ctx.x(weight, ATOM)}.T"))
-    return product if bias is None else binary("+", product, bias)
+    transposed = Expr(f"{ctx.x(weight, ATOM)}.T")
+    if bias is None:
+        return binary("@", ctx.arg("input"), transposed)
+    return call("mx.addmm", bias, ctx.arg("input"), transposed)
 
 
 @register_op(aten.matmul.default, aten.mm.default, aten.bmm.default)

@@ -5,6 +5,9 @@ A mask builder may ``&`` the real mask with a term that is true everywhere
 the mask to (batch, 1, query, key). Attention broadcasts its mask itself, so where the
 result feeds attention masks only, the other operand is used directly. The term must depend
 on input sizes only and be all true at the example's sizes and at several others.
+
+A whole mask that is all true (a model called without padding builds one from sizes alone)
+masks nothing: attention then takes no mask, and the generated code builds none.
 """
 
 from __future__ import annotations
@@ -34,7 +37,28 @@ def true_masks(captured: Captured) -> int:
                 erase_unused(captured, a)
                 done += 1
                 break
+    proven: dict[fx.Node, bool] = {}  # one mask usually feeds every layer's attention
+    for node in list(captured.graph.nodes):
+        if node.op == "call_function" and node.target is SDPA:
+            done += _unmask(captured, node, proven)
     return done
+
+
+def _unmask(captured: Captured, node: fx.Node, proven: dict[fx.Node, bool]) -> int:
+    """Drop the attention mask of ``node`` if it is all true at every size."""
+    mask = op_args(node).get("attn_mask")
+    if not isinstance(mask, fx.Node):
+        return 0
+    if mask not in proven:
+        proven[mask] = _all_true(captured, mask)
+    if not proven[mask]:
+        return 0
+    if len(node.args) > 3:
+        node.args = (*node.args[:3], None, *node.args[4:])
+    else:
+        node.kwargs = {k: v for k, v in node.kwargs.items() if k != "attn_mask"}
+    erase_unused(captured, mask)
+    return 1
 
 
 def _masks_only(node: fx.Node) -> bool:

@@ -1,0 +1,1 @@
+"""The fx2mlx benchmark harness (not part of the package): ``python -m benchmarks.run``."""
