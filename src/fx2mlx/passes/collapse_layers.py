@@ -18,7 +18,7 @@ import torch
 from torch import fx, nn
 
 from ..capture import Captured
-from ..converters.registry import Ctor, LayerConverter, LayerIO, layer_for
+from ..converters.registry import Ctor, LayerConverter, LayerIO, layer_for, respelled_layer
 from ..emit_ctx import op_args
 from ..meta import LAYER, SCOPE
 from ..parametrized import reparams_of
@@ -41,6 +41,7 @@ class LayerCall:
     path: str
     converter: LayerConverter
     ctor: Ctor
+    respelled: bool = False  # a subclass re-spelling forward: its graph must be forward_op's
 
 
 def _parent_path(path: str) -> str:
@@ -50,6 +51,7 @@ def _parent_path(path: str) -> str:
 def _candidate(captured: Captured, path: str) -> LayerCall | None:
     module = captured.module(path)
     conv = layer_for(module)
+    respelled = conv is None and (conv := respelled_layer(module)) is not None
     if conv is None or reparams_of(module) is None:
         return None  # no MLX layer, or a parametrization sanitize couldn't redo
     has_state = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
@@ -57,7 +59,31 @@ def _candidate(captured: Captured, path: str) -> LayerCall | None:
     if not (has_state or conv.always or in_list):
         return None
     ctor = conv.build(module)
-    return LayerCall(path, conv, ctor) if ctor is not None else None
+    return LayerCall(path, conv, ctor, respelled) if ctor is not None else None
+
+
+def _is_forward_op(captured: Captured, members: list[fx.Node], layer: LayerCall) -> bool:
+    """A re-spelled forward is the base layer only if it traced to the base's one op on one
+    input and the base's parameters, in their order, and the module holds no others
+    (``F.linear(x, weight, bias)``); casts to the input's dtype are gone where they change
+    nothing."""
+    op, names = layer.converter.forward_op or (None, ())
+    node = members[0]
+    if len(members) != 1 or node.target is not op or node.kwargs:
+        return False
+    module = captured.module(layer.path)
+    held = [n for n in names if getattr(module, n, None) is not None]
+    if {n for n, _ in module.named_parameters()} | {n for n, _ in module.named_buffers()} != set(
+        held
+    ):
+        return False
+    got = [a for a in node.args[1:] if a is not None]
+    return len(got) == len(held) and all(
+        isinstance(a, fx.Node)
+        and a.op == "get_attr"
+        and f"{layer.path}.{n}" in {str(a.target), *captured.aliases.get(str(a.target), [])}
+        for n, a in zip(held, got)
+    )
 
 
 def _is_size(node: fx.Node) -> bool:
@@ -130,6 +156,8 @@ def collapse_layers(captured: Captured) -> list[str]:
         if ranks and io.args[0].meta["val"].dim() not in ranks:
             continue
         if not _traced_as_built(members, layer.ctor):
+            continue
+        if layer.respelled and not _is_forward_op(captured, members, layer):
             continue
         _replace(graph, members, io, frame, layer)
         done.append(frame[1])
