@@ -175,6 +175,7 @@ def convert(
     channels_last_io: bool = False,
     command: str | None = None,
     progress: Progress | None = None,
+    fold_batchnorm: bool = False,
 ) -> Conversion:
     """Compile ``model`` into MLX source and weights.
 
@@ -195,6 +196,10 @@ def convert(
             manifest (the CLI passes its canonical command, see ``fx2mlx.command``).
         progress: receives each stage and long loop (the command line prints them); silent
             by default.
+        fold_batchnorm: fold each eval BatchNorm into the convolution before it (where
+            nothing else reads the convolution's output). The BatchNorm's keys disappear and
+            the convolution's weight and bias change; the generated ``sanitize`` folds the
+            same way from a PyTorch state_dict.
 
     Returns:
         A :class:`Conversion`; call ``.validate()`` to compare against torch and
@@ -212,7 +217,7 @@ def convert(
     inputs = check_inputs(model, example_inputs)
     progress = SILENT if progress is None else progress
     captured, emitted, report, weights = compile_sound(
-        model, inputs, frontend, channels_last_io, command, progress, dynamic
+        model, inputs, frontend, channels_last_io, command, progress, dynamic, fold_batchnorm
     )
     manifest = {
         "source_model": f"{type(model).__module__}.{type(model).__qualname__}",
@@ -227,6 +232,7 @@ def convert(
             {"shape": list(x.shape), "dtype": str(x.dtype).replace("torch.", "")} for x in inputs
         ],
         "channels_last_io": channels_last_io,
+        "fold_batchnorm": fold_batchnorm,
     }
     second = second_shapes(captured, inputs)
     return Conversion(model, inputs, emitted.source, weights, report, manifest, progress, second)

@@ -103,6 +103,11 @@ def _convert_parser(c: argparse.ArgumentParser) -> None:
     c.add_argument("--frontend", default="auto", choices=list(FRONTENDS))
     c.add_argument("--channels-last-io", action="store_true", help="NHWC inputs and outputs")
     c.add_argument(
+        "--fold-batchnorm",
+        action="store_true",
+        help="fold eval BatchNorm into the conv before it (the BatchNorm's keys disappear)",
+    )
+    c.add_argument(
         "--rtol", type=_tolerance, metavar="R", default=1e-4, help="relative (norm) error tolerance"
     )
     c.add_argument(
@@ -266,6 +271,7 @@ def cmd_convert(args: argparse.Namespace, argv: list[str]) -> int:
             channels_last_io=args.channels_last_io,
             command=regenerate_command(args.target, vars(args)),
             progress=progress,
+            fold_batchnorm=args.fold_batchnorm,
         )
     conversion.record_invocation(invocation(argv))
     if not args.quiet:

@@ -93,6 +93,7 @@ OUTPUT_OPTIONS: dict[str, Callable[[Options], list[str]]] = {
     "bind": _binds,
     "reset": _choice("--reset", "reset", None),
     "channels_last_io": _flag("--channels-last-io", "channels_last_io"),
+    "fold_batchnorm": _flag("--fold-batchnorm", "fold_batchnorm"),
 }
 # --input-range only picks the values of the example inputs, never what is generated
 RUN_ONLY = frozenset(

@@ -19,6 +19,7 @@ from .passes.causal_masks import causal_masks
 from .passes.collapse_layers import collapse_layers
 from .passes.collect_unsupported import collect_unsupported
 from .passes.decompose_unsupported import decompose_unsupported
+from .passes.fold_batchnorm import fold_batchnorm
 from .passes.fuse_global_pool import fuse_global_pool
 from .passes.grouped_kv import grouped_kv
 from .passes.inline_wrappers import inline_wrappers
@@ -73,6 +74,7 @@ def compile_model(
     progress: Progress = SILENT,
     dynamic: object = None,
     widen: bool = True,
+    fold_bn: bool = False,
 ) -> tuple[Captured, Emitted, Report]:
     """Run every stage; raises :class:`UnsupportedError` listing all problems at once."""
     model.eval()
@@ -80,7 +82,7 @@ def compile_model(
     with progress.stage("capture"):
         captured = capture(model, inputs, is_layer, frontend, dynamic, widen)
     with progress.stage("passes"):
-        checked, transposes = run_passes(captured, channels_last_io)
+        checked, transposes = run_passes(captured, channels_last_io, fold_bn)
     with progress.stage("emit"):
         emitted = emit(captured, DocSpec(inputs, command, channels_last_io), prefix, checked.baked)
     report = Report(
@@ -130,11 +132,15 @@ def _check_once(captured: Captured) -> Checked:
     return Checked(layers, problems, analyze_dynamic(captured))
 
 
-def run_passes(captured: Captured, channels_last_io: bool) -> tuple[Checked, int]:
+def run_passes(
+    captured: Captured, channels_last_io: bool, fold_bn: bool = False
+) -> tuple[Checked, int]:
     """The graph passes in order: (what the checks found, transposes inserted)."""
     checked = check_passes(captured)
     if checked.problems:
         raise UnsupportedError(checked.problems)
+    if fold_bn:
+        fold_batchnorm(captured)
     return checked, assign_layout(captured, channels_last_io)
 
 
@@ -156,15 +162,16 @@ def compile_sound(
     command: str | None = None,
     progress: Progress = SILENT,
     dynamic: object = None,
+    fold_bn: bool = False,
 ) -> tuple[Captured, Emitted, Report, dict]:
     """:func:`compile_model` and the weights. A capture widened from size-1 dims (see
     ``capture/dynamic.py``) is kept only if the generated code matches torch on the example
     itself; otherwise those dims are captured static."""
     args = (model, inputs, frontend, channels_last_io, command, progress, dynamic)
-    captured, emitted, report = compile_model(*args)
+    captured, emitted, report = compile_model(*args, fold_bn=fold_bn)
     weights = weights_of(captured, emitted, progress)
     if captured.widened and not _matches(model, inputs, emitted.source, weights, channels_last_io):
-        captured, emitted, report = compile_model(*args, widen=False)
+        captured, emitted, report = compile_model(*args, widen=False, fold_bn=fold_bn)
         weights = weights_of(captured, emitted, progress)
         report.warnings.append(
             "size-1 dims kept static: the graph traced at size 2 computes something else at"

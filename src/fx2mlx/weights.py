@@ -18,6 +18,7 @@ from .codegen.attrs import state_key
 from .meta import LAYER
 from .parametrized import computed_state
 from .passes.collapse_layers import LayerCall
+from .passes.fold_batchnorm import folded_state
 from .progress import SILENT, Progress
 from .tensors import to_mlx
 
@@ -54,8 +55,9 @@ SKIPPED = ("num_batches_tracked",)
 
 def _layer_weights(captured: Captured, layer: LayerCall) -> dict[str, torch.Tensor]:
     module = captured.module(layer.path)
+    state = folded_state(captured, layer) if layer.folded else computed_state(module)
     out: dict[str, torch.Tensor] = {}
-    for name, tensor in computed_state(module).items():
+    for name, tensor in state.items():
         if name.split(".")[-1] in SKIPPED:
             continue
         rule = layer.converter.weight_fix.get(name)

@@ -146,26 +146,16 @@ def register_layer(
     configuration can't be one MLX layer; its ops are then converted one by one. ``weight_fix``
     maps a parameter name to the sanitize rule applied to it (see weights.py); ``always`` uses
     the layer even outside lists, where a functional form would do; ``bind`` maps the call of
-    a layer with several inputs or outputs onto the graph (see ``LayerIO``); ``forward_op``
-    is the one op the layer's forward calls and the attributes it passes, for subclasses
-    that re-spell forward. See
-    ``docs/contributing-converters.md`` for the conventions and a worked example.
+    a layer with several inputs or outputs onto the graph (see ``LayerIO``); ``forward_op``:
+    see ``LayerConverter``. Conventions and a worked example: docs/contributing-converters.md.
     """
 
     def deco(fn: B) -> B:
         if module_type in LAYERS:
             raise RuntimeError(f"duplicate layer converter for {module_type}")
-        LAYERS[module_type] = LayerConverter(
-            module_type,
-            fn,
-            mlx_type,
-            layout,
-            weight_fix or {},
-            _family(fn),
-            always,
-            bind,
-            forward_op,
-        )
+        fix, family = weight_fix or {}, _family(fn)
+        args = (fix, family, always, bind, forward_op)
+        LAYERS[module_type] = LayerConverter(module_type, fn, mlx_type, layout, *args)
         return fn
 
     return deco

@@ -42,6 +42,7 @@ class LayerCall:
     converter: LayerConverter
     ctor: Ctor
     respelled: bool = False  # a subclass re-spelling forward: its graph must be forward_op's
+    folded: str = ""  # the BatchNorm folded into this convolution (passes/fold_batchnorm.py)
 
 
 def _parent_path(path: str) -> str:
