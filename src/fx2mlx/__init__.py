@@ -8,8 +8,8 @@ True
 
 from __future__ import annotations
 
+import io
 import platform
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,10 @@ from .output import write_folder
 from .progress import SILENT, Progress
 from .report import Report, Validation
 from .shapeless import works_shapeless
+from .shards import SHARD_BYTES, weight_files
 from .tensors import random_tensor
 from .validate import describe_inputs, generated_from, validate_generated
-from .weights import save_weights
+from .weights import Weights
 
 __version__ = "0.1.0"
 __all__ = [
@@ -72,7 +73,7 @@ class Conversion:
         model: torch.nn.Module,
         inputs: tuple,
         source: str,
-        weights: dict[str, mx.array],
+        weights: Weights,
         report: Report,
         manifest: dict[str, Any],
         progress: Progress = SILENT,
@@ -133,13 +134,17 @@ class Conversion:
         fresh = "fresh random, dynamic dims resized" if resized else "fresh random, same sizes"
         return [describe_inputs("example", sets[0]), describe_inputs(fresh, sets[1])]
 
-    def files(self) -> dict[str, bytes]:
-        """``model.py`` and ``model.safetensors`` as bytes."""
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "model.safetensors"
-            save_weights(str(path), self.weights)
-            blob = path.read_bytes()
-        return {"model.py": self.source.encode(), "model.safetensors": blob}
+    def files(self, shard_bytes: int = SHARD_BYTES) -> dict[str, bytes]:
+        """``model.py`` and the weight files (see :meth:`save`) as bytes."""
+        out = {"model.py": self.source.encode()}
+        for name, content in weight_files(self.weights, shard_bytes).items():
+            buffer = io.BytesIO()
+            if callable(content):
+                content(buffer)
+            else:
+                buffer.write(content)
+            out[name] = buffer.getvalue()
+        return out
 
     def record_invocation(self, invocation: dict[str, Any]) -> None:
         """Keep the command exactly as typed in the manifest: ``model.py`` shows only the
@@ -152,8 +157,14 @@ class Conversion:
         return data
 
     @internal_errors
-    def save(self, out_dir: str | Path, force: bool = False) -> Path:
+    def save(
+        self, out_dir: str | Path, force: bool = False, shard_bytes: int = SHARD_BYTES
+    ) -> Path:
         """Write ``model.py``, ``model.safetensors`` and ``fx2mlx.json`` to ``out_dir``.
+
+        Weights over ``shard_bytes`` (5 GB) go to ``model-00001-of-0000N.safetensors`` shards
+        and ``model.safetensors.index.json`` instead, as MLX's tools write them; each array is
+        converted and written in turn, so the weights are never held twice.
 
         Only into a new or empty folder or one fx2mlx wrote; there it replaces only the files
         its manifest lists. ``force`` writes beside files added to such a folder and overwrites
@@ -161,7 +172,10 @@ class Conversion:
         :class:`Fx2MlxError` when refused or when writing fails.
         """
         out = Path(out_dir)
-        write_folder(out, self.files(), self.manifest(), force)
+        if shard_bytes < 1:
+            raise Fx2MlxError(f"shard size must be at least 1 byte, got {shard_bytes}")
+        files = {"model.py": self.source.encode(), **weight_files(self.weights, shard_bytes)}
+        write_folder(out, files, self.manifest(), force)
         return out
 
 

@@ -30,6 +30,7 @@ from .errors import Fx2MlxError, InternalError, internal_message
 from .output import check_target
 from .progress import SILENT, ConsoleProgress
 from .report import baked_lines
+from .shards import SHARD_BYTES
 from .target import make_inputs, parse_dtype, parse_shape, resolve_target
 
 EXIT_OK, EXIT_MISMATCH, EXIT_ERROR = 0, 1, 2
@@ -60,6 +61,19 @@ def _tolerance(text: str) -> float:
     if not value >= 0 or math.isinf(value):  # `not >=` also rejects NaN
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
     return value
+
+
+_UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
+
+
+def _size(text: str) -> int:
+    """``5GB``, ``300MB``, ``4096``: a byte count (binary units)."""
+    t = text.strip().upper()
+    number = t.rstrip("KMGB")
+    unit = t[len(number) :]
+    if unit not in _UNITS or not number.isdigit() or int(number) < 1:
+        raise argparse.ArgumentTypeError(f"not a size like 5GB, 300MB or 4096: {text!r}")
+    return int(number) * _UNITS[unit]
 
 
 def _version() -> str:
@@ -106,6 +120,13 @@ def _convert_parser(c: argparse.ArgumentParser) -> None:
         "--fold-batchnorm",
         action="store_true",
         help="fold eval BatchNorm into the conv before it (the BatchNorm's keys disappear)",
+    )
+    c.add_argument(
+        "--shard-size",
+        type=_size,
+        metavar="SIZE",
+        default=SHARD_BYTES,
+        help="weights above SIZE (default 5GB) go to shards with an index, as MLX's tools write",
     )
     c.add_argument(
         "--rtol", type=_tolerance, metavar="R", default=1e-4, help="relative (norm) error tolerance"
@@ -277,7 +298,7 @@ def cmd_convert(args: argparse.Namespace, argv: list[str]) -> int:
     if not args.quiet:
         _print_notes(conversion)
     if args.check:
-        return _check(conversion, out, args.quiet)
+        return _check(conversion, out, args.quiet, args.shard_size)
     return _validate_and_save(conversion, args, out)
 
 
@@ -300,7 +321,7 @@ def _validate_and_save(conversion: Conversion, args: argparse.Namespace, out: Pa
         if not (args.quiet and result.ok):  # a mismatch shows its evidence even when quiet
             print(result.table())
     with conversion.progress.stage("write"):
-        conversion.save(out, force=args.force)
+        conversion.save(out, force=args.force, shard_bytes=args.shard_size)
     report = conversion.report
     if not args.quiet:
         print(
@@ -315,9 +336,11 @@ def _validate_and_save(conversion: Conversion, args: argparse.Namespace, out: Pa
     return status
 
 
-def _check(conversion: Conversion, out: Path, quiet: bool = False) -> int:
+def _check(
+    conversion: Conversion, out: Path, quiet: bool = False, shard_bytes: int = SHARD_BYTES
+) -> int:
     """Compare a fresh conversion with the committed folder; print a unified diff."""
-    files = conversion.files()
+    files = conversion.files(shard_bytes)
     if not out.is_dir():
         print(f"[fx2mlx] {out} does not exist; nothing to check against", file=sys.stderr)
         return EXIT_MISMATCH
