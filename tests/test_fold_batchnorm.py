@@ -114,3 +114,11 @@ def test_cli_option(tmp_path: Path) -> None:
     assert "fx2mlx convert fx2mlx.examples.resnet:make_resnet18 --fold-batchnorm -o OUT" in source
     plain = fx2mlx.convert(*make_resnet18())
     assert "nn.BatchNorm" in plain.source and "nn.BatchNorm" not in source
+
+
+def test_sequential_root(tmp_path: Path) -> None:
+    """A top-level Sequential is held as ``self.layers``: sanitize folds PyTorch's own keys."""
+    model = randomize(nn.Sequential(nn.Conv2d(4, 6, 3), nn.BatchNorm2d(6), nn.ReLU()))
+    conv = assert_converts(model, _input(2), fold_batchnorm=True)
+    assert "nn.BatchNorm" not in conv.source and '("0", "1", 1e-05)' in conv.source
+    assert_roundtrip(model, conv, (_input(2),), tmp_path)
