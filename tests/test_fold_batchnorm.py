@@ -122,3 +122,25 @@ def test_sequential_root(tmp_path: Path) -> None:
     conv = assert_converts(model, _input(2), fold_batchnorm=True)
     assert "nn.BatchNorm" not in conv.source and '("0", "1", 1e-05)' in conv.source
     assert_roundtrip(model, conv, (_input(2),), tmp_path)
+
+
+class SharedLayers(nn.Module):
+    """One conv called twice (once before its BatchNorm), one BatchNorm called twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.other = nn.Conv2d(4, 4, 1)
+        self.norm = nn.BatchNorm2d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.bn(self.conv(x)) + self.conv(x * 2)
+        return self.norm(self.other(y)) + self.norm(y)
+
+
+def test_layers_called_twice_are_not_folded(tmp_path: Path) -> None:
+    model = randomize(SharedLayers())
+    conv = assert_converts(model, _input(2), fold_batchnorm=True)
+    assert "nn.BatchNorm" in conv.source and "fold-batchnorm:" not in conv.source
+    assert_roundtrip(model, conv, (_input(2),), tmp_path)

@@ -10,6 +10,7 @@ folded here and by the generated ``sanitize`` (``fold_lines``), from PyTorch's k
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 
 import torch
 from torch import fx
@@ -22,10 +23,13 @@ from .collapse_layers import LayerCall
 CONVS = ("nn.Conv1d", "nn.Conv2d", "nn.Conv3d")
 
 
-def _foldable(captured: Captured, node: fx.Node) -> fx.Node | None:
-    """The convolution node a BatchNorm layer node can fold into, or None."""
+def _foldable(captured: Captured, node: fx.Node, calls: Counter[str]) -> fx.Node | None:
+    """The convolution node a BatchNorm layer node can fold into, or None. Each layer must be
+    called once: a shared conv or BatchNorm called elsewhere needs its own weights there."""
     layer = node.meta.get(LAYER) if node.op == "call_module" else None
     if layer is None or layer.converter.mlx_type != "nn.BatchNorm" or len(node.args) != 1:
+        return None
+    if calls[layer.path] != 1:
         return None
     bn = captured.module(layer.path)
     if bn.training or bn.running_mean is None or bn.running_var is None:
@@ -34,16 +38,17 @@ def _foldable(captured: Captured, node: fx.Node) -> fx.Node | None:
     before = conv.meta.get(LAYER) if isinstance(conv, fx.Node) else None
     if before is None or before.converter.mlx_type not in CONVS or before.folded:
         return None
-    if list(conv.users) != [node] or captured.module(before.path).out_channels != bn.num_features:
+    if list(conv.users) != [node] or calls[before.path] != 1:
         return None
-    return conv
+    return conv if captured.module(before.path).out_channels == bn.num_features else None
 
 
 def fold_batchnorm(captured: Captured) -> list[tuple[str, str]]:
     """Fold every foldable BatchNorm; returns (convolution path, BatchNorm path) pairs."""
     folded = []
+    calls = Counter(n.target for n in captured.graph.nodes if n.op == "call_module")
     for node in list(captured.graph.nodes):
-        conv = _foldable(captured, node)
+        conv = _foldable(captured, node, calls)
         if conv is None:
             continue
         layer: LayerCall = conv.meta[LAYER]
