@@ -92,6 +92,9 @@ def test_cli_shard_size_and_check(tmp_path: Path, capsys: pytest.CaptureFixture)
     assert main(["convert", target, "--shard-size", "300KB", "-o", str(out), "-q"]) == 0
     assert (out / INDEX).exists() and not (out / SINGLE).exists()
     assert f"fx2mlx convert {target} --shard-size 307200 -o OUT" in (out / "model.py").read_text()
+    main(["convert", target, "--shard-size", "300KB", "-o", str(out), "--no-validate"])
+    count = len(list(out.glob("model-*.safetensors")))
+    assert f"model.py, {count} weight shards, {INDEX}, fx2mlx.json" in capsys.readouterr().out
     check = ["convert", target, "--shard-size", "300KB", "-o", str(out), "--check", "-q"]
     assert main(check) == 0
     assert main(["convert", target, "--shard-size", "lots", "-o", str(tmp_path / "x")]) == 2

@@ -30,7 +30,7 @@ from .errors import Fx2MlxError, InternalError, internal_message
 from .output import check_target
 from .progress import SILENT, ConsoleProgress
 from .report import baked_lines
-from .shards import SHARD_BYTES
+from .shards import INDEX, SHARD_BYTES, plan
 from .target import make_inputs, parse_dtype, parse_shape, resolve_target
 
 EXIT_OK, EXIT_MISMATCH, EXIT_ERROR = 0, 1, 2
@@ -322,18 +322,24 @@ def _validate_and_save(conversion: Conversion, args: argparse.Namespace, out: Pa
             print(result.table())
     with conversion.progress.stage("write"):
         conversion.save(out, force=args.force, shard_bytes=args.shard_size)
-    report = conversion.report
     if not args.quiet:
-        print(
-            f"[fx2mlx] wrote {out}/model.py, model.safetensors, fx2mlx.json "
-            f"({report.transposes} transposes, frontend {report.frontend})"
-        )
+        print(_wrote(conversion, out, args.shard_size))
     if status == EXIT_MISMATCH:
         print(
             "[fx2mlx] outputs differ from PyTorch beyond tolerance (see the table above)",
             file=sys.stderr,
         )
     return status
+
+
+def _wrote(conversion: Conversion, out: Path, shard_bytes: int) -> str:
+    shards = len(plan(conversion.weights, shard_bytes))
+    weights = "model.safetensors" if shards == 1 else f"{shards} weight shards, {INDEX}"
+    report = conversion.report
+    return (
+        f"[fx2mlx] wrote {out}/model.py, {weights}, fx2mlx.json "
+        f"({report.transposes} transposes, frontend {report.frontend})"
+    )
 
 
 def _check(
