@@ -66,7 +66,12 @@ def random_inputs(
 
 
 class Conversion:
-    """The result of :func:`convert`: generated source, weights and report."""
+    """The result of :func:`convert`: generated source, weights and report.
+
+    ``weights`` reads the model's tensors when an array is read, validated or saved (so a big
+    model is never held twice; tensors under 1 MiB are copied at conversion): change the
+    model's weights after :func:`convert` and the saved weights change with them.
+    """
 
     def __init__(
         self,
