@@ -57,6 +57,10 @@ def test_sharded_equals_single_file(tmp_path: Path) -> None:
         generated = load_generated(tmp_path / folder)  # strict
         expected, got = run_both(model, generated, inputs)
         assert all(c.ok for c in compare(expected, got, rtol=1e-4, atol=1e-3))
+    for path in (tmp_path / "one" / SINGLE, tmp_path / "many", str(tmp_path / "many")):
+        generated = load_generated(tmp_path / "one", path=path)  # a file, or a sharded folder
+        expected, got = run_both(model, generated, inputs)
+        assert all(c.ok for c in compare(expected, got, rtol=1e-4, atol=1e-3))
     manifest = json.loads((tmp_path / "many" / "fx2mlx.json").read_text())
     assert set(manifest["files"]) == {"model.py", INDEX, *shards}
 
