@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlx.core as mx
+import pytest
 import torch
 from torch import nn
 
@@ -91,3 +92,15 @@ def test_sanitize_returns_contiguous_arrays() -> None:
     moved = [k for k, v in raw.items() if v.ndim == 4]
     assert moved and all(memoryview(sanitized[f"layers.{k}"]).c_contiguous for k in moved)
     assert not memoryview(mx.moveaxis(raw[moved[0]], 1, -1)).c_contiguous  # the check can fail
+
+
+def test_compiled_model_returning_a_dict(tmp_path: Path) -> None:
+    """A Hugging Face model's output (a dict) out of the compiled function, two batch sizes."""
+    pytest.importorskip("transformers")
+    from fx2mlx.examples.zoo import make_bert_tiny
+
+    model, inputs = make_bert_tiny()
+    fx2mlx.convert(model, inputs).save(tmp_path)
+    compiled = load_generated(tmp_path, compile=True)
+    for batch in (2, 3):
+        _check(model, compiled, fx2mlx.random_inputs(inputs, batch=batch, seed=batch))
