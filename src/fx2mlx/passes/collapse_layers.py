@@ -64,27 +64,29 @@ def _candidate(captured: Captured, path: str) -> LayerCall | None:
 
 
 def _is_forward_op(captured: Captured, members: list[fx.Node], layer: LayerCall) -> bool:
-    """A re-spelled forward is the base layer only if it traced to the base's one op on one
-    input and the base's parameters, in their order, and the module holds no others
-    (``F.linear(x, weight, bias)``); casts to the input's dtype are gone where they change
-    nothing."""
+    """A re-spelled forward is the base layer only if it traced to the base's one op, each
+    named argument being the module's attribute of that name (its own tensor, or an equal
+    value), and the module holds no other tensor (``F.linear(x, self.weight, self.bias)``).
+    Casts to the input's dtype are gone by now where they change nothing."""
     op, names = layer.converter.forward_op or (None, ())
-    node = members[0]
-    if len(members) != 1 or node.target is not op or node.kwargs:
+    if len(members) != 1 or members[0].target is not op:
         return False
     module = captured.module(layer.path)
-    held = [n for n in names if getattr(module, n, None) is not None]
-    if {n for n, _ in module.named_parameters()} | {n for n, _ in module.named_buffers()} != set(
-        held
-    ):
+    tensors = {n for n, _ in module.named_parameters()} | {n for n, _ in module.named_buffers()}
+    if tensors != {n for n in names if isinstance(getattr(module, n, None), torch.Tensor)}:
         return False
-    got = [a for a in node.args[1:] if a is not None]
-    return len(got) == len(held) and all(
-        isinstance(a, fx.Node)
-        and a.op == "get_attr"
-        and f"{layer.path}.{n}" in {str(a.target), *captured.aliases.get(str(a.target), [])}
-        for n, a in zip(held, got)
-    )
+    args = op_args(members[0])
+    return all(_is_attr(captured, args.get(n), layer.path, n, module) for n in names)
+
+
+def _is_attr(captured: Captured, arg: object, path: str, name: str, module: nn.Module) -> bool:
+    """Whether a traced argument is ``module.<name>``: that tensor, or an equal value."""
+    value = getattr(module, name, None)
+    if not isinstance(value, torch.Tensor):
+        return _as_list(arg) == _as_list(value)
+    if not (isinstance(arg, fx.Node) and arg.op == "get_attr"):
+        return False
+    return f"{path}.{name}" in {str(arg.target), *captured.aliases.get(str(arg.target), [])}
 
 
 def _is_size(node: fx.Node) -> bool:
