@@ -8,8 +8,8 @@ True
 
 from __future__ import annotations
 
+import io
 import platform
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,10 @@ from .precision import Precision, cast_inputs, cast_source, dequantized, precisi
 from .progress import SILENT, Progress
 from .report import Report, Validation
 from .shapeless import works_shapeless
+from .shards import SHARD_BYTES, weight_files
 from .tensors import random_tensor
 from .validate import describe_inputs, generated_from, validate_generated
-from .weights import save_weights
+from .weights import Weights
 
 __version__ = "0.1.0"
 __all__ = [
@@ -69,14 +70,19 @@ def random_inputs(
 
 
 class Conversion:
-    """The result of :func:`convert`: generated source, weights and report."""
+    """The result of :func:`convert`: generated source, weights and report.
+
+    ``weights`` reads the model's tensors when an array is read, validated or saved (so a big
+    model is never held twice; tensors under 1 MiB are copied at conversion): change the
+    model's weights after :func:`convert` and the saved weights change with them.
+    """
 
     def __init__(
         self,
         model: torch.nn.Module,
         inputs: tuple,
         source: str,
-        weights: dict[str, mx.array],
+        weights: Weights,
         report: Report,
         manifest: dict[str, Any],
         progress: Progress = SILENT,
@@ -190,13 +196,17 @@ class Conversion:
         fresh = "fresh random, dynamic dims resized" if resized else "fresh random, same sizes"
         return [describe_inputs("example", sets[0]), describe_inputs(fresh, sets[1])]
 
-    def files(self) -> dict[str, bytes]:
-        """``model.py`` and ``model.safetensors`` as bytes."""
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "model.safetensors"
-            save_weights(str(path), self.weights)
-            blob = path.read_bytes()
-        return {"model.py": self.source.encode(), "model.safetensors": blob}
+    def files(self, shard_bytes: int = SHARD_BYTES) -> dict[str, bytes]:
+        """``model.py`` and the weight files (see :meth:`save`) as bytes."""
+        out = {"model.py": self.source.encode()}
+        for name, content in weight_files(self.weights, shard_bytes).items():
+            buffer = io.BytesIO()
+            if callable(content):
+                content(buffer)
+            else:
+                buffer.write(content)
+            out[name] = buffer.getvalue()
+        return out
 
     def record_invocation(self, invocation: dict[str, Any]) -> None:
         """Keep the command exactly as typed in the manifest: ``model.py`` shows only the
@@ -209,8 +219,14 @@ class Conversion:
         return data
 
     @internal_errors
-    def save(self, out_dir: str | Path, force: bool = False) -> Path:
+    def save(
+        self, out_dir: str | Path, force: bool = False, shard_bytes: int = SHARD_BYTES
+    ) -> Path:
         """Write ``model.py``, ``model.safetensors`` and ``fx2mlx.json`` to ``out_dir``.
+
+        Weights over ``shard_bytes`` (5 GB) go to ``model-00001-of-0000N.safetensors`` shards
+        and ``model.safetensors.index.json`` instead, as MLX's tools write them; each array is
+        converted and written in turn, so the weights are never held twice.
 
         Only into a new or empty folder or one fx2mlx wrote; there it replaces only the files
         its manifest lists. ``force`` writes beside files added to such a folder and overwrites
@@ -218,7 +234,10 @@ class Conversion:
         :class:`Fx2MlxError` when refused or when writing fails.
         """
         out = Path(out_dir)
-        write_folder(out, self.files(), self.manifest(), force)
+        if shard_bytes < 1:
+            raise Fx2MlxError(f"shard size must be at least 1 byte, got {shard_bytes}")
+        files = {"model.py": self.source.encode(), **weight_files(self.weights, shard_bytes)}
+        write_folder(out, files, self.manifest(), force)
         return out
 
 
@@ -235,6 +254,7 @@ def convert(
     dtype: str | torch.dtype | None = None,
     quantize: int | None = None,
     group_size: int = 64,
+    fold_batchnorm: bool = False,
 ) -> Conversion:
     """Compile ``model`` into MLX source and weights.
 
@@ -262,6 +282,10 @@ def convert(
             many bits per weight (``mx.quantize``, affine), in groups of ``group_size`` (32,
             64 or 128) along the input width; a layer the group size doesn't divide stays
             float (``report.float_layers`` says which and why).
+        fold_batchnorm: fold each eval BatchNorm into the convolution before it (where
+            nothing else reads the convolution's output). The BatchNorm's keys disappear and
+            the convolution's weight and bias change; the generated ``sanitize`` folds the
+            same way from a PyTorch state_dict.
 
     Returns:
         A :class:`Conversion`; call ``.validate()`` to compare against torch and
@@ -283,7 +307,15 @@ def convert(
     progress = SILENT if progress is None else progress
     source, source_inputs = cast_source(model, inputs, chosen.dtype)
     captured, emitted, report, weights, plan = compile_sound(
-        source, source_inputs, frontend, channels_last_io, command, progress, dynamic, chosen
+        source,
+        source_inputs,
+        frontend,
+        channels_last_io,
+        command,
+        progress,
+        dynamic,
+        precision=chosen,
+        fold_bn=fold_batchnorm,
     )
     manifest = {
         "source_model": f"{type(model).__module__}.{type(model).__qualname__}",
@@ -299,6 +331,7 @@ def convert(
         ],
         "channels_last_io": channels_last_io,
         **chosen.to_json(),
+        "fold_batchnorm": fold_batchnorm,
     }
     second = second_shapes(captured, inputs)
     conversion = Conversion(

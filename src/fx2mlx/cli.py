@@ -31,6 +31,7 @@ from .output import check_target
 from .precision import BITS, DTYPES, GROUP_SIZES
 from .progress import SILENT, ConsoleProgress
 from .report import baked_lines
+from .shards import INDEX, SHARD_BYTES, plan
 from .target import make_inputs, parse_dtype, parse_shape, resolve_target
 
 EXIT_OK, EXIT_MISMATCH, EXIT_ERROR = 0, 1, 2
@@ -62,6 +63,19 @@ def _tolerance(text: str) -> float:
     if not value >= 0 or math.isinf(value):  # `not >=` also rejects NaN
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
     return value
+
+
+_UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
+
+
+def _size(text: str) -> int:
+    """``5GB``, ``300MB``, ``4096``: a byte count (binary units)."""
+    t = text.strip().upper()
+    number = t.rstrip("KMGB")
+    unit = t[len(number) :]
+    if unit not in _UNITS or not number.isdigit() or int(number) < 1:
+        raise argparse.ArgumentTypeError(f"not a size like 5GB, 300MB or 4096: {text!r}")
+    return int(number) * _UNITS[unit]
 
 
 def _version() -> str:
@@ -110,6 +124,18 @@ def _convert_parser(c: argparse.ArgumentParser) -> None:
     c.add_argument("--channels-last-io", action="store_true", help="NHWC inputs and outputs")
     _tolerances(c)
     _precision_options(c)
+    c.add_argument(
+        "--fold-batchnorm",
+        action="store_true",
+        help="fold eval BatchNorm into the conv before it (the BatchNorm's keys disappear)",
+    )
+    c.add_argument(
+        "--shard-size",
+        type=_size,
+        metavar="SIZE",
+        default=SHARD_BYTES,
+        help="weights above SIZE (default 5GB) go to shards with an index, as MLX's tools write",
+    )
     c.add_argument("--no-validate", action="store_true", help="skip the torch comparison")
     c.add_argument(
         "--check",
@@ -317,12 +343,13 @@ def cmd_convert(args: argparse.Namespace, argv: list[str]) -> int:
             dtype=args.dtype,
             quantize=args.quantize,
             group_size=args.group_size,
+            fold_batchnorm=args.fold_batchnorm,
         )
     conversion.record_invocation(invocation(argv))
     if not args.quiet:
         _print_notes(conversion)
     if args.check:
-        return _check(conversion, out, args.quiet)
+        return _check(conversion, out, args.quiet, args.shard_size)
     return _validate_and_save(conversion, args, out)
 
 
@@ -349,13 +376,9 @@ def _validate_and_save(conversion: Conversion, args: argparse.Namespace, out: Pa
         if result.finding:
             print(result.finding, file=sys.stderr)
     with conversion.progress.stage("write"):
-        conversion.save(out, force=args.force)
-    report = conversion.report
+        conversion.save(out, force=args.force, shard_bytes=args.shard_size)
     if not args.quiet:
-        print(
-            f"[fx2mlx] wrote {out}/model.py, model.safetensors, fx2mlx.json "
-            f"({report.transposes} transposes, frontend {report.frontend})"
-        )
+        print(_wrote(conversion, out, args.shard_size))
     if status == EXIT_MISMATCH:
         print(
             "[fx2mlx] outputs differ from PyTorch beyond tolerance (see the table above)",
@@ -364,9 +387,21 @@ def _validate_and_save(conversion: Conversion, args: argparse.Namespace, out: Pa
     return status
 
 
-def _check(conversion: Conversion, out: Path, quiet: bool = False) -> int:
+def _wrote(conversion: Conversion, out: Path, shard_bytes: int) -> str:
+    shards = len(plan(conversion.weights, shard_bytes))
+    weights = "model.safetensors" if shards == 1 else f"{shards} weight shards, {INDEX}"
+    report = conversion.report
+    return (
+        f"[fx2mlx] wrote {out}/model.py, {weights}, fx2mlx.json "
+        f"({report.transposes} transposes, frontend {report.frontend})"
+    )
+
+
+def _check(
+    conversion: Conversion, out: Path, quiet: bool = False, shard_bytes: int = SHARD_BYTES
+) -> int:
     """Compare a fresh conversion with the committed folder; print a unified diff."""
-    files = conversion.files()
+    files = conversion.files(shard_bytes)
     if not out.is_dir():
         print(f"[fx2mlx] {out} does not exist; nothing to check against", file=sys.stderr)
         return EXIT_MISMATCH

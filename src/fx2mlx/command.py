@@ -78,6 +78,14 @@ def _choice(flag: str, dest: str, default: str) -> Callable[[Options], list[str]
     return render
 
 
+def _shard_size(options: Options) -> list[str]:
+    """``--shard-size BYTES`` when not the default: it decides which weight files exist."""
+    from .shards import SHARD_BYTES
+
+    size = options.get("shard_size") or SHARD_BYTES
+    return [] if size == SHARD_BYTES else ["--shard-size", str(size)]
+
+
 def _flag(flag: str, dest: str) -> Callable[[Options], list[str]]:
     return lambda options: [flag] if options.get(dest) else []
 
@@ -102,6 +110,8 @@ OUTPUT_OPTIONS: dict[str, Callable[[Options], list[str]]] = {
     "dtype": _choice("--dtype", "dtype", None),
     "quantize": _choice("--quantize", "quantize", None),
     "group_size": _group_size,
+    "fold_batchnorm": _flag("--fold-batchnorm", "fold_batchnorm"),
+    "shard_size": _shard_size,
 }
 # --input-range only picks the values of the example inputs, never what is generated
 RUN_ONLY = frozenset(

@@ -14,9 +14,10 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .errors import Fx2MlxError
 
@@ -182,27 +183,29 @@ def check_contents(out: Path, survey: Survey, force: bool) -> None:
         )
 
 
-def write_folder(out: Path, files: dict[str, bytes], manifest: dict[str, Any], force: bool) -> None:
-    """Write ``files`` and the manifest to ``out``; replace only what fx2mlx wrote there."""
+Content = bytes | Callable[[BinaryIO], None]  # a file's bytes, or what writes them (weights)
+
+
+def write_folder(
+    out: Path, files: dict[str, Content], manifest: dict[str, Any], force: bool
+) -> None:
+    """Write ``files`` and the manifest to ``out``; replace only what fx2mlx wrote there.
+    A file given as a function is written by it, streamed (weights larger than memory)."""
     survey = check_target(out, force)
-    manifest = {
-        **manifest,
-        "files": {n: hashlib.sha256(files[n]).hexdigest() for n in sorted(files)},
-    }
-    contents = {**files, MANIFEST: (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()}
     try:
         if survey is None:
-            _create(out, contents)
+            _create(out, files, manifest)
         else:
-            _replace_in(out, contents, [n for n in survey.ours if n not in contents])
+            stale = [n for n in survey.ours if n not in files and n != MANIFEST]
+            _replace_in(out, files, manifest, stale)
     except OSError as exc:
         raise Fx2MlxError(f"writing {out} failed: {exc}") from exc
 
 
-def _create(out: Path, contents: dict[str, bytes]) -> None:
+def _create(out: Path, files: dict[str, Content], manifest: dict[str, Any]) -> None:
     """A new folder: build it under a temporary name beside ``out``, then rename it into place."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    stage = _stage(out.parent, contents)
+    stage = _stage(out.parent, files, manifest)
     try:
         stage.chmod(0o777 & ~_umask())  # mkdtemp makes it private (0700); mkdir would not
         stage.rename(out)
@@ -211,16 +214,18 @@ def _create(out: Path, contents: dict[str, bytes]) -> None:
     _fsync_dir(out.parent)
 
 
-def _replace_in(out: Path, contents: dict[str, bytes], stale: list[str]) -> None:
+def _replace_in(
+    out: Path, files: dict[str, Content], manifest: dict[str, Any], stale: list[str]
+) -> None:
     """An existing folder: stage inside it, rename each file over its old version.
 
     The folder itself stays (its mode, owner and the user's other files with it). The manifest
     goes last: if a crash cuts the renames short, the old manifest's hashes no longer match and
     the next run asks for ``--force`` instead of silently mixing two conversions.
     """
-    stage = _stage(out, contents)
+    stage = _stage(out, files, manifest)
     try:
-        for name in sorted(n for n in contents if n != MANIFEST):
+        for name in sorted(files):
             os.replace(stage / name, out / name)
         for name in stale:  # written by an earlier fx2mlx, listed in its manifest, not any more
             (out / name).unlink(missing_ok=True)
@@ -230,19 +235,45 @@ def _replace_in(out: Path, contents: dict[str, bytes], stale: list[str]) -> None
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def _stage(parent: Path, contents: dict[str, bytes]) -> Path:
-    """Write every file, flushed to disk, into a fresh hidden folder in ``parent``."""
+class _Hashing:
+    """A file that hashes what is written to it (a streamed file is never held whole)."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f, self.digest = f, hashlib.sha256()
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.digest.update(data)
+        return self.f.write(data)
+
+
+def _stage(parent: Path, files: dict[str, Content], manifest: dict[str, Any]) -> Path:
+    """Write every file, flushed to disk, into a fresh hidden folder in ``parent``, then the
+    manifest with their hashes."""
     stage = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=parent))
+    hashes = {}
     try:
-        for name, data in contents.items():
-            with open(stage / name, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())  # renamed files must not turn up empty after a power cut
+        for name in sorted(files):
+            hashes[name] = _write(stage / name, files[name])
+        manifest = {**manifest, "files": hashes}
+        text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+        _write(stage / MANIFEST, text.encode())
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
     return stage
+
+
+def _write(path: Path, content: Content) -> str:
+    """Write one file, flushed to disk; its sha256."""
+    with open(path, "wb") as f:
+        hashing = _Hashing(f)  # type: ignore[arg-type]
+        if isinstance(content, bytes):
+            hashing.write(content)
+        else:
+            content(hashing)  # type: ignore[arg-type]
+        f.flush()
+        os.fsync(f.fileno())  # renamed files must not turn up empty after a power cut
+    return hashing.digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:

@@ -19,6 +19,7 @@ from .passes.causal_masks import causal_masks
 from .passes.collapse_layers import collapse_layers
 from .passes.collect_unsupported import collect_unsupported
 from .passes.decompose_unsupported import decompose_unsupported
+from .passes.fold_batchnorm import fold_batchnorm
 from .passes.fuse_global_pool import fuse_global_pool
 from .passes.grouped_kv import grouped_kv
 from .passes.inline_wrappers import inline_wrappers
@@ -75,6 +76,7 @@ def compile_model(
     dynamic: object = None,
     widen: bool = True,
     precision: Precision | None = None,
+    fold_bn: bool = False,
 ) -> tuple[Captured, Emitted, Report]:
     """Run every stage; raises :class:`UnsupportedError` listing all problems at once.
     ``precision`` only shows in the docstring here (quantizing is :func:`quantized`'s)."""
@@ -83,7 +85,7 @@ def compile_model(
     with progress.stage("capture"):
         captured = capture(model, inputs, is_layer, frontend, dynamic, widen)
     with progress.stage("passes"):
-        checked, transposes = run_passes(captured, channels_last_io)
+        checked, transposes = run_passes(captured, channels_last_io, fold_bn)
     with progress.stage("emit"):
         doc = DocSpec(inputs, command, channels_last_io, precision)
         emitted = emit(captured, doc, prefix, checked.baked)
@@ -134,11 +136,15 @@ def _check_once(captured: Captured) -> Checked:
     return Checked(layers, problems, analyze_dynamic(captured))
 
 
-def run_passes(captured: Captured, channels_last_io: bool) -> tuple[Checked, int]:
+def run_passes(
+    captured: Captured, channels_last_io: bool, fold_bn: bool = False
+) -> tuple[Checked, int]:
     """The graph passes in order: (what the checks found, transposes inserted)."""
     checked = check_passes(captured)
     if checked.problems:
         raise UnsupportedError(checked.problems)
+    if fold_bn:
+        fold_batchnorm(captured)
     return checked, assign_layout(captured, channels_last_io)
 
 
@@ -161,15 +167,19 @@ def compile_sound(
     progress: Progress = SILENT,
     dynamic: object = None,
     precision: Precision | None = None,
+    fold_bn: bool = False,
 ) -> tuple[Captured, Emitted, Report, dict, QuantPlan | None]:
-    """:func:`compile_model`, the weights and what was quantized (None: nothing asked). A capture widened from size-1 dims (see
+    """:func:`compile_model`, the weights and what was quantized (None: nothing asked). A
+    capture widened from size-1 dims (see
     ``capture/dynamic.py``) is kept only if the generated code matches torch on the example
     itself; otherwise those dims are captured static. Quantizing comes after that check."""
     args = (model, inputs, frontend, channels_last_io, command, progress, dynamic)
-    captured, emitted, report = compile_model(*args, precision=precision)
+    captured, emitted, report = compile_model(*args, precision=precision, fold_bn=fold_bn)
     weights = weights_of(captured, emitted, progress)
     if captured.widened and not _matches(model, inputs, emitted.source, weights, channels_last_io):
-        captured, emitted, report = compile_model(*args, widen=False, precision=precision)
+        captured, emitted, report = compile_model(
+            *args, widen=False, precision=precision, fold_bn=fold_bn
+        )
         weights = weights_of(captured, emitted, progress)
         report.warnings.append(
             "size-1 dims kept static: the graph traced at size 2 computes something else at"

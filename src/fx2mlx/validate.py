@@ -22,7 +22,7 @@ from .tensors import to_mlx
 from .weights import save_weights
 
 
-def load_generated(folder: Path) -> Any:
+def load_generated(folder: Path, **load_args: Any) -> Any:
     """Import ``folder/model.py`` under a unique module name and call its ``load()``."""
     name = f"fx2mlx_generated_{uuid.uuid4().hex}"
     spec = importlib.util.spec_from_file_location(name, folder / "model.py")
@@ -31,7 +31,7 @@ def load_generated(folder: Path) -> Any:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-        return module.load()
+        return module.load(**load_args)
     finally:
         sys.modules.pop(name, None)
 

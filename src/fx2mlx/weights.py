@@ -7,8 +7,9 @@ from the same table, so a user can load any checkpoint of the architecture later
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import mlx.core as mx
 import torch
@@ -18,8 +19,10 @@ from .codegen.attrs import state_key
 from .meta import LAYER
 from .parametrized import computed_state
 from .passes.collapse_layers import LayerCall
+from .passes.fold_batchnorm import folded_state
 from .progress import SILENT, Progress
-from .tensors import to_mlx
+from .shards import write_safetensors
+from .tensors import mlx_dtype, to_mlx
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,9 @@ SKIPPED = ("num_batches_tracked",)
 
 def _layer_weights(captured: Captured, layer: LayerCall) -> dict[str, torch.Tensor]:
     module = captured.module(layer.path)
+    state = folded_state(captured, layer) if layer.folded else computed_state(module)
     out: dict[str, torch.Tensor] = {}
-    for name, tensor in computed_state(module).items():
+    for name, tensor in state.items():
         if name.split(".")[-1] in SKIPPED:
             continue
         rule = layer.converter.weight_fix.get(name)
@@ -63,9 +67,36 @@ def _layer_weights(captured: Captured, layer: LayerCall) -> dict[str, torch.Tens
     return out
 
 
+# A forward may write its buffers (streaming state): tensors this small are copied now, as
+# converted; larger ones (the weights) are read when written, so a big model is held once.
+SNAPSHOT_BYTES = 1 << 20
+
+
+class Weights(Mapping[str, mx.array]):
+    """The generated model's arrays by parameter path, each converted to MLX when read: the
+    torch tensors (views in MLX layout) are the only copy held."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor]) -> None:
+        self._tensors = tensors
+
+    def __getitem__(self, key: str) -> mx.array:
+        return to_mlx(self._tensors[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tensors)
+
+    def __len__(self) -> int:
+        return len(self._tensors)
+
+    def spec(self, key: str) -> tuple[mx.Dtype, tuple[int, ...]]:
+        """An array's MLX dtype and shape, without converting it."""
+        tensor = self._tensors[key]
+        return mlx_dtype(tensor.dtype), tuple(tensor.shape)
+
+
 def collect_weights(
     captured: Captured, declared: list[str], progress: Progress = SILENT
-) -> dict[str, mx.array]:
+) -> Weights:
     """Every array the generated model holds, by its parameter path."""
     flat: dict[str, torch.Tensor] = {}
     for node in captured.graph.nodes:
@@ -74,8 +105,17 @@ def collect_weights(
     for key in declared:
         flat.setdefault(key, captured.consts[key])
     keys = progress.track(sorted(flat), len(flat), "weights")
-    return {state_key(captured.model, k): to_mlx(flat[k]) for k in keys}
+    return Weights({state_key(captured.model, k): _held(flat[k]) for k in keys})
 
 
-def save_weights(path: str, weights: dict[str, mx.array]) -> None:
-    mx.save_safetensors(path, dict(sorted(weights.items())), metadata={"format": "mlx"})
+def _held(value: Any) -> Any:
+    if not isinstance(value, torch.Tensor):
+        return value  # not an array: strict loading names it
+    tensor = value.detach()
+    return tensor.clone() if tensor.nbytes < SNAPSHOT_BYTES else tensor
+
+
+def save_weights(path: str, weights: Mapping[str, mx.array]) -> None:
+    """One safetensors file, written one array at a time."""
+    with open(path, "wb") as f:
+        write_safetensors(f, weights, sorted(weights))

@@ -50,7 +50,7 @@ NAMES = ['T""";exec("touch PWNED")\n#"""'] + [
     n for n in HOSTILE[1:] if "__init__" != n != "__call__"
 ]
 PARAMS = [*NAMES, "__call__", "__init__"]
-ALLOWED_IMPORTS = {"mlx.core", "mlx.nn", "mlx.utils", "pathlib", "math", "itertools"}
+ALLOWED_IMPORTS = {"mlx.core", "mlx.nn", "mlx.utils", "pathlib", "math", "itertools", "json"}
 
 
 def _named(base: type, name: str) -> type:
@@ -189,12 +189,15 @@ def _check_source(source: str, classes: set[str]) -> None:
     imports |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert imports <= ALLOWED_IMPORTS, imports - ALLOWED_IMPORTS
     defined = _module_names(tree)
-    assert defined - set(HELPERS) == {"mx", "nn", "Path", "load", *classes}
+    assert defined - set(HELPERS) == {"mx", "nn", "Path", "json", "load", "_weights", *classes}
     for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
         body = cls.body[1:] if ast.get_docstring(cls) is not None else cls.body
         assert all(isinstance(n, ast.FunctionDef) for n in body), cls.name  # nothing runs
-    code = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    code |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    # load() is the template's own text: its compile=True calls mx.compile
+    derived = [n for n in tree.body if not (isinstance(n, ast.FunctionDef) and n.name == "load")]
+    nodes = [n for top in derived for n in ast.walk(top)]
+    code = {n.id for n in nodes if isinstance(n, ast.Name)}
+    code |= {n.attr for n in nodes if isinstance(n, ast.Attribute)}
     assert not code & {"__import__", "exec", "compile", "os", "system"}
 
 

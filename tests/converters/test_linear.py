@@ -28,14 +28,49 @@ def test_linear(shape: tuple, bias: bool, wrapped: bool) -> None:
     assert ("nn.Linear(" in conv.source) == wrapped
 
 
-def test_linear_subclass_is_one_addmm() -> None:
-    # a subclass with its own forward (Whisper's casts its weight) reaches aten.linear:
-    # with a bias it is emitted as MLX's nn.Linear computes it, one mx.addmm
-    class CastLinear(nn.Linear):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return F.linear(x, self.weight.to(x.dtype), self.bias.to(x.dtype))
+class CastLinear(nn.Linear):
+    """Whisper's ``Linear``: forward re-spelled with casts to the input's dtype."""
 
-    conv = assert_converts(Wrap(CastLinear(6, 4)), torch.randn(2, 3, 6))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = None if self.bias is None else self.bias.to(x.dtype)
+        return F.linear(x, self.weight.to(x.dtype), bias)
+
+
+class ScaledLinear(nn.Linear):
+    """Overrides forward with other math: must not become ``nn.Linear``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * 2, self.bias)
+
+
+class SwappedLinear(nn.Linear):
+    """F.linear on its own parameters, but not the base's math (an extra parameter as bias)."""
+
+    def __init__(self) -> None:
+        super().__init__(6, 6, bias=False)
+        self.shift = nn.Parameter(torch.randn(6))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight, self.shift)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_subclass_with_same_math_is_nn_linear(bias: bool) -> None:
+    model = nn.Sequential(CastLinear(6, 8, bias=bias), nn.ReLU(), CastLinear(8, 4, bias=bias))
+    conv = assert_converts(Wrap(model), torch.randn(2, 3, 6))
+    assert conv.source.count("nn.Linear(") == 2 and ".T" not in conv.source
+
+
+@pytest.mark.parametrize("layer", [ScaledLinear(6, 4), SwappedLinear()], ids=["scaled", "shift"])
+def test_linear_subclass_with_other_math_stays_expanded(layer: nn.Module) -> None:
+    conv = assert_converts(Wrap(layer), torch.randn(2, 3, 6))
+    assert "nn.Linear(" not in conv.source
+
+
+def test_linear_op_with_a_bias_is_one_addmm() -> None:
+    # a subclass whose forward is other math stays op by op: F.linear with a bias is emitted
+    # as MLX's nn.Linear computes it, one mx.addmm
+    conv = assert_converts(Wrap(ScaledLinear(6, 4)), torch.randn(2, 3, 6))
     assert "mx.addmm(" in conv.source and ".T +" not in conv.source
 
 

@@ -248,3 +248,32 @@ def test_batch_norm3d_without_running_stats() -> None:
 def test_group_norm_of_empty_batch(shape: tuple) -> None:
     w, b = torch.randn(4), torch.randn(4)
     assert_converts(Lambda(lambda x: F.group_norm(x, 2, w, b)), torch.randn(*shape))
+
+
+class FloatLayerNorm(nn.LayerNorm):
+    """Whisper's ``LayerNorm``: normalizes in float32, returns the input's dtype."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.float()).type(x.dtype)
+
+
+class LooseLayerNorm(nn.LayerNorm):
+    """Overrides forward with another epsilon: must not become ``nn.LayerNorm``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, 1e-2)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_layer_norm_subclass_with_same_math_is_nn_layer_norm(bias: bool) -> None:
+    norm = FloatLayerNorm(8, bias=bias)
+    with torch.no_grad():
+        for p in norm.parameters():
+            p.normal_()
+    conv = assert_converts(Wrap(norm), torch.randn(2, 3, 8))
+    assert "nn.LayerNorm(8" in conv.source
+
+
+def test_layer_norm_subclass_with_other_math_stays_expanded() -> None:
+    conv = assert_converts(Wrap(LooseLayerNorm(8)), torch.randn(2, 3, 8) * 0.01)
+    assert "nn.LayerNorm(" not in conv.source and "0.01" in conv.source

@@ -126,7 +126,7 @@ def emit(
         .get_template("model.py.j2")
         .render(
             doc=module_doc(captured, classes[-1].call_params, doc),
-            std_imports=std_imports,
+            std_imports=sorted({*std_imports, "json"}),  # json: load() reads a shard index
             helpers=sources,
             classes=views,
             top=classes[-1].name,

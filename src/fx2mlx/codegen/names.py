@@ -18,7 +18,18 @@ from ..converters.helpers import HELPERS
 from .text import plain
 
 # Names the generated file itself uses at module level, besides the helpers.
-FILE_NAMES = {"mx", "nn", "self", "load", "Path", "math", "itertools", "tree_flatten"}
+FILE_NAMES = {
+    "mx",
+    "nn",
+    "self",
+    "load",
+    "_weights",
+    "json",
+    "Path",
+    "math",
+    "itertools",
+    "tree_flatten",
+}
 _SHADOWED = set(dir(builtins))
 # Methods every generated class or the top class defines: an attribute must not replace one.
 GENERATED_METHODS = {"sanitize"}

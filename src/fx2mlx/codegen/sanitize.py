@@ -14,6 +14,7 @@ from ..capture import Captured
 from ..meta import LAYER
 from ..parametrized import SPECTRAL_NORM, WEIGHT_NORM, Reparam, reparams_of
 from ..passes.collapse_layers import LayerCall
+from ..passes.fold_batchnorm import fold_lines
 from ..precision import Precision
 from ..weights import RULES
 from .attrs import state_key
@@ -84,8 +85,6 @@ def _recompute_lines(captured: Captured) -> list[str]:
     for kind, template in _RECOMPUTE.items():
         if rows[kind]:
             lines += [row for t in template for row in (rows[kind] if t == "{rows}" else [t])]
-    if lines:
-        lines.insert(0, "weights = dict(weights)  # a copy: entries are replaced below")
     return lines
 
 
@@ -97,7 +96,8 @@ def _norm_axes(dim: int, rank: int) -> tuple[int, ...]:
 def skipped_keys(captured: Captured, declared: list[str]) -> dict[str, list[str]]:
     """PyTorch keys the generated model holds no parameter for (in its naming), by reason:
     state keys ``forward`` never reads, and non-persistent buffers."""
-    layers = [n.meta[LAYER].path for n in captured.graph.nodes if n.op == "call_module"]
+    calls = [n.meta[LAYER] for n in captured.graph.nodes if n.op == "call_module"]
+    layers = [p for c in calls for p in (c.path, c.folded) if p]  # folded: sanitize reads them
     held = set(declared)
 
     def unheld(key: str) -> bool:
@@ -210,7 +210,9 @@ def _mapping_lines(captured: Captured, declared: list[str], prefix: str) -> list
     skipped = {why: keys for why, keys in skipped_keys(captured, declared).items() if keys}
     counters = any(k.rpartition(".")[2] == COUNTER for k in state)
     rules = rule_lines(captured)
-    recompute = _recompute_lines(captured)
+    recompute = _recompute_lines(captured) + fold_lines(captured, prefix)
+    if recompute:
+        recompute.insert(0, "weights = dict(weights)  # a copy: entries are replaced below")
     if not (prefix or renames or skipped or counters or rules or recompute):
         return ["return weights  # PyTorch's names and layouts are this model's already"]
     return [

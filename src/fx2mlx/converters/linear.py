@@ -14,7 +14,9 @@ from .registry import Ctor, register_layer, register_op
 aten = torch.ops.aten
 
 
-@register_layer(nn.Linear, "nn.Linear", layout=last_axis)
+@register_layer(
+    nn.Linear, "nn.Linear", layout=last_axis, forward_op=(aten.linear.default, ("weight", "bias"))
+)
 def build_linear(linear: nn.Linear) -> Ctor:
     args = [("input_dims", linear.in_features), ("output_dims", linear.out_features)]
     return Ctor("nn.Linear", args, [("bias", linear.bias is not None)], {"bias": True})

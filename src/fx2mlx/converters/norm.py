@@ -42,7 +42,12 @@ def build_batch_norm(bn: nn.Module) -> Ctor | None:
     return Ctor("nn.BatchNorm", [("num_features", bn.num_features)], kwargs, defaults)
 
 
-@register_layer(nn.LayerNorm, "nn.LayerNorm", layout=last_axis)
+@register_layer(
+    nn.LayerNorm,
+    "nn.LayerNorm",
+    layout=last_axis,
+    forward_op=(aten.layer_norm.default, ("normalized_shape", "weight", "bias", "eps")),
+)
 def build_layer_norm(ln: nn.LayerNorm) -> Ctor | None:
     if len(ln.normalized_shape) != 1:
         return None  # MLX's LayerNorm normalizes the last axis only

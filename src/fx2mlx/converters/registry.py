@@ -95,6 +95,10 @@ class LayerConverter:
     """Use the layer even where a parameter-free functional form could be emitted instead."""
     bind: Bind | None = None
     """For a layer with several inputs or outputs; without it, a call has one of each."""
+    forward_op: tuple[object, tuple[str, ...]] | None = None
+    """The one op the class's forward is and the attributes it passes after the input
+    (``(aten.linear.default, ("weight", "bias"))``): a subclass that overrides forward yet
+    traces to exactly that call is this layer."""
 
 
 OPS: dict[object, OpConverter] = {}
@@ -133,6 +137,7 @@ def register_layer(
     weight_fix: dict[str, str] | None = None,
     always: bool = False,
     bind: Bind | None = None,
+    forward_op: tuple[object, tuple[str, ...]] | None = None,
 ) -> Callable[[B], B]:
     """Decorator: ``build(module) -> Ctor | None`` turns a leaf module into an MLX layer.
 
@@ -141,16 +146,16 @@ def register_layer(
     configuration can't be one MLX layer; its ops are then converted one by one. ``weight_fix``
     maps a parameter name to the sanitize rule applied to it (see weights.py); ``always`` uses
     the layer even outside lists, where a functional form would do; ``bind`` maps the call of
-    a layer with several inputs or outputs onto the graph (see ``LayerIO``). See
-    ``docs/contributing-converters.md`` for the conventions and a worked example.
+    a layer with several inputs or outputs onto the graph (see ``LayerIO``); ``forward_op``:
+    see ``LayerConverter``. Conventions and a worked example: docs/contributing-converters.md.
     """
 
     def deco(fn: B) -> B:
         if module_type in LAYERS:
             raise RuntimeError(f"duplicate layer converter for {module_type}")
-        LAYERS[module_type] = LayerConverter(
-            module_type, fn, mlx_type, layout, weight_fix or {}, _family(fn), always, bind
-        )
+        fix, family = weight_fix or {}, _family(fn)
+        args = (fix, family, always, bind, forward_op)
+        LAYERS[module_type] = LayerConverter(module_type, fn, mlx_type, layout, *args)
         return fn
 
     return deco
@@ -176,4 +181,14 @@ def layer_for(module: torch.nn.Module) -> LayerConverter | None:
         conv = LAYERS.get(cls) or LAYERS.get(f"{cls.__module__}.{cls.__qualname__}")
         if conv is not None:
             return conv if type(module).forward is cls.forward else None
+    return None
+
+
+def respelled_layer(module: torch.nn.Module) -> LayerConverter | None:
+    """The converter of a base class with a ``forward_op`` whose forward ``module`` overrides
+    (its graph must then show exactly that op: see ``passes/collapse_layers.py``)."""
+    for cls in type(module).__mro__[1:]:
+        conv = LAYERS.get(cls) or LAYERS.get(f"{cls.__module__}.{cls.__qualname__}")
+        if conv is not None:
+            return conv if conv.forward_op is not None else None
     return None

@@ -18,7 +18,7 @@ import torch
 from torch import fx, nn
 
 from ..capture import Captured
-from ..converters.registry import Ctor, LayerConverter, LayerIO, layer_for
+from ..converters.registry import Ctor, LayerConverter, LayerIO, layer_for, respelled_layer
 from ..emit_ctx import op_args
 from ..meta import LAYER, SCOPE
 from ..parametrized import reparams_of
@@ -44,6 +44,8 @@ class LayerCall:
     cast: torch.dtype | None = None
     """The output's dtype where the layer's parameters hold another float dtype (a float32
     norm in a bfloat16 model): torch returns the input's dtype, MLX promotes to float32."""
+    respelled: bool = False  # a subclass re-spelling forward: its graph must be forward_op's
+    folded: str = ""  # the BatchNorm folded into this convolution (passes/fold_batchnorm.py)
 
 
 def _parent_path(path: str) -> str:
@@ -53,6 +55,7 @@ def _parent_path(path: str) -> str:
 def _candidate(captured: Captured, path: str) -> LayerCall | None:
     module = captured.module(path)
     conv = layer_for(module)
+    respelled = conv is None and (conv := respelled_layer(module)) is not None
     if conv is None or reparams_of(module) is None:
         return None  # no MLX layer, or a parametrization sanitize couldn't redo
     has_state = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
@@ -60,7 +63,33 @@ def _candidate(captured: Captured, path: str) -> LayerCall | None:
     if not (has_state or conv.always or in_list):
         return None
     ctor = conv.build(module)
-    return LayerCall(path, conv, ctor) if ctor is not None else None
+    return LayerCall(path, conv, ctor, respelled) if ctor is not None else None
+
+
+def _is_forward_op(captured: Captured, members: list[fx.Node], layer: LayerCall) -> bool:
+    """A re-spelled forward is the base layer only if it traced to the base's one op, each
+    named argument being the module's attribute of that name (its own tensor, or an equal
+    value), and the module holds no other tensor (``F.linear(x, self.weight, self.bias)``).
+    Casts to the input's dtype are gone by now where they change nothing."""
+    op, names = layer.converter.forward_op or (None, ())
+    if len(members) != 1 or members[0].target is not op:
+        return False
+    module = captured.module(layer.path)
+    tensors = {n for n, _ in module.named_parameters()} | {n for n, _ in module.named_buffers()}
+    if tensors != {n for n in names if isinstance(getattr(module, n, None), torch.Tensor)}:
+        return False
+    args = op_args(members[0])
+    return all(_is_attr(captured, args.get(n), layer.path, n, module) for n in names)
+
+
+def _is_attr(captured: Captured, arg: object, path: str, name: str, module: nn.Module) -> bool:
+    """Whether a traced argument is ``module.<name>``: that tensor, or an equal value."""
+    value = getattr(module, name, None)
+    if not isinstance(value, torch.Tensor):
+        return _as_list(arg) == _as_list(value)
+    if not (isinstance(arg, fx.Node) and arg.op == "get_attr"):
+        return False
+    return f"{path}.{name}" in {str(arg.target), *captured.aliases.get(str(arg.target), [])}
 
 
 def _is_size(node: fx.Node) -> bool:
@@ -133,6 +162,8 @@ def collapse_layers(captured: Captured) -> list[str]:
         if ranks and io.args[0].meta["val"].dim() not in ranks:
             continue
         if not _traced_as_built(members, layer.ctor):
+            continue
+        if layer.respelled and not _is_forward_op(captured, members, layer):
             continue
         _replace(graph, members, io, frame, _with_cast(captured, layer, io))
         done.append(frame[1])

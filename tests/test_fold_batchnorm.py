@@ -1,0 +1,146 @@
+"""``--fold-batchnorm``: eval BatchNorm folded into the conv before it, at conversion and in the
+generated ``sanitize``; randomized running statistics and affine parameters (the default
+init, mean 0 / var 1 / gamma 1 / beta 0, would hide a wrong fold)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import fx2mlx
+from fx2mlx.cli import main
+from fx2mlx.examples.resnet import make_resnet18
+
+from .helpers import assert_converts, assert_roundtrip
+
+BN = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
+CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+
+
+def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
+    gen = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=gen))
+            m.running_var.copy_(torch.rand(m.num_features, generator=gen) * 2 + 0.2)
+            if m.affine:
+                m.weight.data.copy_(torch.randn(m.num_features, generator=gen))
+                m.bias.data.copy_(torch.randn(m.num_features, generator=gen))
+    return model.eval()
+
+
+class ConvBn(nn.Module):
+    def __init__(self, dims: int, bias: bool, groups: int, affine: bool) -> None:
+        super().__init__()
+        self.conv = CONV[dims](4, 6, 3, padding=1, bias=bias, groups=groups)
+        self.bn = BN[dims](6, affine=affine, eps=1e-3)
+        self.head = nn.Sequential(CONV[dims](6, 6, 1), BN[dims](6), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.bn(self.conv(x))))
+
+
+def _input(dims: int, batch: int = 2) -> torch.Tensor:
+    return torch.randn(batch, 4, *[6] * dims)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dims", [1, 2])
+def test_fold(dims: int, bias: bool, groups: int, affine: bool, tmp_path: Path) -> None:
+    model = randomize(ConvBn(dims, bias, groups, affine))
+    conv = assert_converts(model, _input(dims), fold_batchnorm=True, fresh=2)
+    assert "nn.BatchNorm" not in conv.source and "--fold-batchnorm" in conv.source
+    assert not any(".bn." in k or k.startswith("bn.") for k in conv.weights)
+    assert "conv.bias" in conv.weights  # the fold gives every conv a bias
+    assert_roundtrip(model, conv, (_input(dims, 3),), tmp_path)  # sanitize folds the same way
+
+
+def test_batchnorm3d_converts_unfolded() -> None:
+    """BatchNorm3d converts op by op, not as a layer: the fold doesn't apply (yet); it stays,
+    correct."""
+    model = randomize(ConvBn(3, True, 1, True))
+    conv = assert_converts(model, _input(3), fold_batchnorm=True)
+    assert "self.bn = BatchNorm3d()" in conv.source
+
+
+class Shared(nn.Module):
+    """The conv's output is read by the BatchNorm and by the residual: no fold."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return self.bn(y) + y
+
+
+def test_shared_output_keeps_batchnorm(tmp_path: Path) -> None:
+    model = randomize(Shared())
+    conv = assert_converts(model, _input(2), fold_batchnorm=True)
+    assert "self.bn = nn.BatchNorm(4)" in conv.source
+    assert_roundtrip(model, conv, (_input(2),), tmp_path)
+
+
+def test_no_fold_without_the_option() -> None:
+    model = randomize(ConvBn(2, True, 1, True))
+    conv = assert_converts(model, _input(2))
+    assert conv.source.count("nn.BatchNorm(") == 2 and "fold-batchnorm" not in conv.source
+
+
+def test_resnet18_folded(tmp_path: Path) -> None:
+    model, inputs = make_resnet18()
+    model = randomize(model)
+    conv = assert_converts(model, inputs, fold_batchnorm=True)
+    assert "nn.BatchNorm" not in conv.source
+    assert_roundtrip(model, conv, inputs, tmp_path)
+
+
+def test_cli_option(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert (
+        main(
+            ["convert", "fx2mlx.examples.resnet:make_resnet18", "--fold-batchnorm", "-o", str(out)]
+        )
+        == 0
+    )
+    source = (out / "model.py").read_text()
+    assert "fx2mlx convert fx2mlx.examples.resnet:make_resnet18 --fold-batchnorm -o OUT" in source
+    plain = fx2mlx.convert(*make_resnet18())
+    assert "nn.BatchNorm" in plain.source and "nn.BatchNorm" not in source
+
+
+def test_sequential_root(tmp_path: Path) -> None:
+    """A top-level Sequential is held as ``self.layers``: sanitize folds PyTorch's own keys."""
+    model = randomize(nn.Sequential(nn.Conv2d(4, 6, 3), nn.BatchNorm2d(6), nn.ReLU()))
+    conv = assert_converts(model, _input(2), fold_batchnorm=True)
+    assert "nn.BatchNorm" not in conv.source and '("0", "1", 1e-05)' in conv.source
+    assert_roundtrip(model, conv, (_input(2),), tmp_path)
+
+
+class SharedLayers(nn.Module):
+    """One conv called twice (once before its BatchNorm), one BatchNorm called twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.other = nn.Conv2d(4, 4, 1)
+        self.norm = nn.BatchNorm2d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.bn(self.conv(x)) + self.conv(x * 2)
+        return self.norm(self.other(y)) + self.norm(y)
+
+
+def test_layers_called_twice_are_not_folded(tmp_path: Path) -> None:
+    model = randomize(SharedLayers())
+    conv = assert_converts(model, _input(2), fold_batchnorm=True)
+    assert "nn.BatchNorm" in conv.source and "fold-batchnorm:" not in conv.source
+    assert_roundtrip(model, conv, (_input(2),), tmp_path)
