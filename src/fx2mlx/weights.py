@@ -7,7 +7,7 @@ from the same table, so a user can load any checkpoint of the architecture later
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,24 +72,37 @@ def _layer_weights(captured: Captured, layer: LayerCall) -> dict[str, torch.Tens
 SNAPSHOT_BYTES = 1 << 20
 
 
-class Weights(Mapping[str, mx.array]):
+class Weights(MutableMapping[str, mx.array]):
     """The generated model's arrays by parameter path, each converted to MLX when read: the
-    torch tensors (views in MLX layout) are the only copy held."""
+    torch tensors (views in MLX layout) are the only copy held. An array set by the caller
+    replaces its tensor (a user editing ``Conversion.weights`` before saving)."""
 
     def __init__(self, tensors: dict[str, torch.Tensor]) -> None:
         self._tensors = tensors
+        self._set: dict[str, mx.array] = {}
 
     def __getitem__(self, key: str) -> mx.array:
-        return to_mlx(self._tensors[key])
+        return self._set[key] if key in self._set else to_mlx(self._tensors[key])
+
+    def __setitem__(self, key: str, value: mx.array) -> None:
+        self._set[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._set and key not in self._tensors:
+            raise KeyError(key)
+        self._set.pop(key, None)
+        self._tensors.pop(key, None)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._tensors)
+        return iter({**dict.fromkeys(self._tensors), **dict.fromkeys(self._set)})
 
     def __len__(self) -> int:
-        return len(self._tensors)
+        return len(self._tensors.keys() | self._set.keys())
 
     def spec(self, key: str) -> tuple[mx.Dtype, tuple[int, ...]]:
         """An array's MLX dtype and shape, without converting it."""
+        if key in self._set:
+            return self._set[key].dtype, tuple(self._set[key].shape)
         tensor = self._tensors[key]
         return mlx_dtype(tensor.dtype), tuple(tensor.shape)
 

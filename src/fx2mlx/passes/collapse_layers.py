@@ -12,7 +12,7 @@ iterated; elsewhere their ops become functional calls.
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import fx, nn
@@ -63,7 +63,7 @@ def _candidate(captured: Captured, path: str) -> LayerCall | None:
     if not (has_state or conv.always or in_list):
         return None
     ctor = conv.build(module)
-    return LayerCall(path, conv, ctor, respelled) if ctor is not None else None
+    return LayerCall(path, conv, ctor, respelled=respelled) if ctor is not None else None
 
 
 def _is_forward_op(captured: Captured, members: list[fx.Node], layer: LayerCall) -> bool:
@@ -178,7 +178,7 @@ def _with_cast(captured: Captured, layer: LayerCall, io: LayerIO) -> LayerCall:
     state = [*module.parameters(), *module.buffers()]
     if all(t.dtype == io.val.dtype for t in state if t.is_floating_point()):
         return layer
-    return LayerCall(layer.path, layer.converter, layer.ctor, io.val.dtype)
+    return replace(layer, cast=io.val.dtype)
 
 
 def _bind(
