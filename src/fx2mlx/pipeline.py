@@ -19,6 +19,7 @@ from .passes.causal_masks import causal_masks
 from .passes.collapse_layers import collapse_layers
 from .passes.collect_unsupported import collect_unsupported
 from .passes.decompose_unsupported import decompose_unsupported
+from .passes.fuse_attention import fuse_attention
 from .passes.fuse_global_pool import fuse_global_pool
 from .passes.grouped_kv import grouped_kv
 from .passes.inline_wrappers import inline_wrappers
@@ -120,6 +121,7 @@ def _check_once(captured: Captured) -> Checked:
     normalize_graph(captured)
     bake_constant_arguments(captured)
     simplify_graph(captured)
+    fuse_attention(captured)
     causal_masks(captured)
     position_gathers(captured)
     true_masks(captured)

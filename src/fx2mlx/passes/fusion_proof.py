@@ -1,0 +1,113 @@
+"""The proof behind every fusion: a matched subgraph and the fused op compute the same function.
+
+A fusion pass matches loosely (which node is the input, which scalar is the scale) and never
+trusts the match: the subgraph between the inputs it names and its output is evaluated on
+random inputs of the matched shapes, beside the fused op on the same inputs, in float64 so that
+any difference in the math shows above rounding. The rewrite happens only when the two agree
+to within a few units of the original dtype's rounding, on every trial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import fx
+
+from ..capture import Captured
+from .size_only import erase_unused
+
+_TRIALS = (0, 1)  # seeds: two independent draws of every input
+_ULPS = 8  # allowed difference, in units of the original dtype's epsilon times the scale
+
+
+def region(inputs: Sequence[fx.Node], output: fx.Node) -> list[fx.Node] | None:
+    """The nodes ``output`` is computed from between ``inputs``, in graph order, or None if the
+    subgraph reads any other graph value (then it is not a function of ``inputs`` alone) or
+    one of its nodes is also read outside it (it would have to be computed anyway)."""
+    stop, seen, stack = set(inputs), set(), [output]
+    while stack:
+        node = stack.pop()
+        if node in seen or node in stop:
+            continue
+        if node.op != "call_function":
+            return None
+        seen.add(node)
+        stack += node.all_input_nodes
+    if any(u not in seen for n in seen - {output} for u in n.users):
+        return None
+    order = {n: i for i, n in enumerate(output.graph.nodes)}
+    return sorted(seen, key=order.__getitem__)
+
+
+def same_function(
+    captured: Captured,
+    inputs: Sequence[fx.Node],
+    output: fx.Node,
+    fused: Callable[..., torch.Tensor],
+) -> bool:
+    """Whether the subgraph from ``inputs`` to ``output`` equals ``fused(*inputs)`` on random
+    inputs of the captured shapes (evaluated in float64), within the output dtype's rounding."""
+    nodes = region(inputs, output)
+    out = output.meta.get("val")
+    if nodes is None or not isinstance(out, torch.Tensor) or not out.is_floating_point():
+        return False
+    tol = _ULPS * torch.finfo(out.dtype).eps
+    try:
+        for seed in _TRIALS:
+            values = [_random_like(n, seed + i) for i, n in enumerate(inputs)]
+            want = _evaluate(nodes, dict(zip(inputs, values)))[output]
+            got = fused(*values)
+            if want.shape != got.shape or not _close(want, got, tol):
+                return False
+    except Exception:  # noqa: BLE001 - a subgraph torch can't evaluate alone: no proof
+        return False
+    return True
+
+
+def _close(want: torch.Tensor, got: torch.Tensor, tol: float) -> bool:
+    scale = float(want.abs().max()) if want.numel() else 0.0
+    return bool(torch.all((want - got).abs() <= tol * max(scale, 1e-30)))
+
+
+def _random_like(node: fx.Node, seed: int) -> torch.Tensor:
+    val = node.meta["val"]
+    shape = [int(s.node.hint or 2) if isinstance(s, torch.SymInt) else s for s in val.shape]
+    gen = torch.Generator().manual_seed(seed)
+    if val.dtype == torch.bool:
+        return torch.rand(shape, generator=gen) < 0.7
+    if val.is_floating_point():
+        return torch.randn(shape, generator=gen, dtype=torch.float64)
+    return torch.randint(0, 5, shape, generator=gen, dtype=val.dtype)
+
+
+def _evaluate(nodes: list[fx.Node], env: dict[fx.Node, object]) -> dict[fx.Node, object]:
+    """Run ``nodes`` on ``env``'s values with every floating dtype argument made float64."""
+    for node in nodes:
+        args = fx.node.map_arg(node.args, env.__getitem__)
+        kwargs = fx.node.map_arg(node.kwargs, env.__getitem__)
+        args, kwargs = _wide(args), {k: _wide(v) for k, v in kwargs.items()}
+        env[node] = node.target(*args, **kwargs)
+    return env
+
+
+def _wide(value: object) -> object:
+    if isinstance(value, torch.dtype) and value.is_floating_point:
+        return torch.float64
+    if isinstance(value, (tuple, list)):
+        return type(value)(_wide(v) for v in value)
+    return value
+
+
+def replace(
+    captured: Captured, output: fx.Node, target: object, args: tuple, kwargs: dict
+) -> fx.Node:
+    """Put ``target(*args, **kwargs)`` in place of ``output`` (its metadata: value, scope,
+    source line) and erase what only the old subgraph read."""
+    graph = captured.graph
+    with graph.inserting_before(output):
+        node = graph.call_function(target, args, kwargs)
+    node.meta.update(output.meta)
+    output.replace_all_uses_with(node)
+    erase_unused(captured, output)
+    return node
