@@ -20,7 +20,9 @@ from .passes.collapse_layers import collapse_layers
 from .passes.collect_unsupported import collect_unsupported
 from .passes.decompose_unsupported import decompose_unsupported
 from .passes.fuse_attention import fuse_attention
+from .passes.fuse_gelu import fuse_gelu
 from .passes.fuse_global_pool import fuse_global_pool
+from .passes.fuse_norms import fuse_norms
 from .passes.grouped_kv import grouped_kv
 from .passes.inline_wrappers import inline_wrappers
 from .passes.normalize_graph import normalize_graph
@@ -122,6 +124,8 @@ def _check_once(captured: Captured) -> Checked:
     bake_constant_arguments(captured)
     simplify_graph(captured)
     fuse_attention(captured)
+    fuse_norms(captured)
+    fuse_gelu(captured)
     causal_masks(captured)
     position_gathers(captured)
     true_masks(captured)

@@ -50,7 +50,7 @@ def same_function(
     inputs of the captured shapes (evaluated in float64), within the output dtype's rounding."""
     nodes = region(inputs, output)
     out = output.meta.get("val")
-    if nodes is None or not isinstance(out, torch.Tensor) or not out.is_floating_point():
+    if nodes is None or not isinstance(out, torch.Tensor) or not _one_dtype(inputs, nodes, out):
         return False
     tol = _ULPS * torch.finfo(out.dtype).eps
     try:
@@ -63,6 +63,18 @@ def same_function(
     except Exception:  # noqa: BLE001 - a subgraph torch can't evaluate alone: no proof
         return False
     return True
+
+
+def _one_dtype(inputs: Sequence[fx.Node], nodes: list[fx.Node], out: torch.Tensor) -> bool:
+    """Every floating value in the subgraph has the output's dtype: a cast inside it (a
+    float32 upcast in a half-precision model) would change the rounding, so it is not fused."""
+    if not out.is_floating_point():
+        return False
+    vals = [n.meta.get("val") for n in (*inputs, *nodes)]
+    return all(
+        not isinstance(v, torch.Tensor) or not v.is_floating_point() or v.dtype == out.dtype
+        for v in vals
+    )
 
 
 def _close(want: torch.Tensor, got: torch.Tensor, tol: float) -> bool:
