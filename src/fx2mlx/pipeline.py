@@ -29,6 +29,7 @@ from .passes.normalize_graph import normalize_graph
 from .passes.position_gathers import position_gathers
 from .passes.simplify_graph import simplify_graph
 from .passes.true_masks import true_masks
+from .passes.unguard_attention import unguard_attention
 from .progress import SILENT, Progress
 from .report import BakedDim, Report
 from .weights import collect_weights
@@ -130,6 +131,7 @@ def _check_once(captured: Captured) -> Checked:
     position_gathers(captured)
     true_masks(captured)
     grouped_kv(captured)
+    unguard_attention(captured)
     fuse_global_pool(captured)
     layers = collapse_layers(captured)
     problems = collect_unsupported(captured)
