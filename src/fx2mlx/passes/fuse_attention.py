@@ -115,4 +115,3 @@ def _ranks_fit(q: fx.Node, k: object, v: fx.Node) -> bool:
     if not all(isinstance(t, torch.Tensor) for t in vals):
         return False
     return len({t.dim() for t in vals}) == 1 and vals[0].dim() in (3, 4)
-
