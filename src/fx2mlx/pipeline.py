@@ -23,6 +23,7 @@ from .passes.fuse_attention import fuse_attention
 from .passes.fuse_gelu import fuse_gelu
 from .passes.fuse_global_pool import fuse_global_pool
 from .passes.fuse_norms import fuse_norms
+from .passes.fuse_rope import fuse_rope
 from .passes.grouped_kv import grouped_kv
 from .passes.inline_wrappers import inline_wrappers
 from .passes.normalize_graph import normalize_graph
@@ -127,6 +128,7 @@ def _check_once(captured: Captured) -> Checked:
     fuse_attention(captured)
     fuse_norms(captured)
     fuse_gelu(captured)
+    fuse_rope(captured)
     causal_masks(captured)
     position_gathers(captured)
     true_masks(captured)
