@@ -47,7 +47,7 @@ def _fuse(captured: Captured, out: fx.Node, target: object) -> bool:
         return False
     if not same_function(captured, [x, cos, sin], out, _written_out):
         return False
-    freq = _frequencies(captured, cos, sin, dims)
+    freq = _frequencies(captured, cos, sin)
     if freq is None:
         return False
     base, scale = freq
@@ -103,47 +103,44 @@ def _tables_fit(x: fx.Node, cos: fx.Node, sin: fx.Node) -> bool:
     return True
 
 
-def _frequencies(
-    captured: Captured, cos: fx.Node, sin: fx.Node, dims: int
-) -> tuple[float, float] | None:
+def _frequencies(captured: Captured, cos: fx.Node, sin: fx.Node) -> tuple[float, float] | None:
     """``(base, scale)`` of rope's tables if ``cos`` and ``sin`` are them at every size."""
     found: list[tuple[float, float]] = []
 
-    def check(fn: object) -> object:
-        def holds(table: object) -> bool:
-            if not isinstance(table, torch.Tensor) or not table.is_floating_point():
-                return False
-            want, params = _angles(table, fn)
-            if params is not None:
-                found.append(params)
-            tol = 1e-5 + 4 * torch.finfo(table.dtype).eps * max(table.shape[-2], 1)
-            return bool(((table.double() - want).abs() <= tol).all())
+    def sin_holds(table: object) -> bool:
+        # read at the first size with two positions (asin reads small angles well)
+        if not _float(table):
+            return False
+        n = table.shape[-2]
+        if not found and n > 1 and (read := _read(table.reshape(-1, n, table.shape[-1])[0, 1])):
+            found.append(read)
+        return _matches(table, found[0] if found else None, torch.sin)
 
-        return holds
+    def cos_holds(table: object) -> bool:
+        return _float(table) and bool(found) and _matches(table, found[0], torch.cos)
 
-    if not holds_at_every_size(captured, cos, check(torch.cos)):
+    if not holds_at_every_size(captured, sin, sin_holds) or not found:
         return None
-    if not holds_at_every_size(captured, sin, check(torch.sin)) or not found:
-        return None
-    base, scale = found[0]
-    return (base, scale) if all(f == (base, scale) for f in found) else None
+    return found[0] if holds_at_every_size(captured, cos, cos_holds) else None
 
 
-def _angles(table: torch.Tensor, fn: object) -> tuple[torch.Tensor, tuple[float, float] | None]:
-    """Rope's table of ``fn`` (cos or sin) over ``table``'s shape, with ``(base, scale)`` read
-    from its position-1 row (None, and all angles 0, when it has one position only)."""
+def _float(table: object) -> bool:
+    return isinstance(table, torch.Tensor) and table.is_floating_point() and table.dim() >= 2
+
+
+def _matches(table: torch.Tensor, params: tuple[float, float] | None, fn: object) -> bool:
+    """``table`` is ``fn`` of rope's angles with ``params`` (all 0 without), to rounding."""
     n, dims = table.shape[-2], table.shape[-1]
-    params = _read(table.reshape(-1, n, dims)[0, 1].double(), fn) if n > 1 else None
     base, scale = params or (1.0, 0.0)
-    half = torch.arange(0, dims // 2, dtype=torch.float64) * 2 / dims
-    inv = base ** (-half)
+    inv = base ** (-torch.arange(0, dims // 2, dtype=torch.float64) * 2 / dims)
     angles = torch.arange(n, dtype=torch.float64)[:, None] * scale * torch.cat([inv, inv])
-    return fn(angles).expand(table.shape), params
+    tol = 1e-5 + 4 * torch.finfo(table.dtype).eps * max(n, 1)
+    return bool(((table.double() - fn(angles)).abs() <= tol).all())
 
 
-def _read(row: torch.Tensor, fn: object) -> tuple[float, float] | None:
-    """``(base, scale)`` from the angles ``scale * base ** (-2i / d)`` at position 1."""
-    theta = torch.acos(row.clamp(-1, 1)) if fn is torch.cos else torch.asin(row.clamp(-1, 1))
+def _read(row: torch.Tensor) -> tuple[float, float] | None:
+    """``(base, scale)`` from a sin row of angles ``scale * base ** (-2i / d)``."""
+    theta = torch.asin(row.double().clamp(-1, 1))
     scale, second = float(theta[0]), float(theta[1]) if len(theta) > 2 else 0.0
     if scale <= 0 or second <= 0:
         return None
