@@ -157,6 +157,14 @@ def test_llama_rms_norm_is_fused() -> None:
     assert "mx.fast.rms_norm(h, self.weight, 1e-06)" in conv.source, conv.source
 
 
+def test_bfloat16_rms_norm_keeps_its_float32_upcast() -> None:
+    """Casts stay outside a fusion: the float32 core becomes rms_norm, the bf16 weight
+    multiply after the downcast stays as written (same rounding as torch)."""
+    model = _LlamaRMSNorm().to(torch.bfloat16)
+    conv = assert_converts(model, _x().to(torch.bfloat16), dynamic=_SEQ)
+    assert "self.weight * mx.fast.rms_norm(h, None, 1e-06).astype(mx.bfloat16)" in conv.source
+
+
 @pytest.mark.parametrize(
     "fn,affine,want",
     [
