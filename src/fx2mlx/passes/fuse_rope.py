@@ -30,14 +30,15 @@ aten = torch.ops.aten
 def fuse_rope(captured: Captured) -> int:
     """Rewrite each written-out rotary embedding that provably is rope; returns how many."""
     target = getattr(getattr(torch.ops, "fx2mlx", None), "rope", None)  # converters/rope.py
+    tables: dict[tuple[fx.Node, fx.Node], tuple[float, float] | None] = {}  # q, k share them
     done = 0
     for node in list(captured.graph.nodes):
         if node.op == "call_function" and node.target is aten.add.Tensor and target is not None:
-            done += _fuse(captured, node, target.default)
+            done += _fuse(captured, node, target.default, tables)
     return done
 
 
-def _fuse(captured: Captured, out: fx.Node, target: object) -> bool:
+def _fuse(captured: Captured, out: fx.Node, target: object, tables: dict) -> bool:
     parts = _rotation(out)
     if parts is None:
         return False
@@ -47,7 +48,9 @@ def _fuse(captured: Captured, out: fx.Node, target: object) -> bool:
         return False
     if not same_function(captured, [x, cos, sin], out, _written_out):
         return False
-    freq = _frequencies(captured, cos, sin)
+    if (cos, sin) not in tables:
+        tables[cos, sin] = _frequencies(captured, cos, sin)
+    freq = tables[cos, sin]
     if freq is None:
         return False
     base, scale = freq

@@ -15,9 +15,11 @@ import torch
 from torch import fx
 
 from ..capture import Captured
+from ..capture.graph import size_expr
 from .size_only import erase_unused
 
 _TRIALS = (0, 1)  # seeds: two independent draws of every input
+_SMALL = 3  # every size symbol's value in the cheap trial (odd, above 1 and 2)
 _ULPS = 8  # allowed difference, in units of the original dtype's epsilon times the scale
 
 
@@ -47,22 +49,34 @@ def same_function(
     fused: Callable[..., torch.Tensor],
 ) -> bool:
     """Whether the subgraph from ``inputs`` to ``output`` equals ``fused(*inputs)`` on random
-    inputs of the captured shapes (evaluated in float64), within the output dtype's rounding."""
+    inputs of the captured shapes, size symbols small (evaluated in float64), within the
+    output dtype's rounding."""
     nodes = region(inputs, output)
     out = output.meta.get("val")
     if nodes is None or not isinstance(out, torch.Tensor) or not _one_dtype(inputs, nodes, out):
         return False
     tol = _ULPS * torch.finfo(out.dtype).eps
-    try:
-        for seed in _TRIALS:
-            values = [_random_like(n, seed + i) for i, n in enumerate(inputs)]
-            want = _evaluate(nodes, dict(zip(inputs, values)))[output]
-            got = fused(*values)
-            if want.shape != got.shape or not _close(want, got, tol):
-                return False
-    except Exception:  # noqa: BLE001 - a subgraph torch can't evaluate alone: no proof
-        return False
-    return True
+    for small in (True, False):  # at small sizes (cheap), else at the example's
+        try:
+            return all(_agrees(inputs, nodes, output, fused, tol, seed, small) for seed in _TRIALS)
+        except Exception:  # noqa: BLE001 - a subgraph torch can't evaluate alone: no proof
+            continue
+    return False
+
+
+def _agrees(
+    inputs: Sequence[fx.Node],
+    nodes: list[fx.Node],
+    output: fx.Node,
+    fused: Callable[..., torch.Tensor],
+    tol: float,
+    seed: int,
+    small: bool,
+) -> bool:
+    values = [_random_like(n, seed + i, small) for i, n in enumerate(inputs)]
+    want = _evaluate(nodes, dict(zip(inputs, values)))[output]
+    got = fused(*values)
+    return want.shape == got.shape and _close(want, got, tol)
 
 
 def _one_dtype(inputs: Sequence[fx.Node], nodes: list[fx.Node], out: torch.Tensor) -> bool:
@@ -82,15 +96,26 @@ def _close(want: torch.Tensor, got: torch.Tensor, tol: float) -> bool:
     return bool(torch.all((want - got).abs() <= tol * max(scale, 1e-30)))
 
 
-def _random_like(node: fx.Node, seed: int) -> torch.Tensor:
+def _random_like(node: fx.Node, seed: int, small: bool) -> torch.Tensor:
+    """Random values of ``node``'s shape, every size symbol at ``_SMALL`` if ``small`` (the
+    matched ops work at any size; symbols keep the shapes consistent), else at its hint."""
     val = node.meta["val"]
-    shape = [int(s.node.hint or 2) if isinstance(s, torch.SymInt) else s for s in val.shape]
+    shape = [_size(s, small) for s in val.shape]
     gen = torch.Generator().manual_seed(seed)
     if val.dtype == torch.bool:
         return torch.rand(shape, generator=gen) < 0.7
     if val.is_floating_point():
         return torch.randn(shape, generator=gen, dtype=torch.float64)
     return torch.randint(0, 5, shape, generator=gen, dtype=val.dtype)
+
+
+def _size(size: object, small: bool) -> int:
+    if not isinstance(size, torch.SymInt):
+        return int(size)
+    if not small:
+        return int(size.node.hint or 2)
+    expr = size_expr(size)
+    return int(expr.subs({sym: _SMALL for sym in expr.free_symbols}))
 
 
 def _evaluate(nodes: list[fx.Node], env: dict[fx.Node, object]) -> dict[fx.Node, object]:
