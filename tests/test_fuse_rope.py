@@ -96,6 +96,36 @@ def test_near_misses_stay_as_written(model: nn.Module) -> None:
     assert ROPE not in conv.source and "mx.cos" in conv.source, conv.source
 
 
+class _Partial(nn.Module):
+    """GPT-NeoX / Phi partial rotary: the first 4 of 8 features rotated, the rest passed."""
+
+    def __init__(self, rotated_first: bool = True) -> None:
+        super().__init__()
+        self.first = rotated_first
+        self.q = nn.Linear(16, 16)
+        self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, 4, 2) / 4)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        freqs = torch.arange(n)[:, None].float() * self.inv_freq[None]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        q = self.q(x).view(b, n, 2, 8).transpose(1, 2)
+        rot, rest = q[..., :4], q[..., 4:]
+        cos, sin = emb.cos()[None, None], emb.sin()[None, None]  # (1, 1, L, 4), as HF
+        rot = rot * cos + _rotate_half(rot) * sin
+        return torch.cat((rot, rest) if self.first else (rest, rot), dim=-1)
+
+
+def test_partial_rotary_is_one_rope() -> None:
+    conv = assert_converts(_Partial(), _x(), dynamic={0: [1]})
+    assert conv.source.count(ROPE) == 1 and "mx.concatenate" not in conv.source, conv.source
+
+
+def test_partial_rotary_in_the_last_features_keeps_its_concatenation() -> None:
+    conv = assert_converts(_Partial(rotated_first=False), _x(), dynamic={0: [1]})
+    assert ROPE in conv.source and "mx.concatenate" in conv.source, conv.source
+
+
 def test_positions_from_an_input_stay_as_written() -> None:
     pos = torch.arange(6)[None].expand(2, 6).contiguous()
     conv = assert_converts(_Rotary(), (_x(), pos))

@@ -35,7 +35,31 @@ def fuse_rope(captured: Captured) -> int:
     for node in list(captured.graph.nodes):
         if node.op == "call_function" and node.target is aten.add.Tensor and target is not None:
             done += _fuse(captured, node, target.default, tables)
+    for node in list(captured.graph.nodes) if done else []:
+        if node.op == "call_function" and node.target is aten.cat.default:
+            _merge_partial(captured, node, target.default)
     return done
+
+
+def _merge_partial(captured: Captured, cat: fx.Node, target: object) -> bool:
+    """Partial rotary (GPT-NeoX, Phi): ``cat(rope(x[..., :r], r), x[..., r:])`` is
+    ``rope(x, r)``, which leaves the features past ``r`` as they are."""
+    pieces = cat.args[0]
+    if len(pieces) != 2 or not all(isinstance(p, fx.Node) for p in pieces):
+        return False
+    rot, rest = pieces
+    if rot.target is not target or rest.target is not aten.slice.Tensor:
+        return False
+    sliced, dims, base, scale = rot.args
+    if not isinstance(sliced, fx.Node) or sliced.target is not aten.slice.Tensor:
+        return False
+    x = sliced.args[0]
+    if rest.args[0] is not x or not same_function(
+        captured, [x], cat, lambda v: target(v, dims, base, scale)
+    ):
+        return False
+    replace(captured, cat, target, (x, dims, base, scale), {})
+    return True
 
 
 def _fuse(captured: Captured, out: fx.Node, target: object, tables: dict) -> bool:
