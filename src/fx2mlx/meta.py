@@ -30,3 +30,8 @@ LAYOUT_FROM = "fx2mlx.layout_from"
 ORIGIN = "fx2mlx.origin"
 """capture: ``(op, user line, occurrence)``, the key that finds the node's counterpart in the
 probe capture (``capture/probe.py``)."""
+
+UNGUARDED = "fx2mlx.unguarded"
+"""fuse_attention, unguard_attention: on an sdpa node, True when its output needs no zeroing
+of queries that may attend to no key (a written-out softmax gives NaN there, as MLX does; or
+no query can be fully masked)."""

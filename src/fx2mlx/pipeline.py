@@ -20,13 +20,18 @@ from .passes.collapse_layers import collapse_layers
 from .passes.collect_unsupported import collect_unsupported
 from .passes.decompose_unsupported import decompose_unsupported
 from .passes.fold_batchnorm import fold_batchnorm
+from .passes.fuse_attention import fuse_attention
+from .passes.fuse_gelu import fuse_gelu
 from .passes.fuse_global_pool import fuse_global_pool
+from .passes.fuse_norms import fuse_norms
+from .passes.fuse_rope import fuse_rope
 from .passes.grouped_kv import grouped_kv
 from .passes.inline_wrappers import inline_wrappers
 from .passes.normalize_graph import normalize_graph
 from .passes.position_gathers import position_gathers
 from .passes.simplify_graph import simplify_graph
 from .passes.true_masks import true_masks
+from .passes.unguard_attention import unguard_attention
 from .precision import Precision, QuantPlan, plan_quantization, quantize_weights
 from .progress import SILENT, Progress
 from .report import BakedDim, Report
@@ -126,10 +131,15 @@ def _check_once(captured: Captured) -> Checked:
     normalize_graph(captured)
     bake_constant_arguments(captured)
     simplify_graph(captured)
+    fuse_attention(captured)
+    fuse_norms(captured)
+    fuse_gelu(captured)
+    fuse_rope(captured)
     causal_masks(captured)
     position_gathers(captured)
     true_masks(captured)
     grouped_kv(captured)
+    unguard_attention(captured)
     fuse_global_pool(captured)
     layers = collapse_layers(captured)
     problems = collect_unsupported(captured)

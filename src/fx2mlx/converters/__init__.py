@@ -25,6 +25,7 @@ from . import (  # noqa: F401 - imported for their registrations
     reorder,
     resize,
     rnn,
+    rope,
     sampling,
     scatter,
     shape,

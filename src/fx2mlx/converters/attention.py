@@ -9,6 +9,7 @@ from torch import fx
 
 from ..emit_ctx import EmitCtx, op_args
 from ..expr import ATOM, Expr, binary, call
+from ..meta import UNGUARDED
 from .registry import Inherent, register_op
 
 aten = torch.ops.aten
@@ -74,7 +75,7 @@ def sdpa(node: fx.Node, ctx: EmitCtx) -> Expr:
     out = call("mx.fast.scaled_dot_product_attention", *qkv, **kwargs)
     if unbatched_heads:
         out = Expr(f"{out.text}[:, 0]")
-    if mask is None or ctx.arg("is_causal"):
+    if mask is None or ctx.arg("is_causal") or node.meta.get(UNGUARDED):
         return out
     # torch returns 0 for a query whose keys are all masked; MLX the mean of v, or NaN
     ctx.comment("zero where a query may attend to no key, as torch")

@@ -52,6 +52,8 @@ def val(node: fx.Node) -> torch.Tensor:
 def _shape_only_ancestors(mask: fx.Node) -> list[fx.Node] | None:
     """The nodes ``mask`` is computed from, in graph order, or None if it reads an input's
     values (an input may be reached only through an op that reads its shape)."""
+    if mask.op == "placeholder":  # the input's values themselves
+        return None
     seen: set[fx.Node] = set()
     stack = [mask]
     while stack:

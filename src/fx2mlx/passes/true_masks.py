@@ -3,7 +3,8 @@
 A mask builder may ``&`` the real mask with a term that is true everywhere
 (``arange(L)[:, None] >= 0``, a causal check on a bidirectional model): it only broadcasts
 the mask to (batch, 1, query, key). Attention broadcasts its mask itself, so where the
-result feeds attention masks only, the other operand is used directly. The term must depend
+result feeds attention masks only (directly, or as the condition of the ``where`` that makes
+an additive mask of it), the other operand is used directly. The term must depend
 on input sizes only and be all true at the example's sizes and at several others.
 
 A whole mask that is all true (a model called without padding builds one from sizes alone)
@@ -22,6 +23,7 @@ from .size_only import erase_unused, holds_at_every_size
 aten = torch.ops.aten
 _AND = {aten.logical_and.default, aten.bitwise_and.Tensor, aten.__and__.Tensor}
 SDPA = aten.scaled_dot_product_attention.default
+_WHERE = {aten.where.self, aten.where.ScalarOther, aten.where.ScalarSelf, aten.where.Scalar}
 
 
 def true_masks(captured: Captured) -> int:
@@ -62,9 +64,11 @@ def _unmask(captured: Captured, node: fx.Node, proven: dict[fx.Node, bool]) -> i
 
 
 def _masks_only(node: fx.Node) -> bool:
-    """Every use of ``node`` is as an attention mask."""
+    """Every use of ``node`` is as an attention mask, or as the condition of a ``where``
+    that makes an additive mask only attention reads (``where(m, 0, min)``)."""
     return bool(node.users) and all(
-        u.target is SDPA and op_args(u).get("attn_mask") is node and node not in u.args[:3]
+        (u.target is SDPA and op_args(u).get("attn_mask") is node and node not in u.args[:3])
+        or (u.target in _WHERE and u.args[0] is node and node not in u.args[1:] and _masks_only(u))
         for u in node.users
     )
 
