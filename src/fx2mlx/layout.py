@@ -123,6 +123,61 @@ def last_axis(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
     return Decision(need, p if same else (identity(orank) if orank is not None else None))
 
 
+def _unit(size: object) -> bool:
+    return isinstance(size, int) and size == 1
+
+
+def _size(size: object) -> object:
+    """A size as something products and equality work on: an int, or a SymInt's expression."""
+    return size if isinstance(size, int) else getattr(getattr(size, "node", None), "expr", None)
+
+
+def _groups(src: list, dst: list) -> list[tuple[list[int], list[int]]] | None:
+    """Pair the non-unit dims of a reshape into groups of equal product (``(C, H, W) -> (C, HW)``
+    gives ``[([0], [0]), ([1, 2], [1])]``); None where a symbolic size leaves it ambiguous."""
+    ins = [d for d, s in enumerate(src) if not _unit(s)]
+    outs = [d for d, s in enumerate(dst) if not _unit(s)]
+    groups: list[tuple[list[int], list[int]]] = []
+    i = j = 0
+    while i < len(ins) and j < len(outs):
+        gi, gj = [ins[i]], [outs[j]]
+        pi, pj = _size(src[ins[i]]), _size(dst[outs[j]])
+        i, j = i + 1, j + 1
+        while pi != pj:
+            if not (isinstance(pi, int) and isinstance(pj, int)):
+                return None  # symbolic sizes only pair one to one
+            if pi < pj and i < len(ins):
+                gi.append(ins[i])
+                pi, i = pi * _size(src[ins[i]]), i + 1  # type: ignore[operator]
+            elif pj < pi and j < len(outs):
+                gj.append(outs[j])
+                pj, j = pj * _size(dst[outs[j]]), j + 1  # type: ignore[operator]
+            else:
+                return None
+        groups.append((gi, gj))
+    return groups if i == len(ins) and j == len(outs) else None
+
+
+def reshape_perm(src: list, dst: list, p: Perm) -> Perm | None:
+    """The layout a reshape from shape ``src`` (stored as ``p``) to ``dst`` can give without
+    moving data: each group of merged or split dims must sit together, in order, in storage;
+    the groups may come in any order (NHWC ``(N, C, H*W)`` is stored ``(N, HW, C)``)."""
+    groups = _groups(src, dst)
+    if groups is None:
+        return None
+    stored = [a for a in p if not _unit(src[a])]
+    order = []
+    for gi, gj in groups:
+        at = stored.index(gi[0])
+        if stored[at : at + len(gi)] != gi:
+            return None  # the group is split or reversed in storage
+        order.append((at, gj))
+    out = [d for _, gj in sorted(order) for d in gj]
+    for d in (d for d, s in enumerate(dst) if _unit(s)):  # unit dims go anywhere: beside d - 1
+        out.insert(out.index(d - 1) + 1 if d > 0 else 0, d)
+    return tuple(out)
+
+
 def _transpose_target(x: object, axes: tuple[int, ...]) -> object:  # pragma: no cover
     """Graph target for an inserted transpose; never called, only emitted."""
     raise RuntimeError("layout transposes are emitted, not executed")

@@ -17,6 +17,7 @@ from ..layout import (
     identity,
     keep,
     rank_of,
+    reshape_perm,
 )
 from .registry import register_op
 
@@ -27,8 +28,8 @@ def _static_unit(size: object) -> bool:
     return isinstance(size, int) and size == 1
 
 
-def reshape_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
-    """A reshape reads elements in order: fine on any layout that orders non-unit axes alike."""
+def ordered_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
+    """A reshape to PyTorch's layout: any input layout that orders non-unit axes alike."""
     src = op_args(node)["self"]
     p = perms[src]
     shape = src.meta["val"].shape
@@ -39,13 +40,30 @@ def reshape_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
     return Decision({src: p}, identity(out))
 
 
+def reshape_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
+    """A reshape reads elements in storage order: it keeps the input's layout where each group
+    of merged or split dims sits together in storage (a channels-last ``flatten(2)`` gives
+    ``(N, HW, C)``: the channel axis stays whole), else it needs PyTorch's order."""
+    src = op_args(node)["self"]
+    p = perms[src]
+    out = reshape_perm(list(src.meta["val"].shape), list(node.meta["val"].shape), p)
+    if out is None:
+        return ordered_layout(node, perms)
+    return Decision({src: p}, out)
+
+
+def _stored_sizes(ctx: EmitCtx, sizes: list[str]) -> str:
+    """PyTorch-ordered output sizes, in the order the output is stored."""
+    return ", ".join(sizes[d] for d in ctx.perm()) if sizes else "()"
+
+
 @register_op(
     aten.view.default, aten.reshape.default, aten._unsafe_view.default, layout=reshape_layout
 )
 def reshape(node: fx.Node, ctx: EmitCtx) -> Expr:
     sizes = ctx.arg("shape") if node.target is aten.reshape.default else ctx.arg("size")
     # to 0-d: MLX's reshape() with no sizes crashes the process; it takes an empty tuple
-    shape = ", ".join(ctx.x(s) for s in sizes) if sizes else "()"
+    shape = _stored_sizes(ctx, [ctx.x(s) for s in sizes])
     return Expr(f"{ctx.a('self', ATOM)}.reshape({shape})")
 
 
@@ -58,22 +76,22 @@ def flatten(node: fx.Node, ctx: EmitCtx) -> Expr:
     src = ctx.arg("self")
     r = ctx.rank(src)
     start, end = ctx.arg("start_dim") % max(r, 1), ctx.arg("end_dim") % max(r, 1)
-    if ctx.perm(src) == identity(r):
+    if ctx.perm(src) == identity(r) and ctx.perm() == identity(ctx.rank()):
         args = [str(start)] + ([str(end)] if end != r - 1 else [])
         return Expr(f"{ctx.x(src, ATOM)}.flatten({', '.join(args)})")
     sizes = [_dim_expr(ctx, src, d) for d in range(start)] + ["-1"]
     sizes += [_dim_expr(ctx, src, d) for d in range(end + 1, r)]
-    return Expr(f"{ctx.x(src, ATOM)}.reshape({', '.join(sizes)})")
+    return Expr(f"{ctx.x(src, ATOM)}.reshape({_stored_sizes(ctx, sizes)})")
 
 
-@register_op(aten.unflatten.int)
+@register_op(aten.unflatten.int, layout=reshape_layout)
 def unflatten(node: fx.Node, ctx: EmitCtx) -> Expr:
     src, sizes = ctx.arg("self"), list(ctx.arg("sizes"))
     r = ctx.rank(src)
     dim = ctx.arg("dim") % r
     new = [_dim_expr(ctx, src, d) for d in range(dim)] + [ctx.x(s) for s in sizes]
     new += [_dim_expr(ctx, src, d) for d in range(dim + 1, r)]
-    return Expr(f"{ctx.x(src, ATOM)}.reshape({', '.join(new)})")
+    return Expr(f"{ctx.x(src, ATOM)}.reshape({_stored_sizes(ctx, new)})")
 
 
 def permute_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
@@ -180,7 +198,7 @@ def _shape_text(ctx: EmitCtx, node: fx.Node) -> str:
 def shape_as_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
     """Only the shape of ``other`` is read: it stays in whatever layout it has."""
     if node.target is not aten.expand_as.default:
-        return reshape_layout(node, perms)
+        return ordered_layout(node, perms)
     src, other = op_args(node)["self"], op_args(node)["other"]
     if rank_of(src) == rank_of(other):  # broadcast in other's layout, axis for axis
         return Decision({src: perms[other]}, perms[other])
