@@ -95,6 +95,8 @@ def elementwise(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
             need[a] = p
         elif p == identity(r) or all(s == 1 for s in val.shape):
             need[a] = identity(ra)
+        elif set(p[r - ra :]) == set(range(r - ra, r)):  # its dims are stored last, in some order
+            need[a] = tuple(d - (r - ra) for d in p[r - ra :])  # broadcast aligns them alike
         else:
             return canonical(node, perms)
     return Decision(need, p)
@@ -176,6 +178,15 @@ def reshape_perm(src: list, dst: list, p: Perm) -> Perm | None:
     for d in (d for d, s in enumerate(dst) if _unit(s)):  # unit dims go anywhere: beside d - 1
         out.insert(out.index(d - 1) + 1 if d > 0 else 0, d)
     return tuple(out)
+
+
+def unit_only(shape: object, src: Perm, dst: Perm) -> bool:
+    """Whether going from layout ``src`` to ``dst`` moves only axes of static size 1 (a reshape:
+    no data moves)."""
+    sizes = list(shape)  # type: ignore[call-overload]
+    if not all(isinstance(s, int) for s in sizes):
+        return False
+    return [a for a in src if sizes[a] != 1] == [a for a in dst if sizes[a] != 1]
 
 
 def _transpose_target(x: object, axes: tuple[int, ...]) -> object:  # pragma: no cover

@@ -172,7 +172,15 @@ def squeeze(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("mx.squeeze", ctx.a("self"), axis=axis)
 
 
-@register_op(aten.expand.default)
+def expand_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
+    """Expanding without new leading dims broadcasts axis for axis: any layout works."""
+    src = op_args(node)["self"]
+    if rank_of(src) == rank_of(node):
+        return keep(node, perms)
+    return canonical(node, perms)
+
+
+@register_op(aten.expand.default, layout=expand_layout)
 def expand(node: fx.Node, ctx: EmitCtx) -> Expr:
     src = ctx.arg("self")
     sizes = list(ctx.arg("size"))
@@ -181,6 +189,15 @@ def expand(node: fx.Node, ctx: EmitCtx) -> Expr:
         f"{ctx.x(src, ATOM)}.shape[{i - offset}]" if isinstance(s, int) and s == -1 else ctx.x(s)
         for i, s in enumerate(sizes)
     ]
+    if offset == 0:  # stored order (the rank is kept, so is the input's layout)
+        texts = [
+            (
+                f"{ctx.x(src, ATOM)}.shape[{k}]"
+                if isinstance(sizes[d], int) and sizes[d] == -1
+                else ctx.x(sizes[d])
+            )
+            for k, d in enumerate(ctx.perm())
+        ]
     return call(
         "mx.broadcast_to", ctx.a("self"), f"({', '.join(texts)}{',' if len(texts) == 1 else ''})"
     )
