@@ -145,6 +145,8 @@ def _groups(src: list, dst: list) -> list[tuple[list[int], list[int]]] | None:
         gi, gj = [ins[i]], [outs[j]]
         pi, pj = _size(src[ins[i]]), _size(dst[outs[j]])
         i, j = i + 1, j + 1
+        if pi is None or pj is None:
+            return None
         while pi != pj:
             if not (isinstance(pi, int) and isinstance(pj, int)):
                 return None  # symbolic sizes only pair one to one
@@ -177,6 +179,23 @@ def reshape_perm(src: list, dst: list, p: Perm) -> Perm | None:
     out = [d for _, gj in sorted(order) for d in gj]
     for d in (d for d, s in enumerate(dst) if _unit(s)):  # unit dims go anywhere: beside d - 1
         out.insert(out.index(d - 1) + 1 if d > 0 else 0, d)
+    return tuple(out)
+
+
+def regrouped(src: list, dst: list, p: Perm) -> Perm | None:
+    """The layout nearest ``p`` that a reshape from ``src`` to ``dst`` can read: each group of
+    merged or split dims pulled together, in order, where its first dim is stored (a channel
+    shuffle's ``(N, H, W, g, C/g)`` becomes ``(N, H, W, C/g, g)``, not PyTorch's layout)."""
+    groups = _groups(src, dst)
+    if groups is None:
+        return None
+    group_of = {d: tuple(gi) for gi, _ in groups for d in gi}
+    out: list[int] = []
+    for a in p:
+        if a not in group_of:
+            out.append(a)  # a unit dim stays where it is
+        elif a not in out:
+            out.extend(group_of[a])
     return tuple(out)
 
 

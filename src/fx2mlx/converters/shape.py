@@ -17,6 +17,7 @@ from ..layout import (
     identity,
     keep,
     rank_of,
+    regrouped,
     reshape_perm,
 )
 from .registry import register_op
@@ -45,8 +46,12 @@ def reshape_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
     of merged or split dims sits together in storage (a channels-last ``flatten(2)`` gives
     ``(N, HW, C)``: the channel axis stays whole), else it needs PyTorch's order."""
     src = op_args(node)["self"]
+    shapes = list(src.meta["val"].shape), list(node.meta["val"].shape)
     p = perms[src]
-    out = reshape_perm(list(src.meta["val"].shape), list(node.meta["val"].shape), p)
+    out = reshape_perm(*shapes, p)
+    if out is None:  # one transpose either way: to the regrouped layout keeps the rest in place
+        p = regrouped(*shapes, p) or identity(len(p))
+        out = reshape_perm(*shapes, p)
     if out is None:
         return ordered_layout(node, perms)
     return Decision({src: p}, out)
