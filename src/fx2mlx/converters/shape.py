@@ -49,11 +49,12 @@ def reshape_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
     shapes = list(src.meta["val"].shape), list(node.meta["val"].shape)
     p = perms[src]
     out = reshape_perm(*shapes, p)
-    if out is None:  # one transpose either way: to the regrouped layout keeps the rest in place
-        p = regrouped(*shapes, p) or identity(len(p))
-        out = reshape_perm(*shapes, p)
-    if out is None:
-        return ordered_layout(node, perms)
+    if out is None:  # one transpose either way; regrouped where an image stays channels-last
+        q = regrouped(*shapes, p)
+        out = reshape_perm(*shapes, q) if q is not None else None
+        if out is None or len(out) < 4 or out != channels_last(len(out)):
+            return ordered_layout(node, perms)
+        p = q
     return Decision({src: p}, out)
 
 
