@@ -201,11 +201,9 @@ def regrouped(src: list, dst: list, p: Perm) -> Perm | None:
 
 def unit_only(shape: object, src: Perm, dst: Perm) -> bool:
     """Whether going from layout ``src`` to ``dst`` moves only axes of static size 1 (a reshape:
-    no data moves)."""
+    no data moves, whatever the other sizes turn out to be)."""
     sizes = list(shape)  # type: ignore[call-overload]
-    if not all(isinstance(s, int) for s in sizes):
-        return False
-    return [a for a in src if sizes[a] != 1] == [a for a in dst if sizes[a] != 1]
+    return [a for a in src if not _unit(sizes[a])] == [a for a in dst if not _unit(sizes[a])]
 
 
 def _transpose_target(x: object, axes: tuple[int, ...]) -> object:  # pragma: no cover

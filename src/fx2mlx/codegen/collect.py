@@ -20,9 +20,14 @@ def relayout_stmt(node: fx.Node, order: int) -> Stmt:
     axes = node.args[1]
     comment = layout_note(node)
     shape = node.meta["val"].shape
-    if unit_only(shape, node.meta[LAYOUT_FROM], node.meta[LAYOUT]):  # only unit axes move
-        sizes = ", ".join(str(shape[d]) for d in node.meta[LAYOUT])
-        expr = Expr(f"{hole(node.args[0], ATOM)}.reshape({sizes})")
+    src, dst = node.meta[LAYOUT_FROM], node.meta[LAYOUT]
+    if unit_only(shape, src, dst):  # only unit axes move: a reshape
+        value = hole(node.args[0], ATOM)
+        sizes = [
+            str(shape[d]) if isinstance(shape[d], int) else f"{value}.shape[{src.index(d)}]"
+            for d in dst
+        ]
+        expr = Expr(f"{value}.reshape({', '.join(sizes)})")
     else:
         expr = Expr(f"{hole(node.args[0], ATOM)}.transpose({', '.join(map(str, axes))})")
     return op(node, expr, order, comment=comment, own_line=bool(comment))
