@@ -121,6 +121,19 @@ def test_channels_last_io_needs_no_transpose(case: str) -> None:
     assert conv.report.transposes == 0, conv.source
 
 
+def test_pooled_output_is_a_reshape_not_a_transpose() -> None:
+    """(N, 1, 1, C) stored channels-last is (N, C, 1, 1) in PyTorch's order already: only unit
+    axes move, so the output needs a reshape (the batch stays symbolic), not a transpose."""
+
+    def fn(m: Probe, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = m.c1(x)
+        return y, y.mean((2, 3), keepdim=True)
+
+    conv = assert_converts(Probe(fn), torch.randn(2, 4, 8, 8))
+    assert conv.report.transposes == 2, conv.source  # the input's and the image output's
+    assert re.search(r"\.reshape\(\w+\.shape\[0\], 4, 1, 1\)", conv.source), conv.source
+
+
 NHWC, NCHW = (0, 2, 3, 1), (0, 1, 2, 3)
 
 
