@@ -206,6 +206,33 @@ def unit_only(shape: object, src: Perm, dst: Perm) -> bool:
     return [a for a in src if not _unit(sizes[a])] == [a for a in dst if not _unit(sizes[a])]
 
 
+def ordered_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
+    """A reshape to PyTorch's layout: any input layout that orders non-unit axes alike."""
+    src = first_input(node)
+    p = perms[src]
+    shape = src.meta["val"].shape
+    if [a for a in p if not _unit(shape[a])] != sorted(a for a in p if not _unit(shape[a])):
+        p = identity(len(p))
+    return Decision({src: p}, identity(rank_of(node) or 0))
+
+
+def reshape_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
+    """A reshape reads elements in storage order: it keeps the input's layout where each group
+    of merged or split dims sits together in storage (a channels-last ``flatten(2)`` gives
+    ``(N, HW, C)``: the channel axis stays whole), else it needs PyTorch's order."""
+    src = first_input(node)
+    shapes = list(src.meta["val"].shape), list(node.meta["val"].shape)
+    p = perms[src]
+    out = reshape_perm(*shapes, p)
+    if out is None:  # one transpose either way; regrouped where an image stays channels-last
+        q = regrouped(*shapes, p)
+        out = reshape_perm(*shapes, q) if q is not None else None
+        if out is None or len(out) < 4 or out != channels_last(len(out)):
+            return ordered_layout(node, perms)
+        p = q
+    return Decision({src: p}, out)
+
+
 def _transpose_target(x: object, axes: tuple[int, ...]) -> object:  # pragma: no cover
     """Graph target for an inserted transpose; never called, only emitted."""
     raise RuntimeError("layout transposes are emitted, not executed")

@@ -16,9 +16,9 @@ from ..layout import (
     channels_last,
     identity,
     keep,
+    ordered_layout,
     rank_of,
-    regrouped,
-    reshape_perm,
+    reshape_layout,
 )
 from .registry import register_op
 
@@ -27,35 +27,6 @@ aten = torch.ops.aten
 
 def _static_unit(size: object) -> bool:
     return isinstance(size, int) and size == 1
-
-
-def ordered_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
-    """A reshape to PyTorch's layout: any input layout that orders non-unit axes alike."""
-    src = op_args(node)["self"]
-    p = perms[src]
-    shape = src.meta["val"].shape
-    moving = [a for a in p if not _static_unit(shape[a])]
-    if moving != sorted(moving):
-        p = identity(len(p))
-    out = rank_of(node) or 0
-    return Decision({src: p}, identity(out))
-
-
-def reshape_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
-    """A reshape reads elements in storage order: it keeps the input's layout where each group
-    of merged or split dims sits together in storage (a channels-last ``flatten(2)`` gives
-    ``(N, HW, C)``: the channel axis stays whole), else it needs PyTorch's order."""
-    src = op_args(node)["self"]
-    shapes = list(src.meta["val"].shape), list(node.meta["val"].shape)
-    p = perms[src]
-    out = reshape_perm(*shapes, p)
-    if out is None:  # one transpose either way; regrouped where an image stays channels-last
-        q = regrouped(*shapes, p)
-        out = reshape_perm(*shapes, q) if q is not None else None
-        if out is None or len(out) < 4 or out != channels_last(len(out)):
-            return ordered_layout(node, perms)
-        p = q
-    return Decision({src: p}, out)
 
 
 def _stored_sizes(ctx: EmitCtx, sizes: list[str]) -> str:
@@ -191,19 +162,14 @@ def expand(node: fx.Node, ctx: EmitCtx) -> Expr:
     src = ctx.arg("self")
     sizes = list(ctx.arg("size"))
     offset = len(sizes) - ctx.rank(src)
-    texts = [
-        f"{ctx.x(src, ATOM)}.shape[{i - offset}]" if isinstance(s, int) and s == -1 else ctx.x(s)
-        for i, s in enumerate(sizes)
+    texts = [  # in stored order (a kept rank keeps the input's layout); -1 keeps a size
+        (
+            f"{ctx.x(src, ATOM)}.shape[{ctx.axis(src, d - offset)}]"
+            if isinstance(sizes[d], int) and sizes[d] == -1
+            else ctx.x(sizes[d])
+        )
+        for d in ctx.perm()
     ]
-    if offset == 0:  # stored order (the rank is kept, so is the input's layout)
-        texts = [
-            (
-                f"{ctx.x(src, ATOM)}.shape[{k}]"
-                if isinstance(sizes[d], int) and sizes[d] == -1
-                else ctx.x(sizes[d])
-            )
-            for k, d in enumerate(ctx.perm())
-        ]
     return call(
         "mx.broadcast_to", ctx.a("self"), f"({', '.join(texts)}{',' if len(texts) == 1 else ''})"
     )
