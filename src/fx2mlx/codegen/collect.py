@@ -7,8 +7,8 @@ from torch import fx
 from ..converters.registry import OPS
 from ..emit_ctx import EmitCtx, dtype_expr
 from ..expr import ATOM, Expr, call, hole, ref
-from ..layout import relayout
-from ..meta import BAKED, COMMENT, LAYER
+from ..layout import relayout, unit_only
+from ..meta import BAKED, COMMENT, LAYER, LAYOUT, LAYOUT_FROM
 from .attrs import attr_text, relative
 from .hints import source_hint, source_location
 from .layout_notes import layout_note
@@ -19,7 +19,17 @@ from .statements import Kind, Stmt, alias, op
 def relayout_stmt(node: fx.Node, order: int) -> Stmt:
     axes = node.args[1]
     comment = layout_note(node)
-    expr = Expr(f"{hole(node.args[0], ATOM)}.transpose({', '.join(map(str, axes))})")
+    shape = node.meta["val"].shape
+    src, dst = node.meta[LAYOUT_FROM], node.meta[LAYOUT]
+    if unit_only(shape, src, dst):  # only unit axes move: a reshape
+        value = hole(node.args[0], ATOM)
+        sizes = [
+            str(shape[d]) if isinstance(shape[d], int) else f"{value}.shape[{src.index(d)}]"
+            for d in dst
+        ]
+        expr = Expr(f"{value}.reshape({', '.join(sizes)})")
+    else:
+        expr = Expr(f"{hole(node.args[0], ATOM)}.transpose({', '.join(map(str, axes))})")
     return op(node, expr, order, comment=comment, own_line=bool(comment))
 
 

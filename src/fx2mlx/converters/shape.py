@@ -16,7 +16,9 @@ from ..layout import (
     channels_last,
     identity,
     keep,
+    ordered_layout,
     rank_of,
+    reshape_layout,
 )
 from .registry import register_op
 
@@ -27,16 +29,9 @@ def _static_unit(size: object) -> bool:
     return isinstance(size, int) and size == 1
 
 
-def reshape_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
-    """A reshape reads elements in order: fine on any layout that orders non-unit axes alike."""
-    src = op_args(node)["self"]
-    p = perms[src]
-    shape = src.meta["val"].shape
-    moving = [a for a in p if not _static_unit(shape[a])]
-    if moving != sorted(moving):
-        p = identity(len(p))
-    out = rank_of(node) or 0
-    return Decision({src: p}, identity(out))
+def _stored_sizes(ctx: EmitCtx, sizes: list[str]) -> str:
+    """PyTorch-ordered output sizes, in the order the output is stored."""
+    return ", ".join(sizes[d] for d in ctx.perm()) if sizes else "()"
 
 
 @register_op(
@@ -45,7 +40,7 @@ def reshape_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
 def reshape(node: fx.Node, ctx: EmitCtx) -> Expr:
     sizes = ctx.arg("shape") if node.target is aten.reshape.default else ctx.arg("size")
     # to 0-d: MLX's reshape() with no sizes crashes the process; it takes an empty tuple
-    shape = ", ".join(ctx.x(s) for s in sizes) if sizes else "()"
+    shape = _stored_sizes(ctx, [ctx.x(s) for s in sizes])
     return Expr(f"{ctx.a('self', ATOM)}.reshape({shape})")
 
 
@@ -58,22 +53,22 @@ def flatten(node: fx.Node, ctx: EmitCtx) -> Expr:
     src = ctx.arg("self")
     r = ctx.rank(src)
     start, end = ctx.arg("start_dim") % max(r, 1), ctx.arg("end_dim") % max(r, 1)
-    if ctx.perm(src) == identity(r):
+    if ctx.perm(src) == identity(r) and ctx.perm() == identity(ctx.rank()):
         args = [str(start)] + ([str(end)] if end != r - 1 else [])
         return Expr(f"{ctx.x(src, ATOM)}.flatten({', '.join(args)})")
     sizes = [_dim_expr(ctx, src, d) for d in range(start)] + ["-1"]
     sizes += [_dim_expr(ctx, src, d) for d in range(end + 1, r)]
-    return Expr(f"{ctx.x(src, ATOM)}.reshape({', '.join(sizes)})")
+    return Expr(f"{ctx.x(src, ATOM)}.reshape({_stored_sizes(ctx, sizes)})")
 
 
-@register_op(aten.unflatten.int)
+@register_op(aten.unflatten.int, layout=reshape_layout)
 def unflatten(node: fx.Node, ctx: EmitCtx) -> Expr:
     src, sizes = ctx.arg("self"), list(ctx.arg("sizes"))
     r = ctx.rank(src)
     dim = ctx.arg("dim") % r
     new = [_dim_expr(ctx, src, d) for d in range(dim)] + [ctx.x(s) for s in sizes]
     new += [_dim_expr(ctx, src, d) for d in range(dim + 1, r)]
-    return Expr(f"{ctx.x(src, ATOM)}.reshape({', '.join(new)})")
+    return Expr(f"{ctx.x(src, ATOM)}.reshape({_stored_sizes(ctx, new)})")
 
 
 def permute_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
@@ -154,14 +149,26 @@ def squeeze(node: fx.Node, ctx: EmitCtx) -> Expr:
     return call("mx.squeeze", ctx.a("self"), axis=axis)
 
 
-@register_op(aten.expand.default)
+def expand_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
+    """Expanding without new leading dims broadcasts axis for axis: any layout works."""
+    src = op_args(node)["self"]
+    if rank_of(src) == rank_of(node):
+        return keep(node, perms)
+    return canonical(node, perms)
+
+
+@register_op(aten.expand.default, layout=expand_layout)
 def expand(node: fx.Node, ctx: EmitCtx) -> Expr:
     src = ctx.arg("self")
     sizes = list(ctx.arg("size"))
     offset = len(sizes) - ctx.rank(src)
-    texts = [
-        f"{ctx.x(src, ATOM)}.shape[{i - offset}]" if isinstance(s, int) and s == -1 else ctx.x(s)
-        for i, s in enumerate(sizes)
+    texts = [  # in stored order (a kept rank keeps the input's layout); -1 keeps a size
+        (
+            f"{ctx.x(src, ATOM)}.shape[{ctx.axis(src, d - offset)}]"
+            if isinstance(sizes[d], int) and sizes[d] == -1
+            else ctx.x(sizes[d])
+        )
+        for d in ctx.perm()
     ]
     return call(
         "mx.broadcast_to", ctx.a("self"), f"({', '.join(texts)}{',' if len(texts) == 1 else ''})"
@@ -180,7 +187,7 @@ def _shape_text(ctx: EmitCtx, node: fx.Node) -> str:
 def shape_as_layout(node: fx.Node, perms: dict[fx.Node, Perm]) -> Decision:
     """Only the shape of ``other`` is read: it stays in whatever layout it has."""
     if node.target is not aten.expand_as.default:
-        return reshape_layout(node, perms)
+        return ordered_layout(node, perms)
     src, other = op_args(node)["self"], op_args(node)["other"]
     if rank_of(src) == rank_of(other):  # broadcast in other's layout, axis for axis
         return Decision({src: perms[other]}, perms[other])

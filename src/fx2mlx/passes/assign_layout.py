@@ -21,8 +21,10 @@ from ..layout import (
     identity,
     rank_of,
     relayout,
+    unit_only,
 )
 from ..meta import LAYER, LAYOUT, LAYOUT_FROM, SCOPE
+from .layout_cost import choose, demand
 
 
 def _axes(src: Perm, dst: Perm) -> tuple[int, ...]:
@@ -59,34 +61,50 @@ def _rule_for(node: fx.Node) -> LayoutRule:
 
 
 def assign_layout(captured: Captured, channels_last_io: bool = False) -> int:
-    """Annotate ``meta[LAYOUT]`` on every node; returns the number of transposes inserted."""
+    """Annotate ``meta[LAYOUT]`` on every node; returns the number of transposes inserted
+    (relayouts that move only unit axes are reshapes, not counted)."""
     graph = captured.graph
     perms: dict[fx.Node, Perm] = {}
+    avail: dict[fx.Node, set[Perm]] = {}
     cache: dict[tuple[fx.Node, Perm], fx.Node] = {}
+    want = demand(list(graph.nodes), _rule_for, lambda r: _boundary(r, channels_last_io))
     inserted = 0
     for node in list(graph.nodes):
         if node.op in ("placeholder", "get_attr"):
             r = rank_of(node)
-            io_cl = channels_last_io and node.op == "placeholder" and r in (3, 4, 5)
-            perms[node] = (channels_last(r) if io_cl else identity(r)) if r is not None else None
+            io_cl = channels_last_io and node.op == "placeholder"
+            perms[node] = (_boundary(r, io_cl)) if r is not None else None
             node.meta[LAYOUT] = perms[node]
+            avail[node] = {perms[node]}
             continue
         if node.op == "output":
             inserted += _fix_outputs(graph, node, perms, channels_last_io)
             continue
-        decision = _rule_for(node)(node, perms)
-        for arg, want in decision.inputs.items():
+        decision = choose(node, _rule_for(node), perms, avail, want.get(node))
+        for arg, need in decision.inputs.items():
             have = perms.get(arg)
-            if have is not None and have != want:
-                new = cache.get((arg, want))
+            if have is not None and have != need:
+                new = cache.get((arg, need))
                 if new is None:
-                    new = _insert_transpose(graph, arg, node, have, want, perms)
-                    cache[(arg, want)] = new
-                    inserted += 1
+                    new = _insert_transpose(graph, arg, node, have, need, perms)
+                    cache[(arg, need)] = new
+                    avail.setdefault(arg, set()).add(need)
+                    inserted += not is_free(new)
                 node.replace_input_with(arg, new)
         perms[node] = decision.out
         node.meta[LAYOUT] = decision.out
+        avail[node] = {decision.out}
     return inserted
+
+
+def _boundary(r: int | None, cl_io: bool) -> Perm:
+    """The layout at the model's edges: PyTorch's, or channels-last where the caller asked."""
+    return channels_last(r) if cl_io and r in (3, 4, 5) else identity(r or 0)
+
+
+def is_free(node: fx.Node) -> bool:
+    """A relayout that moves only axes of static size 1: no data moves (emitted as a reshape)."""
+    return unit_only(node.meta["val"].shape, node.meta[LAYOUT_FROM], node.meta[LAYOUT])
 
 
 def _fix_outputs(graph: fx.Graph, node: fx.Node, perms: dict[fx.Node, Perm], cl_io: bool) -> int:
@@ -95,9 +113,9 @@ def _fix_outputs(graph: fx.Graph, node: fx.Node, perms: dict[fx.Node, Perm], cl_
         have, r = perms.get(arg), rank_of(arg)
         if have is None or r is None:
             continue
-        want = channels_last(r) if cl_io and r in (3, 4, 5) else identity(r)
+        want = _boundary(r, cl_io)
         if have != want:
             new = _insert_transpose(graph, arg, node, have, want, perms)
             node.replace_input_with(arg, new)
-            inserted += 1
+            inserted += not is_free(new)
     return inserted
