@@ -44,16 +44,21 @@ FINDINGS: list[str] = [
     "ViT and BERT (0.72x and 0.54x, generated/torch) and slower on the ResNets and Whisper "
     "(1.11-1.19x); at batch 32 torch leads on every model: 1.5x on the ResNets (cuDNN "
     "convolutions), 1.1-1.2x on ViT and Whisper, 1.01x on BERT.",
-    "**CPU** (both CPU tables are from 2026-11-26, before the merge, unless their dates say "
-    "otherwise): the machine's 2 cores were shared with other jobs (load average ~12), so CPU "
-    "ratios carry tens of percent of noise (the same variant pair moved by 20-30% between "
-    "two OpenBLAS runs); neither CPU configuration showed a consistent generated/hand "
-    "difference beyond it. With the bundled reference BLAS every MLX variant is 10-45x "
-    "slower than torch (MKL); with OpenBLAS (one thread each) 1.0-2x. `mx.compile` slowed "
-    "the conv nets on CPU for both sides (ResNet-18 at batch 4 with OpenBLAS: 146-154 ms "
-    "compiled vs 96-100 ms plain).",
-    "**Conversion** (CPU reference run): ResNet-50 converts in ~2x `torch.export`'s own time "
-    "(met); capture is most of it (export plus a second, all-dynamic export that finds which "
-    "sizes came from inputs). Peak memory stays under 1.6x the weights except the 3.7 MB "
-    "LSTM, where a fixed ~17 MB (tracing state) dominates.",
+    "**CPU** (both tables rerun on the merged code at 00:26-00:34 UTC, after a test suite that "
+    "shared the 2 cores had finished; the earlier runs of 2026-11-26 ran at load average ~12 "
+    "and swung by 20-30%): with OpenBLAS, generated/hand is 0.99-1.04 plain and 0.98-1.05 "
+    "compiled for every model and batch except the LSTM at batch 1 plain (1.07; compiled "
+    "0.97); with the reference BLAS 0.96-1.05 plain and 0.95-1.04 compiled. The earlier "
+    "0.72-1.35 OpenBLAS swings were noise. MLX vs torch (one thread each): with OpenBLAS "
+    "1.04-1.05x on the ResNets at batch 1, 1.2-1.6x at batch 4, 1.2x BERT, 1.8-2.0x ViT and "
+    "Whisper, 6-7x the LSTM; with the bundled "
+    "reference BLAS 12-48x. `mx.compile` slows the conv nets on CPU for both sides "
+    "(OpenBLAS, batch 4: ResNet-18 67 vs 47 ms, ResNet-50 171-178 vs 106 ms, compiled vs "
+    "plain).",
+    "**Conversion** (CPU reference run, merged code, quiet machine): ResNet-50 converts in "
+    "2.58x `torch.export`'s own time (1.03 vs 0.40 s; met, <= 3x); capture is most of it "
+    "(0.71 s: export plus a second, all-dynamic export that finds which sizes came from "
+    "inputs). Peak RSS above the built model is now 0.05-0.80x the weights (1.04-1.53x in "
+    "the pre-merge run) except the 3.7 MB LSTM, where a fixed ~15 MB (tracing state) "
+    "dominates (3.99x, missed).",
 ]
