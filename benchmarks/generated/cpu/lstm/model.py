@@ -6,6 +6,7 @@ Regenerate with:
     fx2mlx.convert(LSTMNet(), example_inputs)
 """
 
+import json
 from pathlib import Path
 
 import mlx.core as mx
@@ -143,9 +144,30 @@ class LSTMNet(nn.Module):
         return weights  # PyTorch's names and layouts are this model's already
 
 
-def load(path: str | Path | None = None) -> LSTMNet:
-    """Build the model and load its weights (MLX layout, strict) from ``model.safetensors``."""
+def load(path: str | Path | None = None, compile: bool = False) -> LSTMNet:
+    """Build the model and load its weights (MLX layout, strict).
+
+    Args:
+        path: a ``.safetensors`` file, or a folder holding ``model.safetensors`` or the shards
+            ``model.safetensors.index.json`` lists; by default the folder of this file.
+        compile: return the model with its ``__call__`` compiled by ``mx.compile`` (the
+            module's state as inputs and outputs; traced again for each new input shape).
+    """
     model = LSTMNet()
-    model.load_weights(str(path or Path(__file__).with_name("model.safetensors")), strict=True)
+    model.load_weights(_weights(Path(path or Path(__file__).parent)), strict=True)
     model.eval()
+    if compile:
+        # model(x) looks __call__ up on the class: a subclass holds the compiled function
+        call = mx.compile(model.__call__, inputs=model.state, outputs=model.state)
+        compiled = {"__call__": lambda self, *args: call(*args)}
+        model.__class__ = type("CompiledLSTMNet", (LSTMNet,), compiled)
     return model
+
+
+def _weights(path: Path) -> str | list[tuple[str, mx.array]]:
+    """A weights file, or every array of the shards a folder's index lists."""
+    index = path / "model.safetensors.index.json"
+    if not index.is_file():
+        return str(path / "model.safetensors" if path.is_dir() else path)
+    shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+    return [item for shard in shards for item in mx.load(str(path / shard)).items()]

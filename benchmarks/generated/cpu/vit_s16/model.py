@@ -6,6 +6,7 @@ Regenerate with:
     fx2mlx.convert(ViTForImageClassification(), example_inputs)
 """
 
+import json
 from pathlib import Path
 
 import mlx.core as mx
@@ -20,9 +21,8 @@ class ViTPatchEmbeddings(nn.Module):
         self.projection = nn.Conv2d(3, 384, kernel_size=16, stride=16)
 
     def __call__(self, pixel_values: mx.array) -> mx.array:
-        # flatten in PyTorch's (C, H, W) order
-        pixel_values = self.projection(pixel_values).transpose(0, 3, 1, 2)
-        return pixel_values.flatten(2)
+        pixel_values = self.projection(pixel_values)
+        return pixel_values.reshape(pixel_values.shape[0], -1, pixel_values.shape[3])
 
 
 class ViTAttention(nn.Module):
@@ -76,9 +76,8 @@ class ViTEmbeddings(nn.Module):
             self.cls_token,
             (pixel_values.shape[0], self.cls_token.shape[1], self.cls_token.shape[2]),
         )
-        # the transpose of forward, applied where the axis order matters
-        embeddings = self.patch_embeddings(pixel_values).transpose(0, 2, 1)
-        return mx.concatenate([cls_tokens, embeddings], axis=1) + self.position_embeddings
+        embeddings = mx.concatenate([cls_tokens, self.patch_embeddings(pixel_values)], axis=1)
+        return embeddings + self.position_embeddings
 
 
 class ViTLayer(nn.Module):
@@ -132,6 +131,18 @@ class ViTForImageClassification(nn.Module):
         self.classifier = nn.Linear(384, 1000)
 
     def __call__(self, pixel_values: mx.array) -> dict[str, mx.array]:
+        if pixel_values.shape[1] != 3:
+            raise ValueError(
+                f"pixel_values.shape[1] is {pixel_values.shape[1]}: model.py takes 3 only"
+            )
+        if pixel_values.shape[2] != 112:
+            raise ValueError(
+                f"pixel_values.shape[2] is {pixel_values.shape[2]}: model.py takes 112 only"
+            )
+        if pixel_values.shape[3] != 112:
+            raise ValueError(
+                f"pixel_values.shape[3] is {pixel_values.shape[3]}: model.py takes 112 only"
+            )
         # NCHW -> NHWC: MLX's nn.Conv2d is channels-last
         pixel_values = pixel_values.transpose(0, 2, 3, 1)
         return {"logits": self.classifier(self.vit(pixel_values)[:, 0])}
@@ -149,9 +160,32 @@ class ViTForImageClassification(nn.Module):
         return sanitized
 
 
-def load(path: str | Path | None = None) -> ViTForImageClassification:
-    """Build the model and load its weights (MLX layout, strict) from ``model.safetensors``."""
+def load(path: str | Path | None = None, compile: bool = False) -> ViTForImageClassification:
+    """Build the model and load its weights (MLX layout, strict).
+
+    Args:
+        path: a ``.safetensors`` file, or a folder holding ``model.safetensors`` or the shards
+            ``model.safetensors.index.json`` lists; by default the folder of this file.
+        compile: return the model with its ``__call__`` compiled by ``mx.compile`` (the
+            module's state as inputs and outputs; traced again for each new input shape).
+    """
     model = ViTForImageClassification()
-    model.load_weights(str(path or Path(__file__).with_name("model.safetensors")), strict=True)
+    model.load_weights(_weights(Path(path or Path(__file__).parent)), strict=True)
     model.eval()
+    if compile:
+        # model(x) looks __call__ up on the class: a subclass holds the compiled function
+        call = mx.compile(model.__call__, inputs=model.state, outputs=model.state)
+        compiled = {"__call__": lambda self, *args: call(*args)}
+        model.__class__ = type(
+            "CompiledViTForImageClassification", (ViTForImageClassification,), compiled
+        )
     return model
+
+
+def _weights(path: Path) -> str | list[tuple[str, mx.array]]:
+    """A weights file, or every array of the shards a folder's index lists."""
+    index = path / "model.safetensors.index.json"
+    if not index.is_file():
+        return str(path / "model.safetensors" if path.is_dir() else path)
+    shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+    return [item for shard in shards for item in mx.load(str(path / shard)).items()]

@@ -6,45 +6,11 @@ Regenerate with:
     fx2mlx.convert(AudioEncoder(), example_inputs)
 """
 
+import json
 from pathlib import Path
 
 import mlx.core as mx
 import mlx.nn as nn
-
-
-class LayerNorm(nn.Module):
-    """Generated from whisper.model.LayerNorm."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.weight = mx.zeros((384,))
-        self.bias = mx.zeros((384,))
-
-    def __call__(self, x: mx.array) -> mx.array:
-        return mx.fast.layer_norm(x, self.weight, self.bias, 1e-05)
-
-
-class Linear(nn.Module):
-    """Generated from whisper.model.Linear."""
-
-    def __init__(self, dims: int = 384, dims2: int = 384) -> None:
-        super().__init__()
-        self.weight = mx.zeros((dims, dims2))
-        self.bias = mx.zeros((dims,))
-
-    def __call__(self, x: mx.array) -> mx.array:
-        return mx.addmm(self.bias, x, self.weight.T)
-
-
-class Linear2(nn.Module):
-    """Generated from whisper.model.Linear."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.weight = mx.zeros((384, 384))
-
-    def __call__(self, x: mx.array) -> mx.array:
-        return x @ self.weight.T
 
 
 class MultiHeadAttention(nn.Module):
@@ -52,10 +18,10 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.query = Linear()
-        self.key = Linear2()
-        self.value = Linear()
-        self.out = Linear()
+        self.query = nn.Linear(384, 384)
+        self.key = nn.Linear(384, 384, bias=False)
+        self.value = nn.Linear(384, 384)
+        self.out = nn.Linear(384, 384)
 
     def __call__(self, x: mx.array) -> mx.array:
         B = x.shape[0]
@@ -75,9 +41,9 @@ class ResidualAttentionBlock(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.attn = MultiHeadAttention()
-        self.attn_ln = LayerNorm()
-        self.mlp = [Linear(dims=1536), nn.GELU(), Linear(dims2=1536)]
-        self.mlp_ln = LayerNorm()
+        self.attn_ln = nn.LayerNorm(384)
+        self.mlp = [nn.Linear(384, 1536), nn.GELU(), nn.Linear(1536, 384)]
+        self.mlp_ln = nn.LayerNorm(384)
 
     def __call__(self, x: mx.array) -> mx.array:
         x = x + self.attn(self.attn_ln(x))
@@ -99,9 +65,11 @@ class AudioEncoder(nn.Module):
             ResidualAttentionBlock(),
             ResidualAttentionBlock(),
         ]
-        self.ln_post = LayerNorm()
+        self.ln_post = nn.LayerNorm(384)
 
     def __call__(self, x: mx.array) -> mx.array:
+        if x.shape[1] != 80:
+            raise ValueError(f"x.shape[1] is {x.shape[1]}: model.py takes 80 only")
         if x.shape[2] != 3000:
             raise ValueError(f"x.shape[2] is {x.shape[2]}: model.py takes 3000 only")
         y = x.transpose(0, 2, 1)  # NCL -> NLC: MLX's nn.Conv1d is channels-last
@@ -124,9 +92,30 @@ class AudioEncoder(nn.Module):
         return sanitized
 
 
-def load(path: str | Path | None = None) -> AudioEncoder:
-    """Build the model and load its weights (MLX layout, strict) from ``model.safetensors``."""
+def load(path: str | Path | None = None, compile: bool = False) -> AudioEncoder:
+    """Build the model and load its weights (MLX layout, strict).
+
+    Args:
+        path: a ``.safetensors`` file, or a folder holding ``model.safetensors`` or the shards
+            ``model.safetensors.index.json`` lists; by default the folder of this file.
+        compile: return the model with its ``__call__`` compiled by ``mx.compile`` (the
+            module's state as inputs and outputs; traced again for each new input shape).
+    """
     model = AudioEncoder()
-    model.load_weights(str(path or Path(__file__).with_name("model.safetensors")), strict=True)
+    model.load_weights(_weights(Path(path or Path(__file__).parent)), strict=True)
     model.eval()
+    if compile:
+        # model(x) looks __call__ up on the class: a subclass holds the compiled function
+        call = mx.compile(model.__call__, inputs=model.state, outputs=model.state)
+        compiled = {"__call__": lambda self, *args: call(*args)}
+        model.__class__ = type("CompiledAudioEncoder", (AudioEncoder,), compiled)
     return model
+
+
+def _weights(path: Path) -> str | list[tuple[str, mx.array]]:
+    """A weights file, or every array of the shards a folder's index lists."""
+    index = path / "model.safetensors.index.json"
+    if not index.is_file():
+        return str(path / "model.safetensors" if path.is_dir() else path)
+    shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+    return [item for shard in shards for item in mx.load(str(path / shard)).items()]
