@@ -20,6 +20,8 @@ community's hand-written model of the same architecture loaded with the same wei
 also under `mx.compile`. Errors are the max absolute difference from PyTorch's output on the
 timed inputs. On CPU only ratios within one run count (the machine is shared); absolute times
 count from the GPU. Compare numbers only within one configuration.
+The memory of converting a 1B-parameter model is in `docs/big-models.md`
+(`scripts/big_model_memory.py`).
 """
 
 
