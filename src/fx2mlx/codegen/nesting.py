@@ -23,7 +23,7 @@ def decide_nesting(stmts: list[Stmt], leaves: dict[str, Expr]) -> Nested:
     """The values that nest into their reader. ``leaves``: texts of the values that are
     given (parameters, attributes, sizes)."""
     count = counts(stmts)
-    forced = {s.args[0].value() for s in stmts if s.kind in (Kind.LOOP, Kind.GUARD)}
+    forced = {s.args[0].value() for s in stmts if s.kind is Kind.GUARD}
     plan = _Plan(leaves, stmts, count)
     for s in stmts:
         if s.kind not in (Kind.OP, Kind.CALL) or len(s.outs) != 1 or s.own_line:
