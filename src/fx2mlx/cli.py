@@ -23,7 +23,7 @@ from .command import invocation, regenerate_command
 from .demo import run_demo
 from .errors import Fx2MlxError, InternalError, internal_message
 from .output import check_target
-from .progress import SILENT, ConsoleProgress
+from .progress import SILENT, ConsoleProgress, Progress
 from .report import baked_lines
 from .shards import INDEX, SHARD_BYTES, plan
 from .target import make_inputs, parse_dtype, parse_shape, resolve_target
@@ -42,6 +42,30 @@ def _bound(args: argparse.Namespace, model: Any) -> Any:
     if not args.bind and args.reset is None:
         return model
     return bind(model, reset=args.reset, **parse_binds(args.bind))
+
+
+def _model_and_inputs(args: argparse.Namespace, progress: Progress) -> tuple[Any, tuple]:
+    """The target's model (``--bind``/``--reset`` applied) and its example inputs."""
+    with progress.stage("load model"):
+        model, factory_inputs = resolve_target(args.target)
+    model = _bound(args, model)
+    return model, _inputs(args, model, factory_inputs)
+
+
+def _convert(
+    args: argparse.Namespace, model: Any, inputs: tuple, progress: Progress, **options: Any
+) -> Conversion:
+    """``convert`` with the capture options ``convert`` and ``debug`` share."""
+    return convert(
+        model,
+        inputs,
+        frontend=args.frontend,
+        dynamic=parse_cli(args.dynamic) if args.dynamic else None,
+        channels_last_io=args.channels_last_io,
+        command=regenerate_command(args.target, vars(args)),
+        progress=progress,
+        **options,
+    )
 
 
 def _inputs(args: argparse.Namespace, model: object, factory_inputs: tuple | None) -> tuple:
@@ -90,19 +114,13 @@ def cmd_convert(args: argparse.Namespace, argv: list[str]) -> int:
     if not args.check:
         check_target(out, args.force)
     progress = SILENT if args.quiet else ConsoleProgress(sys.stderr)
-    with progress.stage("load model"):
-        model, factory_inputs = resolve_target(args.target)
-    model = _bound(args, model)
-    inputs = _inputs(args, model, factory_inputs)
+    model, inputs = _model_and_inputs(args, progress)
     with _no_warnings():
-        conversion = convert(
+        conversion = _convert(
+            args,
             model,
             inputs,
-            frontend=args.frontend,
-            dynamic=parse_cli(args.dynamic) if args.dynamic else None,
-            channels_last_io=args.channels_last_io,
-            command=regenerate_command(args.target, vars(args)),
-            progress=progress,
+            progress,
             dtype=args.dtype,
             quantize=args.quantize,
             group_size=args.group_size,
@@ -196,10 +214,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     """Print the analysis (text, or JSON with ``--json``); exit 0 if the model converts."""
     _check_input_options(args)
     progress = SILENT if args.quiet or args.json else ConsoleProgress(sys.stderr)
-    with progress.stage("load model"):
-        model, factory_inputs = resolve_target(args.target)
-    model = _bound(args, model)
-    inputs = _inputs(args, model, factory_inputs)
+    model, inputs = _model_and_inputs(args, progress)
     with _no_warnings():
         command = regenerate_command(args.target, vars(args))  # model.py's lines as convert's
         analysis = analyze(
@@ -218,20 +233,9 @@ def cmd_debug(args: argparse.Namespace) -> int:
     """Convert, then compare module by module; exit 1 if the conversion diverges."""
     _check_input_options(args)
     progress = SILENT if args.quiet or args.json else ConsoleProgress(sys.stderr)
-    with progress.stage("load model"):
-        model, factory_inputs = resolve_target(args.target)
-    model = _bound(args, model)
-    inputs = _inputs(args, model, factory_inputs)
+    model, inputs = _model_and_inputs(args, progress)
     with _no_warnings():
-        conversion = convert(
-            model,
-            inputs,
-            frontend=args.frontend,
-            dynamic=parse_cli(args.dynamic) if args.dynamic else None,
-            channels_last_io=args.channels_last_io,
-            command=regenerate_command(args.target, vars(args)),
-            progress=progress,
-        )
+        conversion = _convert(args, model, inputs, progress)
         with progress.stage("debug"):
             result = conversion.debug(rtol=args.rtol, atol=args.atol)
     print(json.dumps(result.to_json(), indent=2) if args.json else result.render())
