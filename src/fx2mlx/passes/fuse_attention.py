@@ -15,7 +15,7 @@ from torch import fx
 
 from ..capture import Captured
 from ..meta import UNGUARDED
-from .fusion_proof import region, replace, same_function
+from .fusion_proof import region, replace, rewrite_each, same_function
 
 aten = torch.ops.aten
 SDPA = aten.scaled_dot_product_attention.default
@@ -26,11 +26,7 @@ _SWAPS = {aten.transpose.int}
 
 def fuse_attention(captured: Captured) -> int:
     """Rewrite each written-out attention that provably equals sdpa; returns how many."""
-    done = 0
-    for node in list(captured.graph.nodes):
-        if node.op == "call_function" and node.target in _MATMULS and _fuse(captured, node):
-            done += 1
-    return done
+    return rewrite_each(captured, _MATMULS, _fuse)
 
 
 def _fuse(captured: Captured, out: fx.Node) -> bool:

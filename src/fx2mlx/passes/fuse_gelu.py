@@ -14,7 +14,7 @@ import torch
 from torch import fx
 
 from ..capture import Captured
-from .fusion_proof import region, replace, same_function
+from .fusion_proof import region, replace, rewrite_each, same_function
 
 aten = torch.ops.aten
 _ANCHORS = {aten.tanh.default: "tanh", aten.erf.default: "none"}
@@ -32,11 +32,7 @@ _REACH = 4  # element-wise ops between the anchor and the chain's end (GPT-2's h
 
 def fuse_gelu(captured: Captured) -> int:
     """Rewrite each written-out GELU that provably is one; returns how many."""
-    done = 0
-    for node in list(captured.graph.nodes):
-        if node.op == "call_function" and node.target in _ANCHORS and _fuse(captured, node):
-            done += 1
-    return done
+    return rewrite_each(captured, _ANCHORS, _fuse)
 
 
 def _fuse(captured: Captured, anchor: fx.Node) -> bool:

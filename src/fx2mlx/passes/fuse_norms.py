@@ -15,7 +15,7 @@ import torch
 from torch import fx
 
 from ..capture import Captured
-from .fusion_proof import region, replace, same_function
+from .fusion_proof import region, replace, rewrite_each, same_function
 
 aten = torch.ops.aten
 _ROOTS = {aten.rsqrt.default, aten.sqrt.default}
@@ -23,11 +23,7 @@ _ROOTS = {aten.rsqrt.default, aten.sqrt.default}
 
 def fuse_norms(captured: Captured) -> int:
     """Rewrite each written-out RMSNorm or LayerNorm that provably is one; returns how many."""
-    done = 0
-    for node in list(captured.graph.nodes):
-        if node.op == "call_function" and node.target in _ROOTS and _fuse(captured, node):
-            done += 1
-    return done
+    return rewrite_each(captured, _ROOTS, _fuse)
 
 
 def _fuse(captured: Captured, root: fx.Node) -> bool:

@@ -9,7 +9,7 @@ to within a few units of the original dtype's rounding, on every trial.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import torch
 from torch import fx
@@ -21,6 +21,15 @@ from .size_only import erase_unused
 _TRIALS = (0, 1)  # seeds: two independent draws of every input
 _SMALL = 3  # every size symbol's value in the cheap trial (odd, above 1 and 2)
 _ULPS = 8  # allowed difference, in units of the original dtype's epsilon times the scale
+
+
+def rewrite_each(
+    captured: Captured, anchors: Collection[object], fuse: Callable[[Captured, fx.Node], bool]
+) -> int:
+    """Try ``fuse`` at every call of an anchor op (``anchors``: a set of targets); how many
+    rewrites it made."""
+    nodes = [n for n in captured.graph.nodes if n.op == "call_function"]
+    return sum(1 for n in nodes if n.target in anchors and fuse(captured, n))
 
 
 def region(inputs: Sequence[fx.Node], output: fx.Node) -> list[fx.Node] | None:
