@@ -34,7 +34,7 @@ from .debug_ops import OpProbe, Unrun, canonical, torch_values
 from .debug_report import DebugResult, ModuleCheck, OpFinding
 from .layout import Perm
 from .meta import LAYER, LAYOUT
-from .pipeline import _ListRoot
+from .pipeline import ListRoot
 from .validate import compute_dtype
 
 
@@ -132,7 +132,7 @@ def debug_generated(
             result.modules[-1] = _root_check(ref, got, tol, result.modules[-1])
     if result.first is not None:
         _locate(result, captured, (generated, glob), source, root, (inputs, expected))
-    return _unwrapped(result) if isinstance(model, _ListRoot) else result
+    return _unwrapped(result) if isinstance(model, ListRoot) else result
 
 
 def _unwrapped(result: DebugResult) -> DebugResult:

@@ -38,7 +38,7 @@ from .report import BakedDim, Report
 from .weights import collect_weights
 
 
-class _ListRoot(torch.nn.Module):
+class ListRoot(torch.nn.Module):
     """Holds a top-level ``nn.Sequential`` as ``self.layers``: a generated class can't have
     attributes named ``0``, ``1``... (state keys gain a ``layers.`` prefix; sanitize adds it)."""
 
@@ -53,7 +53,7 @@ class _ListRoot(torch.nn.Module):
 def wrap_list_root(model: torch.nn.Module) -> tuple[torch.nn.Module, str]:
     if not isinstance(model, torch.nn.Sequential):
         return model, ""
-    cls = type(type(model).__name__, (_ListRoot,), {"__module__": type(model).__module__})
+    cls = type(type(model).__name__, (ListRoot,), {"__module__": type(model).__module__})
     return cls(model).eval(), "layers."
 
 
@@ -218,7 +218,7 @@ def quantized(
     report.quantized, report.float_layers = list(plan.quantized), dict(plan.kept)
     with progress.stage("quantize"):
         doc = replace(doc, quantized=tuple(plan.quantized), kept=len(plan.kept))
-        prefix = "layers." if isinstance(captured.model, _ListRoot) else ""
+        prefix = "layers." if isinstance(captured.model, ListRoot) else ""
         emitted = emit(captured, doc, prefix, report.baked_dims)
         return emitted, quantize_weights(weights, plan, bits, group), plan
 
