@@ -11,6 +11,7 @@ matmul a step (``mx.addmm``).
 from __future__ import annotations
 
 from .helpers_rnn_cells import CELL_SOURCES
+from .helpers_rnn_cuda import RNN_CUDA_SOURCES
 
 LSTM_STEP = '''
 def lstm_step(xw: mx.array, h: mx.array, c: mx.array, w_hh: mx.array) -> tuple[mx.array, mx.array]:
@@ -144,6 +145,8 @@ class LSTM(RNNBase):
         w_ih, w_hh, b_ih, b_hh = self.weights(sfx)
         xw = project(x, w_ih, None if b_ih is None else b_ih + b_hh)
         w_hr = self.get(f"weight_hr_{sfx}")
+        if lstm_kernel_applies(xw, w_hr):
+            return lstm_scan_cuda(xw, w_hh, *state, reverse)
         h, c = state
         outs = [None] * x.shape[0]
         for t in self.time_steps(x.shape[0], reverse):
@@ -249,7 +252,8 @@ RNN_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "project": (PROJECT, ()),
     **CELL_SOURCES,
     "RNNBase": (BASE, ()),
-    "LSTM": (LSTM_CLASS, ("RNNBase", "lstm_step", "project")),
+    **RNN_CUDA_SOURCES,
+    "LSTM": (LSTM_CLASS, ("RNNBase", "lstm_step", "project", "lstm_scan_cuda")),
     "GRU": (GRU_CLASS, ("RNNBase", "gru_step", "project")),
     "RNN": (RNN_CLASS, ("RNNBase", "rnn_step", "project")),
     "rnn_from_flat": (FROM_FLAT, ()),
