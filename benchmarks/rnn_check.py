@@ -1,4 +1,5 @@
-"""The generated LSTM's CUDA kernel (``lstm_scan_cuda``) against PyTorch, on the GPU machine.
+"""The generated LSTM's and GRU's CUDA kernels (``lstm_scan_cuda``, ``gru_scan_cuda``) against
+PyTorch, on the GPU machine.
 
 CI has no GPU, so the kernel path is checked here, in two steps:
 
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 # name: (input, hidden, layers, bidirectional, batch_first, with hx, input shape, proj_size)
-CASES: dict[str, tuple] = {
+SHAPES: dict[str, tuple] = {
     "plain": (16, 32, 1, False, True, False, (3, 20, 16), 0),
     "tiny_bidir_hx": (7, 5, 2, True, False, True, (13, 4, 7), 0),
     "three_layers": (33, 100, 3, True, True, True, (2, 9, 33), 0),
@@ -30,7 +31,11 @@ CASES: dict[str, tuple] = {
     "one_step": (16, 40, 2, True, False, True, (1, 5, 16), 0),
     "unbatched": (24, 48, 1, False, False, False, (11, 24), 0),
     "big_batch": (8, 64, 1, False, True, False, (130, 7, 8), 0),
-    "proj_size": (16, 32, 2, False, True, False, (3, 8, 16), 8),
+}
+CASES: dict[str, tuple] = {
+    **{f"lstm_{k}": ("LSTM", *v) for k, v in SHAPES.items()},
+    "lstm_proj_size": ("LSTM", 16, 32, 2, False, True, False, (3, 8, 16), 8),
+    **{f"gru_{k}": ("GRU", *v) for k, v in SHAPES.items() if k != "wide"},
 }
 
 
@@ -42,23 +47,28 @@ def prepare(out: Path) -> None:
     class Net(torch.nn.Module):
         """The layer with its states as separate inputs (example inputs are tensors)."""
 
-        def __init__(self, lstm: torch.nn.LSTM) -> None:
+        def __init__(self, lstm: torch.nn.Module) -> None:
             super().__init__()
             self.lstm = lstm
 
         def forward(self, x: torch.Tensor, *hx: torch.Tensor) -> Any:
-            return self.lstm(x, tuple(hx) if hx else None)
+            if not hx:
+                return self.lstm(x)
+            return self.lstm(x, tuple(hx) if len(hx) == 2 else hx[0])
 
-    for name, (i, h, layers, bidir, bf, with_hx, shape, proj) in CASES.items():
+    for name, (kind, i, h, layers, bidir, bf, with_hx, shape, proj) in CASES.items():
         torch.manual_seed(len(name))
-        lstm = torch.nn.LSTM(i, h, layers, batch_first=bf, bidirectional=bidir, proj_size=proj)
+        extra = {"proj_size": proj} if kind == "LSTM" else {}
+        lstm = getattr(torch.nn, kind)(i, h, layers, batch_first=bf, bidirectional=bidir, **extra)
         for p in lstm.parameters():
             torch.nn.init.uniform_(p, -0.5, 0.5)
         inputs: tuple[Any, ...] = (torch.randn(*shape),)
         if with_hx:
             n = layers * (2 if bidir else 1)
             batch = (shape[0] if bf else shape[1],) if len(shape) == 3 else ()
-            inputs += (torch.randn(n, *batch, proj or h), torch.randn(n, *batch, h))
+            inputs += (torch.randn(n, *batch, proj or h), torch.randn(n, *batch, h))[
+                : 2 if kind == "LSTM" else 1
+            ]
         net = Net(lstm).eval()
         with torch.no_grad():
             expected = _leaves(net(*inputs))
@@ -79,7 +89,7 @@ def run(folder: Path) -> int:
     for name in CASES:
         errors, took_kernel = check(folder / name)
         kernel_err, loop_err = errors
-        ok = kernel_err <= max(1e-5, 4 * loop_err) and (took_kernel or name == "proj_size")
+        ok = kernel_err <= max(1e-5, 4 * loop_err) and took_kernel != name.endswith("proj_size")
         failed += not ok
         print(
             f"{name:14s} kernel={took_kernel!s:5s} error {kernel_err:.2e} (step loop {loop_err:.2e}) {'ok' if ok else 'FAILED'}"
@@ -100,11 +110,12 @@ def check(case: Path) -> tuple[tuple[float, float], bool]:
     expected = arrays[n_in:]
     model = module.load(case)
     calls: list[bool] = []
-    applies = module.lstm_kernel_applies
-    module.lstm_kernel_applies = lambda *a: calls.append(applies(*a)) or calls[-1]
+    applies = module.scan_kernel_applies
+    module.scan_kernel_applies = lambda *a: calls.append(applies(*a)) or calls[-1]
     errors = []
-    for kernel in (module.LSTM_KERNEL, None):
-        module.LSTM_KERNEL = kernel
+    name = "LSTM_KERNEL" if case.name.startswith("lstm") else "GRU_KERNEL"
+    for kernel in (getattr(module, name), None):
+        setattr(module, name, kernel)
         got = _leaves(model(*inputs))
         errors.append(max(float(mx.abs(g - e).max()) for g, e in zip(got, expected)))
     return (errors[0], errors[1]), bool(calls) and calls[0]

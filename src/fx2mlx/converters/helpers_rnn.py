@@ -145,7 +145,7 @@ class LSTM(RNNBase):
         w_ih, w_hh, b_ih, b_hh = self.weights(sfx)
         xw = project(x, w_ih, None if b_ih is None else b_ih + b_hh)
         w_hr = self.get(f"weight_hr_{sfx}")
-        if lstm_kernel_applies(xw, w_hr):
+        if w_hr is None and scan_kernel_applies(LSTM_KERNEL, xw, 4):
             return lstm_scan_cuda(xw, w_hh, *state, reverse)
         h, c = state
         outs = [None] * x.shape[0]
@@ -171,6 +171,8 @@ class GRU(RNNBase):
         """One layer and direction over time-major x: every step's h, and the final h."""
         w_ih, w_hh, b_ih, b_hh = self.weights(sfx)
         xw = project(x, w_ih, b_ih)
+        if scan_kernel_applies(GRU_KERNEL, xw, 3):
+            return gru_scan_cuda(xw, w_hh, b_hh, *state, reverse)
         (h,) = state
         outs = [None] * x.shape[0]
         for t in self.time_steps(x.shape[0], reverse):
@@ -254,7 +256,7 @@ RNN_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "RNNBase": (BASE, ()),
     **RNN_CUDA_SOURCES,
     "LSTM": (LSTM_CLASS, ("RNNBase", "lstm_step", "project", "lstm_scan_cuda")),
-    "GRU": (GRU_CLASS, ("RNNBase", "gru_step", "project")),
+    "GRU": (GRU_CLASS, ("RNNBase", "gru_step", "project", "gru_scan_cuda")),
     "RNN": (RNN_CLASS, ("RNNBase", "rnn_step", "project")),
     "rnn_from_flat": (FROM_FLAT, ()),
     "lstm": (LSTM_FN, ("LSTM", "rnn_from_flat")),

@@ -1,12 +1,12 @@
-"""The LSTM's time loop as one CUDA kernel (helpers_rnn.py lists it): on MLX's CUDA backend a
-generated ``LSTM`` runs each layer and direction in one launch instead of ~10 small kernels a
-time step. Elsewhere (CPU, Metal), or where the kernel doesn't apply (proj_size, half
-precision, hidden_size above 1024), the step loop runs as before.
+"""The LSTM's and GRU's time loops as one CUDA kernel each (helpers_rnn.py lists them): on MLX's
+CUDA backend a generated ``LSTM``/``GRU`` runs each layer and direction in one launch instead
+of ~10 small kernels a time step. Elsewhere (CPU, Metal), or where a kernel doesn't apply
+(LSTM proj_size, half precision, hidden_size above 1024), the step loop runs as before.
 
 One block per sequence; each hidden unit's four gate rows are summed by Q threads over chunks
 of h (more threads keep more weight loads in flight: the weights are read from L2 every step),
-then one thread updates the unit's c and h. The weights are regrouped (k, unit, gate) so the
-four gates come in one 16-byte load. float32 accumulation in the order of the chunks: within
+then one thread updates the unit's state. The weights are regrouped (k, unit, gate) so a
+unit's gates are adjacent (the LSTM's four in one 16-byte load). float32 accumulation in the order of the chunks: within
 float32 rounding of MLX's own step loop (checked on the GPU by ``benchmarks/rnn_check.py``).
 """
 
@@ -72,23 +72,13 @@ LSTM_KERNEL = (
 )
 
 
-def lstm_kernel_applies(xw: mx.array, w_hr: mx.array | None) -> bool:
-    """Whether lstm_scan_cuda runs this layer: the CUDA device, float32, no projection."""
-    return (
-        LSTM_KERNEL is not None
-        and mx.default_device() == mx.gpu
-        and xw.dtype == mx.float32
-        and w_hr is None
-        and xw.shape[-1] // 4 <= 1024
-    )
-
-
-def lstm_scan_cuda(xw: mx.array, w_hh: mx.array, h: mx.array, c: mx.array, reverse: bool) -> tuple:
+def lstm_scan_cuda(
+    xw: mx.array, w_hh: mx.array, h: mx.array, c: mx.array, reverse: bool
+) -> tuple:
     """One layer and direction of an LSTM over time-major xw (L, N, 4H), in one kernel."""
     steps, batch, rows = xw.shape
     hidden = rows // 4
-    q = max(1, min(8, 1024 // hidden) // (2 if batch >= 128 else 1))  # threads per unit
-    threads = -(-hidden * q // 32) * 32
+    q, threads = scan_threads(hidden, batch)
     w4 = mx.contiguous(w_hh.reshape(4, hidden, hidden).transpose(2, 1, 0))  # (k, unit, gate)
     y, h_n, c_n = LSTM_KERNEL(
         inputs=[xw, w4, h, c],
@@ -101,7 +91,106 @@ def lstm_scan_cuda(xw: mx.array, w_hh: mx.array, h: mx.array, c: mx.array, rever
     return y, (h_n, c_n)
 '''
 
+GRU_SCAN_CUDA = r'''
+GRU_SCAN_SOURCE = """
+    // One block per sequence n. Thread (j, q) = threadIdx.x = j + H * q sums the three
+    // h-side gates of hidden unit j over the q-th chunk of h; thread (j, 0) adds the chunks
+    // and the h-side bias and updates h (r scales W_hn h + b_hn, as in torch).
+    constexpr int KC = (H + Q - 1) / Q;
+    const int n = blockIdx.x, batch = gridDim.x, steps = xw_shape[0];
+    const int j = threadIdx.x % H, q = threadIdx.x / H, k0 = q * KC, k1 = min(H, k0 + KC);
+    __shared__ float hs[2][H];  // h of the previous and the current step
+    __shared__ float3 part[Q][H];
+    if (q == 0) {
+        hs[0][j] = h0[n * H + j];
+    }
+    __syncthreads();
+    for (int s = 0; s < steps; ++s) {
+        const int t = REVERSE ? steps - 1 - s : s;
+        const float* h = hs[s & 1];
+        if (q < Q) {
+            float3 a = make_float3(0.0f, 0.0f, 0.0f);
+            const float* w = w3 + ((size_t)k0 * H + j) * 3;
+            #pragma unroll 8
+            for (int k = k0; k < k1; ++k, w += 3 * H) {
+                a.x += w[0] * h[k]; a.y += w[1] * h[k]; a.z += w[2] * h[k];
+            }
+            part[q][j] = a;
+        }
+        __syncthreads();
+        if (q == 0) {
+            const float* x = xw + ((size_t)t * batch + n) * 3 * H + j;
+            float r = b_hh[j], z = b_hh[H + j], m = b_hh[2 * H + j];
+            for (int p = 0; p < Q; ++p) {
+                r += part[p][j].x; z += part[p][j].y; m += part[p][j].z;
+            }
+            r = 1.0f / (1.0f + expf(-(x[0] + r)));
+            z = 1.0f / (1.0f + expf(-(x[H] + z)));
+            const float h_t = (1.0f - z) * tanhf(x[2 * H] + r * m) + z * h[j];
+            hs[(s + 1) & 1][j] = h_t;
+            y[((size_t)t * batch + n) * H + j] = h_t;
+        }
+        __syncthreads();
+    }
+    if (q == 0) {
+        h_n[n * H + j] = hs[steps & 1][j];
+    }
+"""
+
+GRU_KERNEL = (
+    mx.fast.cuda_kernel(
+        name="gru_scan",
+        input_names=["xw", "w3", "b_hh", "h0"],
+        output_names=["y", "h_n"],
+        source=GRU_SCAN_SOURCE,
+    )
+    if mx.cuda.is_available()
+    else None
+)
+
+
+def gru_scan_cuda(
+    xw: mx.array, w_hh: mx.array, b_hh: mx.array | None, h: mx.array, reverse: bool
+) -> tuple:
+    """One layer and direction of a GRU over time-major xw (L, N, 3H), in one kernel."""
+    steps, batch, rows = xw.shape
+    hidden = rows // 3
+    q, threads = scan_threads(hidden, batch)
+    w3 = mx.contiguous(w_hh.reshape(3, hidden, hidden).transpose(2, 1, 0))  # (k, unit, gate)
+    y, h_n = GRU_KERNEL(
+        inputs=[xw, w3, mx.zeros((rows,)) if b_hh is None else b_hh, h],
+        template=[("H", hidden), ("Q", q), ("REVERSE", reverse)],
+        grid=(batch * threads, 1, 1),
+        threadgroup=(threads, 1, 1),
+        output_shapes=[(steps, batch, hidden), (batch, hidden)],
+        output_dtypes=[mx.float32] * 2,
+    )
+    return y, (h_n,)
+'''
+
+SCAN_THREADS = '''
+def scan_kernel_applies(kernel: object, xw: mx.array, gates: int) -> bool:
+    """Whether a recurrent layer's time loop runs as one CUDA kernel: CUDA, float32, at most
+    1024 hidden units (one block holds a sequence) and a non-empty batch."""
+    return (
+        kernel is not None
+        and mx.default_device() == mx.gpu
+        and xw.dtype == mx.float32
+        and xw.shape[-1] // gates <= 1024
+        and xw.shape[1] > 0
+    )
+
+
+def scan_threads(hidden: int, batch: int) -> tuple[int, int]:
+    """Threads per hidden unit (more keep more weight loads in flight; fewer when many blocks
+    already do) and per block (a multiple of 32)."""
+    q = max(1, min(8, 1024 // hidden) // (2 if batch >= 128 else 1))
+    return q, -(-hidden * q // 32) * 32
+'''
+
 RNN_CUDA_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "lstm_scan_cuda": (LSTM_SCAN_CUDA, ()),
+    "scan_threads": (SCAN_THREADS, ()),
+    "lstm_scan_cuda": (LSTM_SCAN_CUDA, ("scan_threads",)),
+    "gru_scan_cuda": (GRU_SCAN_CUDA, ("scan_threads",)),
 }
 """Each definition by name: its source and the definitions it uses."""
