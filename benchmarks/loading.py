@@ -16,7 +16,7 @@ import mlx.core as mx
 import torch
 from mlx.utils import tree_flatten
 
-from .anchors import PROFILE, state_mx
+from .anchors import PROFILE, registry, state_mx
 
 GENERATED = Path(__file__).with_name("generated")
 
@@ -54,3 +54,12 @@ def load_generated(folder: str, model: torch.nn.Module) -> tuple[Any, Any]:
         plain, compiled = module.load(file), module.load(file, compile=True)
         mx.eval(plain.parameters(), compiled.parameters())  # read before the file goes
     return plain, compiled
+
+
+def missing(names: list[str]) -> list[str]:
+    """The ``model.py`` files the timings of ``names`` need that the profile's folder lacks
+    (``NAME/`` and, for an anchor with fast options, ``NAME-fast/``)."""
+    anchors = registry()
+    folders = list(names) + [f"{n}-fast" for n in names if anchors[n].fast]
+    paths = [GENERATED / PROFILE["name"] / f / "model.py" for f in folders]
+    return [str(p.relative_to(GENERATED.parent.parent)) for p in paths if not p.is_file()]

@@ -21,7 +21,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before MLX loads its BLAS
 import mlx.core as mx  # noqa: E402
 import torch  # noqa: E402
 
-from . import report, sampling, timing  # noqa: E402
+from . import loading, report, sampling, timing  # noqa: E402
 from .anchors import PROFILE, registry  # noqa: E402
 from .sampling import Plan  # noqa: E402
 
@@ -116,6 +116,12 @@ def measure_config(args: argparse.Namespace) -> dict:
     # every conversion first: they write the generated files the timings load
     converted = {name: conversion(name) for name in args.models} if args.convert else {}
     print("conversions done", flush=True)
+    absent = loading.missing(args.models)
+    if absent:  # before any timing: the GPU machine's time is short
+        raise SystemExit(
+            f"[bench] missing: {', '.join(absent)}; convert first (`python -m "
+            f"benchmarks.conversion NAME OUT.json {PROFILE['name']}`, see benchmarks/README.md)"
+        )
     entry["models"] = {name: guarded(name, plan, dev) for name in args.models}
     for name, conv in converted.items():
         entry["models"][name]["conversion"] = conv

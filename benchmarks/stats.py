@@ -36,13 +36,15 @@ def median_interval(xs: list[float], level: float = 0.95) -> Interval:
 
 
 def lower_rank(n: int, tail: float) -> int:
-    """The largest k with P(Binomial(n, 1/2) <= k) <= ``tail`` (0 if there is none)."""
-    k, cdf = 0, 0.0
-    while True:
-        cdf += math.comb(n, k) / 2**n
-        if cdf > tail or k + 1 >= n // 2:
-            return k
+    """The largest k with P(Binomial(n, 1/2) <= k) <= ``tail`` (0 if there is none), kept
+    below the middle so that the interval's ends stay apart."""
+    k, cdf = 0, 1 / 2**n
+    while k + 1 < n // 2:
+        cdf += math.comb(n, k + 1) / 2**n
+        if cdf > tail:
+            break
         k += 1
+    return k
 
 
 def coverage(n: int, k: int) -> float:
