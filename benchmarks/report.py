@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .findings import FINDINGS
+from .stats import Interval
 from .targets import interval, shown, targets
 
 ORDER = ["cpu-reference", "cpu-openblas", "gpu"]
@@ -37,7 +38,15 @@ configuration. The memory of converting a 1B-parameter model is in `docs/big-mod
 (`scripts/big_model_memory.py`).
 """
 
-VARIANTS = ["torch", "generated", "generated_compiled", "fast", "fast_compiled", "hand"]
+VARIANTS = [
+    "torch",
+    "generated",
+    "generated_compiled",
+    "fast",
+    "fast_compiled",
+    "hand",
+    "hand_compiled",
+]
 RATIOS = ["gen/hand", "gen/hand compiled", "fast/hand", "fast/hand compiled", "gen/torch"]
 ERRORS = ["generated", "fast", "hand"]
 
@@ -66,7 +75,7 @@ def latency_cells(b: dict) -> list[str]:
     """One batch's cells after the model and batch: rounds, latencies, ratios, errors."""
     t, e = b["median_s"], b["max_error"]
     cells = [str(b.get("rounds", "–"))]
-    cells += [ms(t.get(v)) for v in [*VARIANTS, "hand_compiled"]]
+    cells += [ms(t.get(v)) for v in VARIANTS]
     for key in RATIOS:
         iv = interval(b, key)
         cells.append("–" if iv is None else shown(iv))
@@ -76,7 +85,7 @@ def latency_cells(b: dict) -> list[str]:
 
 def progress_line(summary: dict) -> str:
     """What the run prints per (model, batch): rounds and the paired ratios."""
-    ratios = [f"{k} {shown(interval(summary, k))}" for k in summary["ratios"]]  # type: ignore[arg-type]
+    ratios = [f"{k} {shown(Interval(*iv))}" for k, iv in summary["ratios"].items()]
     return f"{summary['rounds']} rounds; " + ", ".join(ratios)
 
 
