@@ -3,7 +3,9 @@
 conversion's peak RSS above the process's RSS with the model built.
 
 ``python -m benchmarks.conversion NAME OUT.json [PROFILE]`` also writes the generated model
-to ``benchmarks/generated/PROFILE/NAME/``, where the timing runs load it from.
+to ``benchmarks/generated/PROFILE/NAME/``, where the timing runs load it from, and, for an
+anchor with fast options (``Anchor.fast``), the conversion with them to ``NAME-fast/`` (after
+the measured one: its cost is not in the numbers).
 """
 
 from __future__ import annotations
@@ -98,9 +100,28 @@ def _result(
     }
 
 
+def convert_fast(name: str) -> dict | None:
+    """The anchor converted with its fast options into ``NAME-fast/`` (validated on CPU)."""
+    import fx2mlx
+    from benchmarks.anchors import PROFILE, registry
+
+    anchor = registry()[name]
+    if not anchor.fast:
+        return None
+    torch.manual_seed(0)
+    model = anchor.torch_model()
+    conv = fx2mlx.convert(model, anchor.inputs(2), **anchor.fast)
+    folder = GENERATED / PROFILE["name"] / f"{name}-fast"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.py").write_text(conv.source)
+    ok = conv.validate().ok if PROFILE["name"] == "cpu" else None
+    return {"options": anchor.fast, "validated": ok, "transposes": conv.report.transposes}
+
+
 if __name__ == "__main__":
     from benchmarks.anchors import PROFILE
 
     PROFILE["name"] = sys.argv[3] if len(sys.argv) > 3 else "cpu"
     result = measure(sys.argv[1])
+    result["fast"] = convert_fast(sys.argv[1])
     Path(sys.argv[2]).write_text(json.dumps(result, indent=1))

@@ -2,7 +2,8 @@
 # The GPU configuration, on the device machine (see benchmarks/README.md): installs the MLX
 # CUDA wheel (staged in two halves), the hand-written packages' sources and the pinned
 # transformers (5.17 there names ViT's parameters differently), then runs the harness
-# with strict float32 and leaves the results in $OUT.
+# with strict float32 and leaves the results in $OUT. The bundle's benchmarks/generated/gpu/
+# must hold every anchor's NAME/ and, with fast options, NAME-fast/ (benchmarks.conversion).
 set -euo pipefail
 BUNDLE=${1:?bundle folder}
 cat /tmp/stage/part00 "$BUNDLE"/part01 > /tmp/mlx_cuda_13-0.32.4-py3-none-manylinux_2_35_x86_64.whl

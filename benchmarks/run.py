@@ -21,11 +21,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before MLX loads its BLAS
 import mlx.core as mx  # noqa: E402
 import torch  # noqa: E402
 
-from . import report, timing  # noqa: E402
+from . import loading, report, sampling, timing  # noqa: E402
 from .anchors import PROFILE, registry  # noqa: E402
+from .sampling import Plan  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GPU_BATCH = 32  # the larger batch on the GPU (the CPU's is each anchor's own)
+BUDGET_S = {"cpu": 15.0, "cuda": 10.0}  # timed seconds per (model, batch) by default
 
 
 def blas() -> str:
@@ -49,7 +51,7 @@ def conversion(name: str) -> dict:
     return json.loads(out.read_text())
 
 
-def one_model(name: str, args: argparse.Namespace, dev: str) -> dict:
+def one_model(name: str, plan: Plan, dev: str) -> dict:
     anchor = registry()[name]
     result: dict = {"hand_name": anchor.hand_name, "note": anchor.note, "batches": {}}
     torch.manual_seed(0)
@@ -58,9 +60,9 @@ def one_model(name: str, args: argparse.Namespace, dev: str) -> dict:
     for batch in batches:
         runs = timing.variants(anchor, model, batch, dev)
         errors = timing.max_errors(runs)
-        medians = timing.measure(runs, args.warmup, args.repeats)
-        result["batches"][str(batch)] = {"median_s": medians, "max_error": errors}
-        print(f"{name} b{batch}: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in medians.items()))
+        summary = sampling.summarize(sampling.sample(runs, plan, timing.force))
+        result["batches"][str(batch)] = {**summary, "max_error": errors}
+        print(f"{name} b{batch}: {report.progress_line(summary)}", flush=True)
     return result
 
 
@@ -79,13 +81,18 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run")
     p.add_argument("--config", choices=["cpu-reference", "cpu-openblas", "gpu"])
     p.add_argument("--merge", type=Path, help="add another run's JSON (the GPU's) and render")
-    p.add_argument("--models", nargs="*", default=list(registry()))
-    p.add_argument("--warmup", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=5)
+    names = list(registry())
+    p.add_argument("--models", "--only", nargs="*", default=names, choices=names, metavar="NAME")
+    p.add_argument("--warmup", type=int, default=3, help="warm-up rounds (default 3)")
+    p.add_argument("--min-repeats", type=int, default=10, help="timed rounds, at least")
+    p.add_argument("--budget", type=float, help="timed seconds per (model, batch), at least")
+    p.add_argument("--max-repeats", type=int, default=200, help="timed rounds, at most")
     p.add_argument("--no-convert", dest="convert", action="store_false")
     p.add_argument("--json", type=Path, default=ROOT / "docs" / "performance.json")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
     args = p.parse_args(argv)
+    if args.min_repeats < 6 or args.max_repeats < args.min_repeats:
+        p.error("--min-repeats must be >= 6 (a 95% interval of the median) and <= --max-repeats")
     measured = {args.config: measure_config(args)} if args.config else {}
     # read only now: another configuration may have finished while this one ran
     data = json.loads(args.json.read_text()) if args.json.exists() else {"configs": {}}
@@ -103,20 +110,28 @@ def measure_config(args: argparse.Namespace) -> dict:
     if dev == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
         PROFILE["name"] = "gpu"
-    entry = {"environment": environment(dev), "warmup": args.warmup, "repeats": args.repeats}
+    budget = args.budget if args.budget is not None else BUDGET_S[dev]
+    plan = Plan(args.warmup, args.min_repeats, budget, args.max_repeats)
+    entry = {"environment": environment(dev), "plan": vars(plan)}
     # every conversion first: they write the generated files the timings load
     converted = {name: conversion(name) for name in args.models} if args.convert else {}
     print("conversions done", flush=True)
-    entry["models"] = {name: guarded(name, args, dev) for name in args.models}
+    absent = loading.missing(args.models)
+    if absent:  # before any timing: the GPU machine's time is short
+        raise SystemExit(
+            f"[bench] missing: {', '.join(absent)}; convert first (`python -m "
+            f"benchmarks.conversion NAME OUT.json {PROFILE['name']}`, see benchmarks/README.md)"
+        )
+    entry["models"] = {name: guarded(name, plan, dev) for name in args.models}
     for name, conv in converted.items():
         entry["models"][name]["conversion"] = conv
     return entry
 
 
-def guarded(name: str, args: argparse.Namespace, dev: str) -> dict:
+def guarded(name: str, plan: Plan, dev: str) -> dict:
     """One model's results, or the error that stopped it (the others still run)."""
     try:
-        return one_model(name, args, dev)
+        return one_model(name, plan, dev)
     except Exception as e:  # noqa: BLE001 - reported in the JSON and the page
         print(f"{name}: {type(e).__name__}: {str(e)[:300]}")
         return {"error": f"{type(e).__name__}: {str(e)[:300]}", "batches": {}}

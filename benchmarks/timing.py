@@ -1,81 +1,66 @@
-"""Latency of each variant of one (model, batch), interleaved in one process: warm-up first,
-then rounds that each call every variant once (in a rotating order), evaluation forced
-(``mx.eval``; ``torch.cuda.synchronize`` on the GPU); medians reported."""
+"""The variants of one (model, batch) and their max errors against torch: torch eager, the
+generated module plain and through its own ``load(compile=True)``, the same for the anchor's
+"fast options" conversion where it has one, and the hand-written model plain and under
+``mx.compile``. ``sampling`` times them; evaluation is forced (``mx.eval``;
+``torch.cuda.synchronize`` on the GPU)."""
 
 from __future__ import annotations
 
-import importlib.util
-import statistics
-import sys
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
 import numpy as np
 import torch
 
-from .anchors import PROFILE, Anchor, first, state_mx, to_mx
-
-GENERATED = Path(__file__).with_name("generated")
-
-
-def load_generated(name: str, model: torch.nn.Module) -> Any:
-    """The generated module of ``benchmarks/generated/NAME/model.py`` with the torch model's
-    weights through its own ``sanitize()`` (no weight file needed, as on the GPU machine)."""
-    spec = importlib.util.spec_from_file_location(
-        f"generated_{name}", GENERATED / PROFILE["name"] / name / "model.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    top = module.load.__annotations__["return"]
-    top = getattr(module, top) if isinstance(top, str) else top
-    gen = top()
-    weights = state_mx(model)
-    if hasattr(gen, "sanitize"):
-        weights = gen.sanitize(weights)
-    names = {k for k, _ in _flat(gen.parameters())}
-    gen.load_weights([(k, v) for k, v in weights.items() if k in names], strict=True)
-    gen.eval()
-    return gen
+from .anchors import Anchor, first, to_mx
+from .loading import load_generated
+from .sampling import Run
 
 
-def _flat(tree: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    from mlx.utils import tree_flatten
-
-    return tree_flatten(tree, prefix)
-
-
-def variants(anchor: Anchor, model: torch.nn.Module, batch: int, dev: str) -> dict[str, tuple]:
+def variants(anchor: Anchor, model: torch.nn.Module, batch: int, dev: str) -> dict[str, Run]:
     """name -> (callable, its inputs, how to read its compared output)."""
     torch.manual_seed(batch)
     inputs = anchor.inputs(batch)
-    gen = load_generated(anchor.name, model)
-    hand = anchor.hand(model)
-    tdev = model.to(dev)
-    t_in = tuple(x.to(dev) for x in inputs)
     g_in = tuple(to_mx(x) for x in inputs)
+    runs = generated_runs(anchor.name, model, g_in, anchor.pick_gen, "generated")
+    if anchor.fast:
+        f_in = fast_inputs(anchor.fast, inputs)
+        runs |= generated_runs(f"{anchor.name}-fast", model, f_in, anchor.pick_fast, "fast")
+    hand = anchor.hand(model)
     h_in = anchor.hand_inputs(inputs)
+    runs["hand"] = (hand, h_in, anchor.pick_hand)
+    runs["hand_compiled"] = (compiled(hand), h_in, first)
+    return {"torch": torch_run(model, inputs, dev, anchor.pick_torch), **runs}
+
+
+def generated_runs(
+    folder: str, model: torch.nn.Module, xs: tuple, pick: Callable, name: str
+) -> dict[str, Run]:
+    plain, compiled_model = load_generated(folder, model)
+    return {name: (plain, xs, pick), f"{name}_compiled": (compiled_model, xs, pick)}
+
+
+def fast_inputs(options: dict[str, bool], inputs: tuple[torch.Tensor, ...]) -> tuple:
+    """The inputs the fast conversion takes: rank 3-5 channels-last with ``channels_last_io``
+    (as fx2mlx moves them), the same arrays the hand-written vision and whisper models take."""
+    cl = options.get("channels_last_io", False)
+    return tuple(to_mx(x, channels_last=cl and x.ndim in (3, 4, 5)) for x in inputs)
+
+
+def torch_run(model: torch.nn.Module, inputs: tuple, dev: str, pick: Callable) -> Run:
+    tdev = model.to(dev)
 
     def torch_call(*xs: torch.Tensor) -> Any:
         with torch.inference_mode():
             return tdev(*xs)
 
-    return {
-        "torch": (torch_call, t_in, anchor.pick_torch),
-        "generated": (gen, g_in, anchor.pick_gen),
-        "generated_compiled": (compiled(gen), g_in, first),
-        "hand": (hand, h_in, anchor.pick_hand),
-        "hand_compiled": (compiled(hand), h_in, first),
-    }
+    return (torch_call, tuple(x.to(dev) for x in inputs), pick)
 
 
 def compiled(module: Any) -> Callable:
-    """``mx.compile`` of the module returning its arrays as a list (a compiled function
-    can't return a dataclass such as mlx-embeddings' output); the same arrays are computed."""
+    """``mx.compile`` of the hand-written module returning its arrays as a list (a compiled
+    function can't return a dataclass such as mlx-embeddings' output)."""
     return mx.compile(lambda *xs: leaves(module(*xs)))
 
 
@@ -101,7 +86,7 @@ def force(out: Any) -> None:
         torch.cuda.synchronize()
 
 
-def max_errors(runs: dict[str, tuple]) -> dict[str, float]:
+def max_errors(runs: dict[str, Run]) -> dict[str, float]:
     """Each variant's max abs error against torch on the timed inputs."""
     outs = {}
     for name, (fn, xs, pick) in runs.items():
@@ -110,23 +95,3 @@ def max_errors(runs: dict[str, tuple]) -> dict[str, float]:
         outs[name] = out.float().cpu().numpy() if isinstance(out, torch.Tensor) else np.array(out)
     ref = outs["torch"]
     return {k: float(np.abs(v.reshape(ref.shape) - ref).max()) for k, v in outs.items()}
-
-
-def measure(runs: dict[str, tuple], warmup: int, repeats: int) -> dict[str, float]:
-    """Median seconds per call of each variant, interleaved."""
-    names = list(runs)
-    for _ in range(warmup):
-        for n in names:
-            _call(runs[n])
-    samples: dict[str, list[float]] = {n: [] for n in names}
-    for r in range(repeats):
-        for n in names[r % len(names) :] + names[: r % len(names)]:
-            samples[n].append(_call(runs[n]))
-    return {n: statistics.median(s) for n, s in samples.items()}
-
-
-def _call(run: tuple[Callable, tuple, Callable]) -> float:
-    fn, xs, _ = run
-    start = time.perf_counter()
-    force(fn(*xs))
-    return time.perf_counter() - start

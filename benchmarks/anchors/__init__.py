@@ -8,7 +8,7 @@ import importlib.util
 import sys
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import mlx.core as mx
@@ -23,25 +23,6 @@ PROFILE = {"name": "cpu"}
 def sized(sizes: dict[str, Any]) -> Any:
     """The current profile's entry of ``sizes``."""
     return sizes[PROFILE["name"]]
-
-
-@dataclass
-class Anchor:
-    """A model measured three ways. ``hand`` builds the hand-written MLX model from the torch
-    one (same weights); ``hand_inputs`` turns the torch inputs into what it takes; ``pick``
-    reads the compared output from each side's result (torch and MLX alike)."""
-
-    name: str
-    torch_model: Callable[[], torch.nn.Module]
-    inputs: Callable[[int], tuple[torch.Tensor, ...]]
-    hand: Callable[[torch.nn.Module], Any]
-    hand_name: str
-    hand_inputs: Callable[[tuple[torch.Tensor, ...]], tuple[mx.array, ...]]
-    pick_torch: Callable[[Any], torch.Tensor]
-    pick_hand: Callable[[Any], mx.array]
-    pick_gen: Callable[[Any], mx.array]
-    batches: tuple[int, int]  # (1, larger) on CPU; the GPU run passes its own
-    note: str = ""
 
 
 def to_mx(t: torch.Tensor, channels_last: bool = False) -> mx.array:
@@ -68,6 +49,29 @@ def first(out: Any) -> Any:
     if hasattr(out, "logits"):
         return out.logits
     return out
+
+
+@dataclass
+class Anchor:
+    """A model measured three ways. ``hand`` builds the hand-written MLX model from the torch
+    one (same weights); ``hand_inputs`` turns the torch inputs into what it takes; ``pick``
+    reads the compared output from each side's result (torch and MLX alike). ``fast`` holds
+    the fx2mlx convert options of the anchor's "fast options" variant (none: no such
+    variant), ``pick_fast`` reads that variant's output in torch's layout."""
+
+    name: str
+    torch_model: Callable[[], torch.nn.Module]
+    inputs: Callable[[int], tuple[torch.Tensor, ...]]
+    hand: Callable[[torch.nn.Module], Any]
+    hand_name: str
+    hand_inputs: Callable[[tuple[torch.Tensor, ...]], tuple[mx.array, ...]]
+    pick_torch: Callable[[Any], torch.Tensor]
+    pick_hand: Callable[[Any], mx.array]
+    pick_gen: Callable[[Any], mx.array]
+    batches: tuple[int, int]  # (1, larger) on CPU; the GPU run passes its own
+    note: str = ""
+    fast: dict[str, bool] = field(default_factory=dict)
+    pick_fast: Callable[[Any], mx.array] = first
 
 
 def leaf_module(dotted: str) -> types.ModuleType:

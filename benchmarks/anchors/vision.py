@@ -18,6 +18,7 @@ import transformers
 from . import Anchor, first, sized, state_mx, to_mx
 
 IMAGE = {"cpu": 112, "gpu": 224}
+RESNET_FAST = {"channels_last_io": True, "fold_batchnorm": True}  # the fast variant's options
 
 
 def resnet(depth: int) -> torch.nn.Module:
@@ -29,7 +30,20 @@ def resnet(depth: int) -> torch.nn.Module:
         layer_type="basic" if basic else "bottleneck",
         num_labels=1000,
     )
-    return transformers.ResNetForImageClassification(config).eval()
+    return random_batchnorms(transformers.ResNetForImageClassification(config).eval())
+
+
+def random_batchnorms(model: torch.nn.Module) -> torch.nn.Module:
+    """Running statistics and affine parameters away from the identity that fresh BatchNorms
+    hold, so that the fast variant's folded BatchNorm is checked against torch."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            c = m.num_features
+            m.running_mean.copy_(0.1 * torch.randn(c))
+            m.running_var.copy_(torch.empty(c).uniform_(0.5, 1.5))
+            m.weight.data.copy_(torch.empty(c).uniform_(0.5, 1.5))
+            m.bias.data.copy_(0.1 * torch.randn(c))
+    return model
 
 
 def _resnet_key(key: str) -> str:
@@ -134,7 +148,7 @@ def nhwc(inputs: tuple[torch.Tensor, ...]) -> tuple[mx.array, ...]:
     return tuple(to_mx(x, channels_last=True) for x in inputs)
 
 
-def _anchor(name: str, build: object, hand: object) -> Anchor:
+def _anchor(name: str, build: object, hand: object, fast: dict[str, bool]) -> Anchor:
     return Anchor(
         name=name,
         torch_model=build,  # type: ignore[arg-type]
@@ -146,13 +160,15 @@ def _anchor(name: str, build: object, hand: object) -> Anchor:
         pick_hand=first,
         pick_gen=first,
         batches=(1, 4),
-        note="images 112x112 on CPU, 224x224 on GPU; mlx-image takes NHWC (converted before timing), the "
-        "generated module NCHW (its one input transpose is timed)",
+        note="images 112x112 on CPU, 224x224 on GPU; mlx-image takes NHWC (converted before "
+        "timing), the generated module NCHW (its one input transpose is timed), the fast one "
+        f"NHWC ({', '.join(fast)})",
+        fast=fast,
     )
 
 
 ANCHORS = [
-    _anchor("resnet18", partial(resnet, 18), partial(hand_resnet, 18)),
-    _anchor("resnet50", partial(resnet, 50), partial(hand_resnet, 50)),
-    _anchor("vit_s16", vit, hand_vit),
+    _anchor("resnet18", partial(resnet, 18), partial(hand_resnet, 18), RESNET_FAST),
+    _anchor("resnet50", partial(resnet, 50), partial(hand_resnet, 50), RESNET_FAST),
+    _anchor("vit_s16", vit, hand_vit, {"channels_last_io": True}),
 ]
