@@ -39,7 +39,9 @@ def _output(x: torch.Tensor, h: torch.Tensor, flags: tuple) -> torch.Tensor:
     return x.new_empty((int(x.shape[0]), x.shape[1], size))
 
 
-def _lstm(x: torch.Tensor, hx: list, params: list, biases: bool, layers: int, *flags: object) -> tuple:
+def _lstm(
+    x: torch.Tensor, hx: list, params: list, biases: bool, layers: int, *flags: object
+) -> tuple:
     h, c = hx
     return _output(x, h, flags), h.new_empty(h.shape), c.new_empty(c.shape)
 
