@@ -240,7 +240,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_debug(args: argparse.Namespace) -> int:
     """Convert, then compare module by module; exit 1 if the conversion diverges."""
     _check_input_options(args)
-    _check_precision_options(args)
     progress = SILENT if args.quiet or args.json else ConsoleProgress(sys.stderr)
     model, inputs = _model_and_inputs(args, progress)
     with _no_warnings():
