@@ -33,12 +33,12 @@ class _Wrap(nn.Module):
         return self.rnn(x)
 
 
-def _graph(model: nn.Module, x: torch.Tensor) -> list[tuple]:
+def _graph(model: nn.Module, x: torch.Tensor, dims: range) -> list[tuple]:
     """Each node's op and its values' shapes, strides and dtypes, and the inputs' ranges."""
-    auto = torch.export.Dim.AUTO
+    shapes = ({d: torch.export.Dim.AUTO for d in dims},)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ep = torch.export.export(model, (x,), dynamic_shapes=({0: auto},), strict=False)
+        ep = torch.export.export(model, (x,), dynamic_shapes=shapes, strict=False)
     rows: list[tuple] = [(str(k), str(v)) for k, v in ep.range_constraints.items()]
     for node in ep.graph.nodes:
         val = node.meta.get("val")
@@ -48,20 +48,24 @@ def _graph(model: nn.Module, x: torch.Tensor) -> list[tuple]:
     return rows
 
 
+@pytest.mark.parametrize("every_dim", [False, True], ids=["batch", "probe"])
 @pytest.mark.parametrize("cls, kwargs, shape", LAYERS)
 def test_stand_in_gives_the_graph_torch_gives(
-    cls: type, kwargs: dict, shape: tuple, monkeypatch: pytest.MonkeyPatch
+    cls: type, kwargs: dict, shape: tuple, every_dim: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """With the batch dynamic (the capture) and every dim (the probe): the time steps are
+    fixed and the rest stays symbolic as torch's decomposition leaves them."""
     torch.manual_seed(0)
     model = _Wrap(cls(6, 8, **kwargs)).eval()
     x = torch.randn(shape)
-    torchs = _graph(model, x)
+    dims = range(len(shape) if every_dim else 1)
+    torchs = _graph(model, x, dims)
     calls = []
     for name, shapes in dict(rnn_shapes_module._SHAPES).items():
         counted = lambda *a, shapes=shapes: calls.append(1) or shapes(*a)  # noqa: E731
         monkeypatch.setitem(rnn_shapes_module._SHAPES, name, counted)
     with rnn_shapes():
-        ours = _graph(model, x)
+        ours = _graph(model, x, dims)
     assert calls, "the stand-in did not run"
     assert ours == torchs
 
