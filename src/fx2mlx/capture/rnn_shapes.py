@@ -69,6 +69,13 @@ def _stand_in(shapes: Callable, original: Callable) -> Callable:
     return kernel
 
 
+def _forget(op: torch._ops.OpOverload) -> None:
+    """The kernel an op resolved is cached per dispatch key: drop it after a swap."""
+    cache = getattr(op, "_dispatch_cache", None)
+    if cache is not None:
+        cache.clear()
+
+
 @contextlib.contextmanager
 def rnn_shapes() -> Iterator[None]:
     """Within: the recurrent ops' shapes come from :data:`_SHAPES` (restored on exit; a torch
@@ -79,10 +86,10 @@ def rnn_shapes() -> Iterator[None]:
         if _KEY in op.py_kernels:
             swapped.append((op, op.py_kernels[_KEY]))
             op.py_kernels[_KEY] = _stand_in(shapes, swapped[-1][1])
-            op._dispatch_cache.clear()  # the resolved kernel is cached per dispatch key
+            _forget(op)
     try:
         yield
     finally:
         for op, kernel in swapped:
             op.py_kernels[_KEY] = kernel
-            op._dispatch_cache.clear()
+            _forget(op)
