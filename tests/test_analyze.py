@@ -244,3 +244,82 @@ def test_json_capture_failure(capsys: pytest.CaptureFixture) -> None:
     assert failure["details"][0].startswith("  - export: ")
     assert all("\n" not in line for line in failure["details"])  # one line each
     assert data["generated"] is None and data["status"] == "blocked"
+
+
+QUANT = "tests.fixtures.analyze_models:make_quantizable"
+
+
+def test_quantize_lists_what_stays_float_and_why(capsys: pytest.CaptureFixture) -> None:
+    assert analyze(QUANT, "--quantize", "4", "--group-size", "32", "-q") == 0
+    out = capsys.readouterr().out
+    assert "quantized (4 bits, groups of 32): 2 layer(s): embed, body" in out
+    assert "stays float: 1 layer(s)\n  head (input width 48 is not a multiple of 32)\n" in out
+    assert out.strip().endswith("verdict: converts cleanly")
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--quantize", "4", "--group-size", "32"], ["--quantize", "8", "--dtype", "bfloat16"]],
+    ids=["q4-g32", "q8-bfloat16"],
+)
+def test_precision_plan_is_what_convert_does(
+    flags: list[str], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The same layers quantized and kept float (same reasons), the same model.py lines."""
+    assert analyze(QUANT, *flags, "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    out = tmp_path / "q"
+    assert main(["convert", QUANT, "-o", str(out), "-q", "--no-validate", *flags]) == 0
+    manifest = json.loads((out / "fx2mlx.json").read_text())
+    written = (out / "model.py").read_text().splitlines()
+    assert data["generated"]["lines"] == len(written)
+    plan = data["precision"]
+    assert manifest["report"]["quantized"] == plan["quantized"] == ["embed", "body"]
+    assert manifest["report"]["float_layers"] == plan["float_layers"]
+    assert (
+        list(plan["float_layers"]) == ["head"]
+        and "not a multiple of" in plan["float_layers"]["head"]
+    )
+
+
+def test_dtype_reports_the_weights_as_written(capsys: pytest.CaptureFixture) -> None:
+    model, _ = analyze_models.make_quantizable()
+    float_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    assert analyze(QUANT, "--dtype", "float16", "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["precision"]["dtype"] == "float16" and data["precision"]["bits"] is None
+    assert data["precision"]["weight_bytes"] * 2 == float_bytes
+    assert data["parameters"]["bytes"] == float_bytes  # the model as given
+    assert analyze(QUANT, "--json") == 0
+    assert json.loads(capsys.readouterr().out)["precision"] is None
+
+
+def test_quantize_on_a_blocked_model_plans_nothing(capsys: pytest.CaptureFixture) -> None:
+    assert analyze(THREE, "--quantize", "8", "-q") == 2
+    out = capsys.readouterr().out
+    assert "quantized (8 bits, groups of 64): not planned, the model does not convert" in out
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--quantize", "3"], "argument --quantize: invalid choice: 3"),
+        (["--dtype", "float64"], "argument --dtype: invalid choice: 'float64'"),
+        (["--quantize", "4", "--group-size", "48"], "argument --group-size: invalid choice: 48"),
+        (["--group-size", "32"], "--group-size applies to --quantize's groups"),
+    ],
+)
+def test_bad_precision_options(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture
+) -> None:
+    assert analyze(QUANT, *flags, "-q") == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("[fx2mlx] ") and message in err, err
+
+
+def test_api_refuses_bad_precision_values() -> None:
+    model, inputs = analyze_models.make_quantizable()
+    with pytest.raises(fx2mlx.Fx2MlxError, match=r"^\[fx2mlx\] quantize must be 4 or 8"):
+        fx2mlx.analyze(model, inputs, quantize=3)
+    with pytest.raises(fx2mlx.Fx2MlxError, match=r"^\[fx2mlx\] group_size must be one of"):
+        fx2mlx.analyze(model, inputs, quantize=4, group_size=48)

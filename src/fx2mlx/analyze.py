@@ -9,7 +9,7 @@ not converted, nothing is validated and nothing is written.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -19,11 +19,13 @@ from .capture.diagnose import check_arity
 from .capture.dynamic import Dynamic, plan
 from .converters import is_layer, layer_for
 from .errors import Fx2MlxError, Unsupported, internal_errors
+from .precision import Precision, cast_source, plan_quantization, precision
 from .progress import SILENT, Progress
 from .report import BakedDim, noted_lines
 
 if TYPE_CHECKING:
     from .codegen.docstring import DocSpec
+    from .codegen.emit import Emitted
     from .pipeline import Checked
 
 SCHEMA = 1
@@ -78,6 +80,19 @@ class Generated:
 
 
 @dataclass
+class PrecisionPlan:
+    """What ``--dtype``/``--quantize`` would do: the compute dtype, and which layers would be
+    stored quantized and which stay float, with why (``convert`` lists the same)."""
+
+    dtype: str | None
+    bits: int | None
+    group_size: int
+    weight_bytes: int  # parameters and buffers as written (after the dtype cast)
+    quantized: list[str] = field(default_factory=list)  # MLX module paths
+    float_layers: dict[str, str] = field(default_factory=dict)  # MLX path -> why it stays float
+
+
+@dataclass
 class Analysis:
     """What :func:`analyze` found; ``verdict`` sums it up, ``to_json()`` has it all."""
 
@@ -96,6 +111,7 @@ class Analysis:
     flagged_lines: list[int] = field(default_factory=list)  # model.py lines with a baked size
     generated: Generated | None = None
     warnings: list[str] = field(default_factory=list)
+    precision: PrecisionPlan | None = None  # with dtype= or quantize= (quantize: if it converts)
 
     @property
     def status(self) -> str:
@@ -139,6 +155,9 @@ def analyze(
     dynamic: Any = None,
     command: str | None = None,
     progress: Progress | None = None,
+    dtype: str | torch.dtype | None = None,
+    quantize: int | None = None,
+    group_size: int = 64,
 ) -> Analysis:
     """Analyze ``model`` for conversion: sizes, layers, frontends, every blocker, baked sizes.
 
@@ -152,26 +171,32 @@ def analyze(
         command: the regenerate command for the in-memory model.py's docstring, so its line
             numbers (of the flagged lines) are those ``convert`` would write.
         progress: receives each stage; silent by default.
+        dtype, quantize, group_size: as :func:`fx2mlx.convert` takes them; the analysis is
+            of the model cast to ``dtype``, and ``precision`` says which layers ``quantize``
+            would store quantized and which stay float, and why.
 
     Returns:
         An :class:`Analysis`; a model no frontend captures gets one too (``capture_failure``).
 
     Raises:
-        Fx2MlxError: bad inputs (not tensors, or not what ``forward()`` takes), or an unknown
-            frontend.
+        Fx2MlxError: bad inputs (not tensors, or not what ``forward()`` takes), an unknown
+            frontend, or a dtype, bit width or group size MLX can't do.
         InternalError: a bug in fx2mlx (the original exception is its ``__cause__``).
     """
     from .codegen.docstring import DocSpec  # code generation loads only when used (as convert)
     from .pipeline import check_inputs, wrap_list_root
 
     inputs = check_inputs(model, example_inputs)
+    asked = precision(dtype, quantize, group_size)  # bad values fail before any work
     if frontend not in FRONTENDS:
         raise Fx2MlxError(f"unknown frontend {frontend!r}; choose one of {', '.join(FRONTENDS)}")
     progress = SILENT if progress is None else progress
     model.eval()
-    root, prefix = wrap_list_root(model)
-    check_arity(root, inputs)
+    check_arity(wrap_list_root(model)[0], inputs)
     analysis = _static(model, inputs)
+    model, inputs = cast_source(model, inputs, asked.dtype)  # what convert captures
+    analysis.precision = _precision(model, asked)
+    root, prefix = wrap_list_root(model)
     dims = plan(root, inputs, dynamic)
     tried = [_try(root, inputs, name, dims, progress) for name in ("export", "fx")]
     if frontend == "trace" or not any(t.captured is not None for t in tried):
@@ -185,7 +210,8 @@ def analyze(
         analysis.capture_failure = untraceable(root, inputs, wanted, frontend)
         analysis.layers = layer_types(root, None)
         return analysis
-    checked = _check(analysis, chosen, DocSpec(inputs, command), prefix, progress)
+    doc = DocSpec(inputs, command, precision=asked if analysis.precision else None)
+    checked = _check(analysis, chosen, doc, prefix, progress)
     analysis.layers = layer_types(root, set(checked.layers))
     return analysis
 
@@ -227,11 +253,35 @@ def _check(
     with progress.stage("emit"):
         transposes = assign_layout(captured, False)
         emitted = emit(captured, doc, prefix, checked.baked)
+    if analysis.precision is not None and analysis.precision.bits is not None:
+        emitted = _quantized(analysis.precision, captured, doc, prefix, checked.baked)
     source = emitted.source
     classes = {c.name: c.count for c in emitted.classes}
     analysis.generated = Generated(classes, len(source.splitlines()), transposes, source)
     analysis.flagged_lines = sorted({n for b in checked.baked for n in noted_lines(b.note, source)})
     return checked
+
+
+def _precision(model: torch.nn.Module, asked: Precision) -> PrecisionPlan | None:
+    """The plan's start (None when no precision was asked for); layers come with the passes."""
+    if asked.dtype is None and asked.bits is None:
+        return None
+    sizes = [tensor_sizes(model.parameters()), tensor_sizes(model.buffers())]
+    name = dtype_name(asked.dtype) if asked.dtype is not None else None
+    return PrecisionPlan(name, asked.bits, asked.group_size, sum(t.bytes for t in sizes))
+
+
+def _quantized(
+    found: PrecisionPlan, captured: Captured, doc: DocSpec, prefix: str, baked: list[BakedDim]
+) -> Emitted:
+    """Which layers would be stored quantized, and the model.py ``convert`` writes then (its
+    ``load()`` quantizes, so flagged lines are numbered as in the written file)."""
+    from .codegen.emit import emit
+
+    plan = plan_quantization(captured, found.group_size)
+    found.quantized, found.float_layers = list(plan.quantized), dict(plan.kept)
+    doc = replace(doc, quantized=tuple(plan.quantized), kept=len(plan.kept))
+    return emit(captured, doc, prefix, baked)
 
 
 def dtype_name(dtype: torch.dtype) -> str:

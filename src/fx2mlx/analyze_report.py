@@ -93,6 +93,31 @@ def _generated(a: Analysis) -> list[str]:
     ]
 
 
+def _precision(a: Analysis) -> list[str]:
+    """What --dtype/--quantize would do; the layers staying float with convert's reasons."""
+    p = a.precision
+    if p is None:
+        return []
+    size = human_bytes(p.weight_bytes)
+    lines = (
+        [
+            f"precision: weights and compute in {p.dtype} ({size} of weights before any"
+            " quantizing)"
+        ]
+        if p.dtype
+        else []
+    )
+    if p.bits is None:
+        return lines
+    how = f"quantized ({p.bits} bits, groups of {p.group_size}):"
+    if a.generated is None:  # the passes decide which layers exist; they did not finish
+        return lines + [f"{how} not planned, the model does not convert"]
+    names = f": {', '.join(p.quantized)}" if p.quantized else ""
+    lines.append(f"{how} {len(p.quantized)} layer(s){names}")
+    lines.append(f"stays float: {len(p.float_layers)} layer(s)")
+    return lines + [f"  {path} ({why})" for path, why in p.float_layers.items()]
+
+
 def _blocked(a: Analysis) -> list[str]:
     failure = a.capture_failure
     if failure is None:
@@ -113,7 +138,8 @@ def render(a: Analysis) -> str:
         f"parameters: {_tensors(a.parameters)}",
         f"buffers: {_tensors(a.buffers)}",
     ]
-    sections = [head, _layers(a), _frontends(a), _unsupported(a), _baked(a), _generated(a)]
+    sections = [head, _layers(a), _frontends(a), _unsupported(a), _baked(a), _precision(a)]
+    sections.append(_generated(a))
     sections.append([f"warning: {w}" for w in a.warnings])
     body = "\n\n".join("\n".join(s) for s in sections if s)
     verdict = "\n".join([f"verdict: {a.verdict}", *_blocked(a)])

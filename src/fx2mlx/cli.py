@@ -96,11 +96,15 @@ def _check_input_options(args: argparse.Namespace) -> None:
     parse_binds(args.bind)
 
 
+def _check_precision_options(args: argparse.Namespace) -> None:
+    if args.group_size != 64 and args.quantize is None:
+        raise UsageError("--group-size applies to --quantize's groups; add --quantize 4 or 8")
+
+
 def _early_checks(args: argparse.Namespace, out: Path) -> None:
     """Option errors caught before the user's code is imported or anything is converted."""
     _check_input_options(args)
-    if args.group_size != 64 and args.quantize is None:
-        raise UsageError("--group-size applies to --quantize's groups; add --quantize 4 or 8")
+    _check_precision_options(args)
     if args.check and out.exists() and not out.is_dir():
         raise UsageError(
             f"--check compares with an output folder, but {out} is a file; pass the folder"
@@ -213,6 +217,7 @@ def _check(
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Print the analysis (text, or JSON with ``--json``); exit 0 if the model converts."""
     _check_input_options(args)
+    _check_precision_options(args)
     progress = SILENT if args.quiet or args.json else ConsoleProgress(sys.stderr)
     model, inputs = _model_and_inputs(args, progress)
     with _no_warnings():
@@ -224,6 +229,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             dynamic=parse_cli(args.dynamic) if args.dynamic else None,
             command=command,
             progress=progress,
+            dtype=args.dtype,
+            quantize=args.quantize,
+            group_size=args.group_size,
         )
     print(json.dumps(analysis.to_json(), indent=2) if args.json else render(analysis))
     return EXIT_OK if analysis.converts else EXIT_ERROR

@@ -189,6 +189,7 @@ def _analyze_parser(a: argparse.ArgumentParser) -> None:
         help="the frontend the verdict is about (export and fx are tried either way; trace"
         " when asked for or when both fail)",
     )
+    _precision_options(a)
     a.add_argument("--json", action="store_true", help="print the analysis as JSON on stdout")
     a.add_argument("-q", "--quiet", action="store_true", help="no stages, only the report")
     a.add_argument("--debug", action="store_true", help="show tracebacks")

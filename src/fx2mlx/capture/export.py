@@ -13,6 +13,7 @@ from .dynamic import Dynamic, input_names, plan
 from .fastpath import eager_encoder_padding
 from .graph import Captured, from_exported, input_vals, is_symbolic
 from .probe import probe
+from .rnn_shapes import rnn_shapes
 
 
 @contextlib.contextmanager
@@ -32,7 +33,7 @@ def _no_fastpath() -> Iterator[None]:
 
 
 def _export(model: torch.nn.Module, inputs: tuple, shapes: object) -> torch.export.ExportedProgram:
-    with eager_encoder_padding(), _no_fastpath(), warnings.catch_warnings():
+    with eager_encoder_padding(), _no_fastpath(), rnn_shapes(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return torch.export.export(model, inputs, dynamic_shapes=shapes, strict=False)
 
