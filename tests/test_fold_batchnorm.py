@@ -142,21 +142,25 @@ def test_fold_circular_conv(tmp_path: Path) -> None:
 class Shared(nn.Module):
     """The conv's output is read by the BatchNorm and by the residual: no fold."""
 
-    def __init__(self) -> None:
+    def __init__(self, dims: int = 2, transposed: bool = False) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(4, 4, 3, padding=1)
-        self.bn = nn.BatchNorm2d(4)
+        self.conv = (CONV_T if transposed else CONV)[dims](4, 4, 3, padding=1)
+        self.bn = BN[dims](4)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(x)
         return self.bn(y) + y
 
 
-def test_shared_output_keeps_batchnorm(tmp_path: Path) -> None:
-    model = randomize(Shared())
-    conv = assert_converts(model, _input(2), fold_batchnorm=True)
-    assert "self.bn = nn.BatchNorm(4)" in conv.source
-    assert_roundtrip(model, conv, (_input(2),), tmp_path)
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("dims", [2, 3])
+def test_shared_output_keeps_batchnorm(dims: int, transposed: bool, tmp_path: Path) -> None:
+    model = randomize(Shared(dims, transposed))
+    conv = assert_converts(model, _input(dims), fold_batchnorm=True)
+    kept = "self.bn = nn.BatchNorm(4)" if dims == 2 else "self.bn = BatchNorm3d()"
+    assert kept in conv.source and "fold-batchnorm:" not in conv.source
+    assert "bn.running_var" in conv.weights
+    assert_roundtrip(model, conv, (_input(dims),), tmp_path)
 
 
 def test_no_fold_without_the_option() -> None:
@@ -198,20 +202,36 @@ def test_sequential_root(tmp_path: Path) -> None:
 class SharedLayers(nn.Module):
     """One conv called twice (once before its BatchNorm), one BatchNorm called twice."""
 
-    def __init__(self) -> None:
+    def __init__(self, dims: int = 2) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(4, 4, 3, padding=1)
-        self.bn = nn.BatchNorm2d(4)
-        self.other = nn.Conv2d(4, 4, 1)
-        self.norm = nn.BatchNorm2d(4)
+        self.conv = CONV[dims](4, 4, 3, padding=1)
+        self.bn = BN[dims](4)
+        self.other = CONV[dims](4, 4, 1)
+        self.norm = BN[dims](4)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.bn(self.conv(x)) + self.conv(x * 2)
         return self.norm(self.other(y)) + self.norm(y)
 
 
-def test_layers_called_twice_are_not_folded(tmp_path: Path) -> None:
-    model = randomize(SharedLayers())
-    conv = assert_converts(model, _input(2), fold_batchnorm=True)
-    assert "nn.BatchNorm" in conv.source and "fold-batchnorm:" not in conv.source
-    assert_roundtrip(model, conv, (_input(2),), tmp_path)
+@pytest.mark.parametrize("dims", [2, 3])
+def test_layers_called_twice_are_not_folded(dims: int, tmp_path: Path) -> None:
+    model = randomize(SharedLayers(dims))
+    conv = assert_converts(model, _input(dims), fold_batchnorm=True)
+    assert "fold-batchnorm:" not in conv.source
+    assert {"bn.running_var", "norm.running_var"} <= set(conv.weights)
+    assert_roundtrip(model, conv, (_input(dims),), tmp_path)
+
+
+@pytest.mark.parametrize("frontend", ["fx", "trace"])
+def test_fold_op_by_op_other_frontends(frontend: str, tmp_path: Path) -> None:
+    """BatchNorm3d after a grouped Conv3d, BatchNorm2d after a grouped ConvTranspose2d: ops
+    on both sides, as every frontend records them."""
+    torch.manual_seed(3)
+    model = randomize(ConvBn(3, False, 2, True))
+    conv = assert_converts(model, _input(3), frontend=frontend, fold_batchnorm=True)
+    assert_folded(model, conv, (_input(3),), tmp_path / "conv")
+    model = randomize(ConvTransposeBn(2, False, 2, True))
+    x = torch.randn(2, 4, 5, 5)
+    conv = assert_converts(model, x, frontend=frontend, fold_batchnorm=True)
+    assert_folded(model, conv, (x,), tmp_path / "transposed")
