@@ -235,3 +235,27 @@ def test_fold_op_by_op_other_frontends(frontend: str, tmp_path: Path) -> None:
     x = torch.randn(2, 4, 5, 5)
     conv = assert_converts(model, x, frontend=frontend, fold_batchnorm=True)
     assert_folded(model, conv, (x,), tmp_path / "transposed")
+
+
+class Renamed(nn.Module):
+    """Attributes MLX's ``nn.Module`` would shadow: the generated ones are ``update_`` and
+    ``state_``; the bias the fold adds is renamed like the conv's other keys."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.update = nn.ConvTranspose2d(4, 6, 3, groups=groups, bias=False)
+        self.state = nn.BatchNorm2d(6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.state(self.update(x))
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_renamed_attributes(groups: int, tmp_path: Path) -> None:
+    model = randomize(Renamed(groups))
+    x = torch.randn(2, 4, 5, 5)
+    conv = assert_converts(model, x, fold_batchnorm=True)
+    assert sorted(conv.weights) == ["update_.bias", "update_.weight"]
+    assert '"update.bias": "update_.bias"' in conv.source and '"state.' not in conv.source
+    assert_roundtrip(model, conv, (x,), tmp_path)
+    assert_sanitize_matches(model, conv, tmp_path)

@@ -207,7 +207,8 @@ def _precision_lines(precision: Precision, quantized: bool) -> list[str]:
 def _mapping_lines(captured: Captured, declared: list[str], prefix: str) -> list[str]:
     """Names and layouts: a PyTorch state_dict as this model's float weights."""
     state, unsaved = _torch_keys(captured)
-    renames = renamed_keys(captured, state + unsaved)
+    gone = tuple(f"{bn}." for _, bn in folds(captured))  # folded: popped before renaming
+    renames = renamed_keys(captured, [k for k in state + unsaved if not k.startswith(gone)])
     skipped = {why: keys for why, keys in skipped_keys(captured, declared).items() if keys}
     counters = any(k.rpartition(".")[2] == COUNTER for k in state)
     rules = rule_lines(captured)
