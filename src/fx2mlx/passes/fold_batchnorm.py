@@ -55,6 +55,13 @@ class Calls:
         return cls(Counter(path for _, path in frames), frames)
 
 
+@dataclass(frozen=True)
+class Fold:
+    conv: fx.Node  # the convolution's layer call or op
+    conv_path: str
+    bn_path: str
+
+
 def _innermost(node: fx.Node) -> tuple[str, str] | None:
     scope = node.meta.get(SCOPE)
     return scope[-1] if scope else None
@@ -132,9 +139,9 @@ def _conv(captured: Captured, node: fx.Node, calls: Calls) -> str | None:
     return path if isinstance(captured.module(path), _ConvNd) else None
 
 
-def _foldable(captured: Captured, node: fx.Node, calls: Calls) -> tuple[fx.Node, str] | None:
-    """(convolution node, BatchNorm path) where ``node`` is a BatchNorm that folds into the
-    convolution it reads, or None. Each must be called once: a shared conv or BatchNorm
+def _foldable(captured: Captured, node: fx.Node, calls: Calls) -> Fold | None:
+    """The fold where ``node`` is a BatchNorm that folds into the convolution it reads, or
+    None. Each must be called once: a shared conv or BatchNorm
     called elsewhere needs its own weights there."""
     bn_path = _norm(captured, node, calls) if node.args else None
     conv = node.args[0] if bn_path is not None else None
@@ -144,7 +151,9 @@ def _foldable(captured: Captured, node: fx.Node, calls: Calls) -> tuple[fx.Node,
     if conv_path is None:
         return None
     channels = captured.module(conv_path).out_channels
-    return (conv, bn_path) if channels == captured.module(bn_path).num_features else None
+    if channels != captured.module(bn_path).num_features:
+        return None
+    return Fold(conv, conv_path, bn_path)
 
 
 def fold_batchnorm(captured: Captured) -> list[tuple[str, str]]:
@@ -155,41 +164,39 @@ def fold_batchnorm(captured: Captured) -> list[tuple[str, str]]:
         found = _foldable(captured, node, calls)
         if found is None:
             continue
-        conv, bn_path = found
-        if conv.op == "call_module":
-            conv_path = _fold_layer(conv, bn_path)
+        if found.conv.op == "call_module":
+            _fold_layer(found)
         else:
-            conv_path = _fold_op(captured, conv, bn_path)
-        node.replace_all_uses_with(conv)
+            _fold_op(captured, found)
+        node.replace_all_uses_with(found.conv)
         attrs = [a for a in node.all_input_nodes if a.op == "get_attr"]
         captured.graph.erase_node(node)
         for attr in attrs:  # an op-by-op BatchNorm's tensors
             captured.graph.erase_node(attr)
-        folded.append((conv_path, bn_path))
+        folded.append((found.conv_path, found.bn_path))
     return folded
 
 
-def _fold_layer(conv: fx.Node, bn_path: str) -> str:
+def _fold_layer(fold: Fold) -> None:
     """A conv layer: it gets a bias; its weights are folded when written (``folded_state``)."""
-    layer: LayerCall = conv.meta[LAYER]
+    layer: LayerCall = fold.conv.meta[LAYER]
     ctor = layer.ctor
     kwargs = [(k, True if k == "bias" else v) for k, v in ctor.kwargs]
-    conv.meta[LAYER] = dataclasses.replace(
-        layer, ctor=dataclasses.replace(ctor, kwargs=kwargs), folded=bn_path
+    fold.conv.meta[LAYER] = dataclasses.replace(
+        layer, ctor=dataclasses.replace(ctor, kwargs=kwargs), folded=fold.bn_path
     )
-    return layer.path
 
 
-def _fold_op(captured: Captured, conv: fx.Node, bn_path: str) -> str:
+def _fold_op(captured: Captured, fold: Fold) -> None:
     """A conv op: its weight and bias tensors are replaced by the folded ones; a conv without
     a bias reads a new one (``{path}.bias``, a weight like any other)."""
-    path = _innermost(conv)[1]  # type: ignore[index]
+    conv, path = fold.conv, fold.conv_path
     args = op_args(conv)
     weight, bias = args["weight"], args["bias"]
     w, b = fold_tensors(
         captured.consts[str(weight.target)],
         None if bias is None else captured.consts[str(bias.target)],
-        captured.module(bn_path),
+        captured.module(fold.bn_path),
         groups_of(captured.module(path)),
     )
     captured.consts[f"{path}.weight"], captured.consts[f"{path}.bias"] = w, b
@@ -198,8 +205,7 @@ def _fold_op(captured: Captured, conv: fx.Node, bn_path: str) -> str:
             bias = captured.graph.get_attr(f"{path}.bias")
         bias.meta["val"] = weight.meta["val"].new_empty(b.shape)
         _set_bias(conv, bias)
-    conv.meta[FOLDED] = (path, bn_path)
-    return path
+    conv.meta[FOLDED] = (path, fold.bn_path)
 
 
 def _set_bias(conv: fx.Node, bias: fx.Node) -> None:
