@@ -282,10 +282,10 @@ def convert(
             many bits per weight (``mx.quantize``, affine), in groups of ``group_size`` (32,
             64 or 128) along the input width; a layer the group size doesn't divide stays
             float (``report.float_layers`` says which and why).
-        fold_batchnorm: fold each eval BatchNorm into the convolution before it (where
-            nothing else reads the convolution's output). The BatchNorm's keys disappear and
-            the convolution's weight and bias change; the generated ``sanitize`` folds the
-            same way from a PyTorch state_dict.
+        fold_batchnorm: fold each eval BatchNorm into the convolution (plain or transposed)
+            before it (where nothing else reads the convolution's output). The BatchNorm's
+            keys disappear and the convolution's weight and bias change; the generated
+            ``sanitize`` folds the same way from a PyTorch state_dict.
 
     Returns:
         A :class:`Conversion`; call ``.validate()`` to compare against torch and

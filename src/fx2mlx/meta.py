@@ -35,3 +35,7 @@ UNGUARDED = "fx2mlx.unguarded"
 """fuse_attention, unguard_attention: on an sdpa node, True when its output needs no zeroing
 of queries that may attend to no key (a written-out softmax gives NaN there, as MLX does; or
 no query can be fully masked)."""
+
+FOLDED = "fx2mlx.folded"
+"""fold_batchnorm: on a convolution op (not a layer: ``LayerCall.folded``), ``(its module's
+path, the BatchNorm's path)``: that BatchNorm is folded into its weight and bias tensors."""

@@ -16,10 +16,10 @@ import torch
 
 from .capture import Captured
 from .codegen.attrs import state_key
+from .folded_weights import folded_state
 from .meta import LAYER
 from .parametrized import computed_state
 from .passes.collapse_layers import LayerCall
-from .passes.fold_batchnorm import folded_state
 from .progress import SILENT, Progress
 from .shards import write_safetensors
 from .tensors import mlx_dtype, to_mlx

@@ -11,6 +11,7 @@ from ..capture import Captured
 from ..converters.registry import Ctor, layer_for
 from ..emit_ctx import dtype_expr
 from ..expr import ATOM, Expr, hole, literal
+from ..folded_weights import fold_biases
 from ..meta import LAYER
 from .attrs import attr_text, is_list, private, relative, segments
 from .body import Body, render_body
@@ -203,7 +204,8 @@ class Drafter:
 
 def _embedded(captured: Captured) -> dict[str, Tree]:
     """Constants outside the state_dict that an expression can rebuild exactly."""
-    state = set(captured.model.state_dict())
+    # a bias --fold-batchnorm gave a conv is a weight too (sanitize computes it)
+    state = set(captured.model.state_dict()) | set(fold_biases(captured))
     out: dict[str, Tree] = {}
     for key, tensor in captured.consts.items():
         if key in state or not isinstance(tensor, torch.Tensor):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 
 from ..capture import Captured
+from ..folded_weights import fold_biases, fold_lines, folds
 from ..meta import LAYER
 from ..parametrized import SPECTRAL_NORM, WEIGHT_NORM, Reparam, reparams_of
 from ..passes.collapse_layers import LayerCall
-from ..passes.fold_batchnorm import fold_lines
 from ..precision import Precision
 from ..weights import RULES
 from .attrs import state_key
@@ -37,7 +37,7 @@ def _torch_keys(captured: Captured) -> tuple[list[str], list[str]]:
     saved = set(state)
     unsaved = [name for name, _ in captured.model.named_buffers() if name not in saved]
     computed = [f"{p}.{r.name}" if p else r.name for p, r in _reparams(captured)]
-    return state + computed, unsaved
+    return state + computed + fold_biases(captured), unsaved
 
 
 def _reparams(captured: Captured) -> list[tuple[str, Reparam]]:
@@ -96,8 +96,9 @@ def _norm_axes(dim: int, rank: int) -> tuple[int, ...]:
 def skipped_keys(captured: Captured, declared: list[str]) -> dict[str, list[str]]:
     """PyTorch keys the generated model holds no parameter for (in its naming), by reason:
     state keys ``forward`` never reads, and non-persistent buffers."""
-    calls = [n.meta[LAYER] for n in captured.graph.nodes if n.op == "call_module"]
-    layers = [p for c in calls for p in (c.path, c.folded) if p]  # folded: sanitize reads them
+    calls = [n.meta[LAYER].path for n in captured.graph.nodes if n.op == "call_module"]
+    folded = [bn for _, bn in folds(captured)]  # sanitize reads them
+    layers = [p for p in calls + folded if p]
     held = set(declared)
 
     def unheld(key: str) -> bool:
@@ -206,7 +207,8 @@ def _precision_lines(precision: Precision, quantized: bool) -> list[str]:
 def _mapping_lines(captured: Captured, declared: list[str], prefix: str) -> list[str]:
     """Names and layouts: a PyTorch state_dict as this model's float weights."""
     state, unsaved = _torch_keys(captured)
-    renames = renamed_keys(captured, state + unsaved)
+    gone = tuple(f"{bn}." for _, bn in folds(captured))  # folded: popped before renaming
+    renames = renamed_keys(captured, [k for k in state + unsaved if not k.startswith(gone)])
     skipped = {why: keys for why, keys in skipped_keys(captured, declared).items() if keys}
     counters = any(k.rpartition(".")[2] == COUNTER for k in state)
     rules = rule_lines(captured)
