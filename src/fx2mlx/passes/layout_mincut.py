@@ -101,6 +101,8 @@ def _variable(
         return None
     r = rank_of(node) or 0
     t, c = identity(r), channels_last(r)
+    if greedy.perms.get(node) not in (t, c):
+        return None  # a third layout (attention's heads-first) stays the greedy plan's
     rule = rule_for(node)
     dt, dc = (rule(node, labelled(node, p, greedy.perms)) for p in (t, c))  # type: ignore[arg-type]
     if dt.out != t or dc.out != c or dt.inputs.keys() != dc.inputs.keys():
