@@ -93,7 +93,10 @@ def _binary(node: fx.Node) -> bool:
 
 
 def _variable(
-    node: fx.Node, rule_for: Callable[[fx.Node], LayoutRule], greedy: Plan, model: dict
+    node: fx.Node,
+    rule_for: Callable[[fx.Node], LayoutRule],
+    greedy: Plan,
+    model: dict[fx.Node, Variable],
 ) -> tuple[set[fx.Node], dict[fx.Node, Perm]] | None:
     """The inputs an agnostic op follows and the fixed needs of the rest; None where the op
     is not agnostic in both layouts or its needs are not expressible."""
@@ -107,18 +110,21 @@ def _variable(
     dt, dc = (rule(node, labelled(node, p, greedy.perms)) for p in (t, c))  # type: ignore[arg-type]
     if dt.out != t or dc.out != c or dt.inputs.keys() != dc.inputs.keys():
         return None
-    follows, fixed = set(), {}
+    follows: set[fx.Node] = set()
+    fixed: dict[fx.Node, Perm] = {}
     for a, need in dt.inputs.items():
         if rank_of(a) == r and need == t and dc.inputs[a] == c:
             follows.add(a)
-        elif need == dc.inputs[a] or _same_cost(a, need, dc.inputs[a], greedy, model):
+        elif need == dc.inputs[a]:
             fixed[a] = need
-        else:
+        elif not _both_free(a, need, dc.inputs[a], greedy, model):
             return None
     return follows, fixed
 
 
-def _same_cost(a: fx.Node, nt: Perm, nc: Perm, greedy: Plan, model: dict) -> bool:
+def _both_free(
+    a: fx.Node, nt: Perm, nc: Perm, greedy: Plan, model: dict[fx.Node, Variable]
+) -> bool:
     """A lower-rank operand needed in two layouts: modelled only where both are free moves
     from its (fixed) layout, as a broadcast ``(C, 1, 1)`` parameter's are."""
     have = greedy.perms.get(a)
