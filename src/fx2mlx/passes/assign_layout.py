@@ -60,19 +60,19 @@ def assign_layout(captured: Captured, channels_last_io: bool = False) -> int:
     to the exact one)."""
     nodes = list(captured.graph.nodes)
     want = demand(nodes, _rule_for, lambda r: boundary(r, channels_last_io))
-    greedy = plan_layout(nodes, _greedy(want), channels_last_io)
+    greedy = plan_layout(nodes, greedy_pick(want), channels_last_io)
     labels = solve(nodes, _rule_for, greedy)
-    exact = plan_layout(nodes, _exact(labels, want), channels_last_io)
+    exact = plan_layout(nodes, exact_pick(labels, want), channels_last_io)
     best = exact if exact.transposes <= greedy.transposes else greedy
     _apply(captured.graph, nodes, best)
     return best.transposes
 
 
-def _greedy(want: dict[fx.Node, Perm]) -> Pick:
+def greedy_pick(want: dict[fx.Node, Perm]) -> Pick:
     return lambda node, perms, avail: choose(node, _rule_for(node), perms, avail, want.get(node))
 
 
-def _exact(labels: dict[fx.Node, Perm], want: dict[fx.Node, Perm]) -> Pick:
+def exact_pick(labels: dict[fx.Node, Perm], want: dict[fx.Node, Perm]) -> Pick:
     """The min-cut's layout where it chose one and the rule can give it, else the greedy choice."""
 
     def pick(
