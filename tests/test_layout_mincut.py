@@ -133,3 +133,20 @@ def test_min_cut_is_the_best_labelling(
 
 def _labelling(values: list[fx.Node], bits: tuple[bool, ...]) -> dict[fx.Node, tuple]:
     return {v: (channels_last if b else identity)(rank_of(v) or 0) for v, b in zip(values, bits)}
+
+
+def test_the_cheaper_plan_is_applied(monkeypatch: pytest.MonkeyPatch, plans: list[int]) -> None:
+    """Labels that cost more than greedy's (every agnostic value flipped) are not applied."""
+    real = assign_layout.solve
+
+    def flipped(nodes: list[fx.Node], rule_for: object, greedy: object) -> dict:
+        labels = real(nodes, rule_for, greedy)  # type: ignore[arg-type]
+        flip = {identity(len(p)): channels_last(len(p)) for p in labels.values()}
+        return {v: flip.get(p, identity(len(p))) for v, p in labels.items()}
+
+    monkeypatch.setattr(assign_layout, "solve", flipped)
+    model, x = _model("case", "residual_of_input")
+    conv = assert_converts(model, x)
+    greedy, exact = plans
+    assert exact > greedy
+    assert conv.report.transposes == greedy, conv.source

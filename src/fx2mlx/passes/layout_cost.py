@@ -14,7 +14,8 @@ minimize the whole graph's transposes, given the layouts this greedy plan gives 
 value. Still greedy: layouts other than those two (a reshape's, a permute's, attention's
 heads-first), ops that change the layout (``reshape_layout``, ``permute_layout``...), and how a
 non-agnostic op's output would change with its input's layout. ``assign_layout`` applies the
-exact plan unless the greedy one has fewer transposes (never, on the tests' models).
+exact plan unless the greedy one has fewer transposes (on none of the layout tests' models
+nor the 35 zoo models).
 """
 
 from __future__ import annotations
