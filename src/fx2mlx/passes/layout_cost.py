@@ -1,4 +1,4 @@
-"""The cost model ``assign_layout`` chooses layouts with: transposes a decision would add.
+"""The greedy layout chooser (``assign_layout``'s first plan): transposes a decision would add.
 
 A value is *available* in its own layout and in every layout a transpose already made of it
 (the pass caches them: a value is transposed to a given layout at most once). An op whose rule

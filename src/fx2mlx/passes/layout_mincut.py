@@ -10,11 +10,13 @@ boundary, ``canonical`` ops PyTorch's). A value costs one transpose per layout i
 but not stored in, however many readers share it: over the value and its readers that is
 ``[some member is C] + [some member is T] - 1`` (a P^n-Potts term), each indicator one auxiliary
 node (an edge of capacity 1 to a terminal and infinite edges to the members), so a minimum cut
-minimizes the whole graph's transposes exactly. Ties go to the greedy plan's layout (a
+minimizes the count over every labelling exactly (``tests/test_layout_mincut.py`` checks it
+against all of them on small graphs). Ties go to the greedy plan's layout (a
 preference below one transpose's weight).
 
 What it does not model, left to the greedy choice: layouts other than these two (a reshape's or
-a permute's output, 3-D tokens); how a non-agnostic reader's own output would change if its
+a permute's output; an agnostic value the greedy plan stored in a third layout, as attention's
+heads-first values, stays there); how a non-agnostic reader's own output would change if its
 input's layout did; agnostic ops whose lower-rank operands would need a different relayout in
 each layout. ``assign_layout`` applies whichever of the two plans has fewer transposes.
 """
