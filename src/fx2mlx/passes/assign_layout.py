@@ -4,7 +4,10 @@ A layout is a permutation ``perm`` (see ``fx2mlx.layout``): the MLX array holds
 ``torch_value.permute(perm)``. Convolutions, pools and norms want channels last, so the pass
 starts a channels-last region at the first of them and keeps it as long as the ops that follow
 can work on it (their axis arguments are remapped by the converters). A transpose is inserted
-only when an op's layout rule needs a layout its input does not have.
+only when an op's layout rule needs a layout its input does not have. The layouts are planned
+twice before the graph is touched (``layout_plan``): greedily in graph order (``layout_cost``)
+and with the agnostic values' layouts chosen by min-cut (``layout_mincut``); the cheaper plan
+is written into the graph.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from torch import fx
 
 from ..capture import Captured
 from ..converters.registry import OPS
-from ..layout import Decision, LayoutRule, Perm, canonical, relayout, unit_only
+from ..layout import Decision, LayoutRule, Perm, canonical, relayout
 from ..meta import LAYER, LAYOUT, LAYOUT_FROM, SCOPE
 from .layout_cost import choose, demand
 from .layout_mincut import labelled, solve
@@ -69,6 +72,7 @@ def assign_layout(captured: Captured, channels_last_io: bool = False) -> int:
 
 
 def greedy_pick(want: dict[fx.Node, Perm]) -> Pick:
+    """Each op's rule, re-asked with its inputs' available layouts (``layout_cost.choose``)."""
     return lambda node, perms, avail: choose(node, _rule_for(node), perms, avail, want.get(node))
 
 
@@ -106,8 +110,3 @@ def _apply(graph: fx.Graph, nodes: list[fx.Node], plan: Plan) -> None:
                 node.replace_input_with(arg, new)
         if node.op != "output":
             node.meta[LAYOUT] = perms[node]
-
-
-def is_free(node: fx.Node) -> bool:
-    """A relayout that moves only axes of static size 1: no data moves (emitted as a reshape)."""
-    return unit_only(node.meta["val"].shape, node.meta[LAYOUT_FROM], node.meta[LAYOUT])
