@@ -23,14 +23,27 @@ def relayout_stmt(node: fx.Node, order: int) -> Stmt:
     src, dst = node.meta[LAYOUT_FROM], node.meta[LAYOUT]
     if unit_only(shape, src, dst):  # only unit axes move: a reshape
         value = hole(node.args[0], ATOM)
-        sizes = [
-            str(shape[d]) if isinstance(shape[d], int) else f"{value}.shape[{src.index(d)}]"
-            for d in dst
-        ]
-        expr = Expr(f"{value}.reshape({', '.join(sizes)})")
+        expr = Expr(f"{value}.reshape({', '.join(unit_move_sizes(value, shape, src, dst))})")
     else:
         expr = Expr(f"{hole(node.args[0], ATOM)}.transpose({', '.join(map(str, axes))})")
     return op(node, expr, order, comment=comment, own_line=bool(comment))
+
+
+def unit_move_sizes(value: str, shape: object, src: tuple, dst: tuple) -> list[str]:
+    """The sizes of a reshape that moves only unit axes, in ``dst`` order: ``-1`` for the last
+    axis that is not 1, the other symbolic ones read from ``value`` (stored as ``src``), never a
+    baked size where a hand-writer writes ``-1`` (``x.reshape(x.shape[0], -1, 1)``)."""
+    sizes = list(shape)  # type: ignore[call-overload]
+    big = [d for d in dst if not (isinstance(sizes[d], int) and sizes[d] == 1)]
+    out = []
+    for d in dst:
+        if big and d == big[-1]:
+            out.append("-1")
+        elif isinstance(sizes[d], int):
+            out.append(str(sizes[d]))
+        else:
+            out.append(f"{value}.shape[{src.index(d)}]")
+    return out
 
 
 def op_stmt(node: fx.Node, scope: Scope, order: int, helpers: set[str]) -> Stmt:

@@ -4,7 +4,10 @@ A layout is a permutation ``perm`` (see ``fx2mlx.layout``): the MLX array holds
 ``torch_value.permute(perm)``. Convolutions, pools and norms want channels last, so the pass
 starts a channels-last region at the first of them and keeps it as long as the ops that follow
 can work on it (their axis arguments are remapped by the converters). A transpose is inserted
-only when an op's layout rule needs a layout its input does not have.
+only when an op's layout rule needs a layout its input does not have. The layouts are planned
+twice before the graph is touched (``layout_plan``): greedily in graph order (``layout_cost``)
+and with the agnostic values' layouts chosen by min-cut (``layout_mincut``); the cheaper plan
+is written into the graph.
 """
 
 from __future__ import annotations
@@ -13,18 +16,11 @@ from torch import fx
 
 from ..capture import Captured
 from ..converters.registry import OPS
-from ..layout import (
-    LayoutRule,
-    Perm,
-    canonical,
-    channels_last,
-    identity,
-    rank_of,
-    relayout,
-    unit_only,
-)
+from ..layout import Decision, LayoutRule, Perm, canonical, relayout
 from ..meta import LAYER, LAYOUT, LAYOUT_FROM, SCOPE
 from .layout_cost import choose, demand
+from .layout_mincut import labelled, solve
+from .layout_plan import Pick, Plan, boundary, plan_layout
 
 
 def _axes(src: Perm, dst: Perm) -> tuple[int, ...]:
@@ -62,60 +58,55 @@ def _rule_for(node: fx.Node) -> LayoutRule:
 
 def assign_layout(captured: Captured, channels_last_io: bool = False) -> int:
     """Annotate ``meta[LAYOUT]`` on every node; returns the number of transposes inserted
-    (relayouts that move only unit axes are reshapes, not counted)."""
-    graph = captured.graph
-    perms: dict[fx.Node, Perm] = {}
-    avail: dict[fx.Node, set[Perm]] = {}
+    (relayouts that move only unit axes are reshapes, not counted). Two plans are made, the
+    greedy one and the exact min-cut one; the one with fewer transposes is applied (ties go
+    to the exact one)."""
+    nodes = list(captured.graph.nodes)
+    want = demand(nodes, _rule_for, lambda r: boundary(r, channels_last_io))
+    greedy = plan_layout(nodes, greedy_pick(want), channels_last_io)
+    labels = solve(nodes, _rule_for, greedy)
+    exact = plan_layout(nodes, exact_pick(labels, want), channels_last_io)
+    best = exact if exact.transposes <= greedy.transposes else greedy
+    _apply(captured.graph, nodes, best)
+    return best.transposes
+
+
+def greedy_pick(want: dict[fx.Node, Perm]) -> Pick:
+    """Each op's rule, re-asked with its inputs' available layouts (``layout_cost.choose``)."""
+    return lambda node, perms, avail: choose(node, _rule_for(node), perms, avail, want.get(node))
+
+
+def exact_pick(labels: dict[fx.Node, Perm], want: dict[fx.Node, Perm]) -> Pick:
+    """The min-cut's layout where it chose one and the rule can give it, else the greedy choice."""
+
+    def pick(
+        node: fx.Node, perms: dict[fx.Node, Perm], avail: dict[fx.Node, set[Perm]]
+    ) -> Decision:
+        rule = _rule_for(node)
+        if node in labels:
+            decision = rule(node, labelled(node, labels[node], perms))  # type: ignore[arg-type]
+            if decision.out == labels[node]:
+                return decision
+        return choose(node, rule, perms, avail, want.get(node))
+
+    return pick
+
+
+def _apply(graph: fx.Graph, nodes: list[fx.Node], plan: Plan) -> None:
+    """Write ``plan`` into the graph: layouts into ``meta[LAYOUT]``, each relayout inserted
+    once per value and layout, before its first reader."""
+    perms = dict(plan.perms)
     cache: dict[tuple[fx.Node, Perm], fx.Node] = {}
-    want = demand(list(graph.nodes), _rule_for, lambda r: _boundary(r, channels_last_io))
-    inserted = 0
-    for node in list(graph.nodes):
-        if node.op in ("placeholder", "get_attr"):
-            r = rank_of(node)
-            io_cl = channels_last_io and node.op == "placeholder"
-            perms[node] = (_boundary(r, io_cl)) if r is not None else None
-            node.meta[LAYOUT] = perms[node]
-            avail[node] = {perms[node]}
-            continue
-        if node.op == "output":
-            inserted += _fix_outputs(graph, node, perms, channels_last_io)
-            continue
-        decision = choose(node, _rule_for(node), perms, avail, want.get(node))
-        for arg, need in decision.inputs.items():
+    for node in nodes:
+        decision = plan.decisions.get(node)
+        for arg, need in decision.inputs.items() if decision is not None else ():
             have = perms.get(arg)
             if have is not None and have != need:
                 new = cache.get((arg, need))
                 if new is None:
-                    new = _insert_transpose(graph, arg, node, have, need, perms)
-                    cache[(arg, need)] = new
-                    avail.setdefault(arg, set()).add(need)
-                    inserted += not is_free(new)
+                    new = cache[(arg, need)] = _insert_transpose(
+                        graph, arg, node, have, need, perms
+                    )
                 node.replace_input_with(arg, new)
-        perms[node] = decision.out
-        node.meta[LAYOUT] = decision.out
-        avail[node] = {decision.out}
-    return inserted
-
-
-def _boundary(r: int | None, cl_io: bool) -> Perm:
-    """The layout at the model's edges: PyTorch's, or channels-last where the caller asked."""
-    return channels_last(r) if cl_io and r in (3, 4, 5) else identity(r or 0)
-
-
-def is_free(node: fx.Node) -> bool:
-    """A relayout that moves only axes of static size 1: no data moves (emitted as a reshape)."""
-    return unit_only(node.meta["val"].shape, node.meta[LAYOUT_FROM], node.meta[LAYOUT])
-
-
-def _fix_outputs(graph: fx.Graph, node: fx.Node, perms: dict[fx.Node, Perm], cl_io: bool) -> int:
-    inserted = 0
-    for arg in list(node.all_input_nodes):
-        have, r = perms.get(arg), rank_of(arg)
-        if have is None or r is None:
-            continue
-        want = _boundary(r, cl_io)
-        if have != want:
-            new = _insert_transpose(graph, arg, node, have, want, perms)
-            node.replace_input_with(arg, new)
-            inserted += not is_free(new)
-    return inserted
+        if node.op != "output":
+            node.meta[LAYOUT] = perms[node]

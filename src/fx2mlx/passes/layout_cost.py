@@ -1,4 +1,4 @@
-"""The cost model ``assign_layout`` chooses layouts with: transposes a decision would add.
+"""The greedy layout chooser (``assign_layout``'s first plan): transposes a decision would add.
 
 A value is *available* in its own layout and in every layout a transpose already made of it
 (the pass caches them: a value is transposed to a given layout at most once). An op whose rule
@@ -6,11 +6,16 @@ follows its inputs (elementwise, ``cat``, ``keep``: layout-agnostic) is asked ag
 inputs had each of their available layouts, and the decision adding the fewest transposes wins;
 ties go to the layout the op's readers want (``demand``), then to the rule's own first choice.
 
-This is a heuristic, not a proof of optimality: it is greedy in graph order with one step of
-look-back (the cache) and one of look-ahead (``demand``). The exact formulation (two labels per
-value, a transpose costs once per value and layout: a P^n-Potts term, graph-representable, so a
-min-cut solves it) is not implemented; on the conv-net families in
-``tests/test_layout_minimal.py`` this choice already reaches the boundary-only count.
+This is the greedy plan: in graph order, with one step of look-back (the cache) and one of
+look-ahead (``demand``), not a proof of optimality (``tests/fixtures/layout_traps.py`` has
+graphs where it adds a transpose). ``passes/layout_mincut.py`` is the exact part: for every
+value a layout-agnostic op returns, PyTorch's layout or channels-last is chosen by min-cut to
+minimize the whole graph's transposes, given the layouts this greedy plan gives every other
+value. Still greedy: layouts other than those two (a reshape's, a permute's, attention's
+heads-first), ops that change the layout (``reshape_layout``, ``permute_layout``...), and how a
+non-agnostic op's output would change with its input's layout. ``assign_layout`` applies the
+exact plan unless the greedy one has fewer transposes (on none of the layout tests' models
+nor the 35 zoo models).
 """
 
 from __future__ import annotations
