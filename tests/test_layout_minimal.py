@@ -131,7 +131,7 @@ def test_pooled_output_is_a_reshape_not_a_transpose() -> None:
 
     conv = assert_converts(Probe(fn), torch.randn(2, 4, 8, 8))
     assert conv.report.transposes == 2, conv.source  # the input's and the image output's
-    assert re.search(r"\.reshape\(\w+\.shape\[0\], -1, 1, 1\)", conv.source), conv.source
+    assert re.search(r"(\w+)\.reshape\(\1\.shape\[0\], \1\.shape\[3\], 1, 1\)", conv.source)
 
 
 class Conv1dPair(nn.Module):
@@ -148,13 +148,14 @@ class Conv1dPair(nn.Module):
 
 @pytest.mark.parametrize("dynamic", [None, {"x": [2]}], ids=["static-length", "dynamic-length"])
 def test_unit_axis_relayout_bakes_no_length(dynamic: dict | None) -> None:
-    """NCL -> NLC with one channel is a reshape; its length is ``-1`` (a static 100 would be a
-    baked number; a dynamic length must never be), checked at another length when dynamic."""
+    """NCL -> NLC with one channel is a reshape; its length is read from the array (a static
+    100 would be a baked number; a dynamic length must never be; ``-1`` fails on an empty
+    batch), checked at another length when dynamic."""
     torch.manual_seed(2)
     conv = assert_converts(Conv1dPair(), torch.randn(2, 1, 100), dynamic=dynamic)
     assert conv.report.transposes == 0, conv.source
-    assert "x = x.reshape(x.shape[0], -1, 1)" in conv.source, conv.source
-    assert "x.reshape(x.shape[0], 1, -1)" in conv.source, conv.source
+    assert "x = x.reshape(x.shape[0], x.shape[2], 1)" in conv.source, conv.source
+    assert re.search(r"(\w+)\.reshape\(\1\.shape\[0\], 1, \1\.shape\[1\]\)", conv.source)
     assert "100" not in conv.source.split("def __call__")[1].split("def sanitize")[0]
     if dynamic:
         result = conv.validate()  # the example, then fresh inputs at another length

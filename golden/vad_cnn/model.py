@@ -22,7 +22,7 @@ class VADNet(nn.Module):
         self.fc = nn.Linear(3200, 2)
 
     def __call__(self, x: mx.array) -> mx.array:
-        x = x.reshape(x.shape[0], -1, 1)  # NCL -> NLC: MLX's nn.Conv1d is channels-last
+        x = x.reshape(x.shape[0], x.shape[2], 1)  # NCL -> NLC: MLX's nn.Conv1d is channels-last
         x = self.pool(nn.relu(self.conv1(x)))
         # flatten in PyTorch's (C, L) order so fc.weight loads unchanged
         x = nn.relu(self.conv2(x)).transpose(0, 2, 1)

@@ -30,20 +30,13 @@ def relayout_stmt(node: fx.Node, order: int) -> Stmt:
 
 
 def unit_move_sizes(value: str, shape: object, src: tuple, dst: tuple) -> list[str]:
-    """The sizes of a reshape that moves only unit axes, in ``dst`` order: ``-1`` for the last
-    axis that is not 1, the other symbolic ones read from ``value`` (stored as ``src``), never a
-    baked size where a hand-writer writes ``-1`` (``x.reshape(x.shape[0], -1, 1)``)."""
+    """The sizes of a reshape that moves only unit axes, in ``dst`` order: 1 for a unit axis,
+    every other size read from ``value`` (stored as ``src``): ``x.reshape(x.shape[0],
+    x.shape[2], 1)``. Never a baked size; and not ``-1``, which MLX can't infer when another
+    axis is 0 (an empty batch)."""
     sizes = list(shape)  # type: ignore[call-overload]
-    big = [d for d in dst if not (isinstance(sizes[d], int) and sizes[d] == 1)]
-    out = []
-    for d in dst:
-        if big and d == big[-1]:
-            out.append("-1")
-        elif isinstance(sizes[d], int):
-            out.append(str(sizes[d]))
-        else:
-            out.append(f"{value}.shape[{src.index(d)}]")
-    return out
+    unit = [isinstance(sizes[d], int) and sizes[d] == 1 for d in dst]
+    return ["1" if u else f"{value}.shape[{src.index(d)}]" for d, u in zip(dst, unit)]
 
 
 def op_stmt(node: fx.Node, scope: Scope, order: int, helpers: set[str]) -> Stmt:
