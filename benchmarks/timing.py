@@ -42,8 +42,9 @@ def generated_runs(
 
 
 def fast_inputs(options: dict[str, bool], inputs: tuple[torch.Tensor, ...]) -> tuple:
-    """The inputs the fast conversion takes: rank 3-5 channels-last with ``channels_last_io``
-    (as fx2mlx moves them), the same arrays the hand-written vision and whisper models take."""
+    """The inputs the fast conversion takes: with ``channels_last_io`` the images and mels,
+    which convolutions read, channels-last (every rank 3-5 input of these anchors is one):
+    the same arrays the hand-written vision and whisper models take."""
     cl = options.get("channels_last_io", False)
     return tuple(to_mx(x, channels_last=cl and x.ndim in (3, 4, 5)) for x in inputs)
 

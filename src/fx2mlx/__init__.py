@@ -22,6 +22,7 @@ from .capture.bound import bind
 from .converters.registry import register_layer, register_op
 from .debug_report import DebugResult
 from .errors import Fx2MlxError, InternalError, Unsupported, UnsupportedError, internal_errors
+from .io_layout import ChannelsLastIO
 from .output import write_folder
 from .precision import Precision, cast_inputs, cast_source, dequantized, precision
 from .progress import SILENT, Progress
@@ -102,6 +103,11 @@ class Conversion:
         # quantize=: torch holding the weights MLX dequantizes, built when validating
         self.reference: Callable[[], torch.nn.Module] | None = None
 
+    @property
+    def io_layout(self) -> ChannelsLastIO:
+        """The inputs and outputs ``channels_last_io`` made channels-last (none without it)."""
+        return ChannelsLastIO.from_json(self._manifest.get("channels_last"))
+
     def validation_inputs(self) -> list[tuple]:
         """The example inputs plus a fresh random set with every dynamic dim at another
         size."""
@@ -128,7 +134,7 @@ class Conversion:
             else:
                 sets = [tuple(s) for s in inputs]  # type: ignore[union-attr]
             labels = [describe_inputs(f"given set {i + 1}", s) for i, s in enumerate(sets)]
-        cl_io = bool(self._manifest.get("channels_last_io"))
+        cl_io = self.io_layout
         progress = self.progress if progress is None else progress
         with progress.stage("validation"):
             with generated_from(self.source, self.weights) as generated:  # loaded once
@@ -182,7 +188,7 @@ class Conversion:
         from .pipeline import check_inputs
 
         sets = check_inputs(self.model, self.inputs if inputs is None else inputs)
-        cl_io = bool(self._manifest.get("channels_last_io"))
+        cl_io = self.io_layout
         with generated_from(self.source, self.weights) as generated:
             return debug_generated(
                 self.captured, generated, self.source, sets, rtol, atol, cl_io, self.model
@@ -269,8 +275,10 @@ def convert(
             of inputs shaped like them; each kept where the model allows): a dict of input
             name or position -> dims (``{"x": [2, 3]}``), which must stay dynamic, or
             ``torch.export``'s own ``dynamic_shapes``, passed through.
-        channels_last_io: take and return rank-3/4/5 tensors channels-last instead of
-            PyTorch's channels-first layout.
+        channels_last_io: take the inputs that convolutions (pools, norms) read, and return
+            the outputs they write, channels-last (axis 1 moved last: NHWC, NLC), as MLX's
+            layers hold them; every other input and output keeps PyTorch's layout. The
+            generated docstring and the manifest's ``channels_last`` say which.
         command: the command that regenerates the output, for the file's docstring and the
             manifest (the CLI passes its canonical command, see ``fx2mlx.command``).
         progress: receives each stage and long loop (the command line prints them); silent
@@ -330,6 +338,7 @@ def convert(
             {"shape": list(x.shape), "dtype": str(x.dtype).replace("torch.", "")} for x in inputs
         ],
         "channels_last_io": channels_last_io,
+        "channels_last": (captured.io_layout or ChannelsLastIO()).to_json(),
         **chosen.to_json(),
         "fold_batchnorm": fold_batchnorm,
     }

@@ -26,12 +26,12 @@ from .debug_calls import (
     instance_at,
     mlx_args,
     mlx_calls,
-    spatial,
     torch_calls,
 )
 from .debug_lines import finding
 from .debug_ops import OpProbe, Unrun, canonical, torch_values
 from .debug_report import DebugResult, ModuleCheck, OpFinding
+from .io_layout import ChannelsLastIO
 from .layout import Perm
 from .meta import LAYER, LAYOUT
 from .pipeline import ListRoot
@@ -111,7 +111,7 @@ def debug_generated(
     inputs: tuple,
     rtol: float = 1e-4,
     atol: float = 1e-3,
-    channels_last_io: bool = False,
+    io_layout: ChannelsLastIO | None = None,
     run: Any = None,
 ) -> DebugResult:
     """Compare every module call, then locate the first divergent op (see the module doc).
@@ -120,7 +120,7 @@ def debug_generated(
     result = DebugResult(rtol=rtol, atol=atol)
     glob = _globals(generated)  # before the calls are wrapped: the generated namespace
     expected = torch_calls(model, inputs, run)
-    got = mlx_calls(generated, generated_paths(model), mlx_args(inputs, channels_last_io))
+    got = mlx_calls(generated, generated_paths(model), mlx_args(inputs, io_layout))
     root = build_scopes(captured)
     layouts = output_layouts(root, captured)
     tol = (rtol, atol, compute_dtype(model, [inputs]))
@@ -128,8 +128,8 @@ def debug_generated(
     for path, ref in expected:
         k = seen[path] = seen.get(path, -1) + 1
         result.modules.append(_module_check(path, k, ref, model, generated, got, layouts, tol))
-        if path == "" and channels_last_io:
-            result.modules[-1] = _root_check(ref, got, tol, result.modules[-1])
+        if path == "" and io_layout:
+            result.modules[-1] = _root_check(ref, got, tol, result.modules[-1], io_layout)
     if result.first is not None:
         _locate(result, captured, (generated, glob), source, root, (inputs, expected))
     return _unwrapped(result) if isinstance(model, ListRoot) else result
@@ -181,13 +181,10 @@ def _errors(check: ModuleCheck, checks: list[Any]) -> ModuleCheck:
 
 
 def _root_check(
-    ref: Any, got: Calls, tol: tuple[float, float, Any], check: ModuleCheck
+    ref: Any, got: Calls, tol: tuple[float, float, Any], check: ModuleCheck, io: ChannelsLastIO
 ) -> ModuleCheck:
     """The model's own outputs with ``channels_last_io``: channels-last at the boundary."""
-    outs = [
-        mx.moveaxis(a, -1, 1) if spatial(a) else a
-        for a in pytree.tree_leaves(got.get("", [None])[0])
-    ]
+    outs = pytree.tree_leaves(io.results(got.get("", [None])[0]))
     check.status, checks, check.note = compare_call("", ref, outs, None, tol)
     return _errors(check, checks)
 

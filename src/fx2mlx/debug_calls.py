@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils import _pytree as pytree
 
 from .codegen.attrs import attr_name, segments, state_key
+from .io_layout import ChannelsLastIO
 from .passes.collapse_layers import is_list
 from .tensors import to_mlx
 
@@ -98,11 +99,9 @@ def instance_at(generated: Any, model: nn.Module, path: str) -> Any:
     return node
 
 
-def mlx_args(inputs: tuple, channels_last_io: bool) -> list[Any]:
+def mlx_args(inputs: tuple, io_layout: ChannelsLastIO | None) -> list[Any]:
     args = [to_mlx(x) for x in inputs]
-    if channels_last_io:
-        args = [mx.moveaxis(a, 1, -1) if spatial(a) else a for a in args]
-    return args
+    return io_layout.arguments(args) if io_layout else args
 
 
 def spatial(value: Any) -> bool:

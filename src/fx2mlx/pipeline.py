@@ -92,7 +92,7 @@ def compile_model(
     with progress.stage("passes"):
         checked, transposes = run_passes(captured, channels_last_io, fold_bn)
     with progress.stage("emit"):
-        doc = DocSpec(inputs, command, channels_last_io, precision)
+        doc = DocSpec(inputs, command, captured.io_layout, precision)
         emitted = emit(captured, doc, prefix, checked.baked)
     report = Report(
         frontend=captured.frontend,
@@ -186,7 +186,7 @@ def compile_sound(
     args = (model, inputs, frontend, channels_last_io, command, progress, dynamic)
     captured, emitted, report = compile_model(*args, precision=precision, fold_bn=fold_bn)
     weights = weights_of(captured, emitted, progress)
-    if captured.widened and not _matches(model, inputs, emitted.source, weights, channels_last_io):
+    if captured.widened and not _matches(model, inputs, emitted.source, weights, captured):
         captured, emitted, report = compile_model(
             *args, widen=False, precision=precision, fold_bn=fold_bn
         )
@@ -197,7 +197,7 @@ def compile_sound(
         )
     plan = None
     if precision is not None and precision.bits is not None:
-        doc = DocSpec(inputs, command, channels_last_io, precision)
+        doc = DocSpec(inputs, command, captured.io_layout, precision)
         emitted, weights, plan = quantized(captured, emitted, weights, doc, report, progress)
     return captured, emitted, report, weights, plan
 
@@ -224,13 +224,14 @@ def quantized(
 
 
 def _matches(
-    model: torch.nn.Module, inputs: tuple, source: str, weights: dict, channels_last_io: bool
+    model: torch.nn.Module, inputs: tuple, source: str, weights: dict, captured: Captured
 ) -> bool:
     """Whether the generated code gives torch's outputs on ``inputs`` (any failure: no)."""
     from .validate import validate_source
 
     try:
-        return validate_source(model, source, weights, [inputs], 1e-4, 1e-3, channels_last_io).ok
+        io = captured.io_layout
+        return validate_source(model, source, weights, [inputs], 1e-4, 1e-3, io).ok
     except Exception:  # noqa: BLE001 - code that fails at the example's size doesn't match
         return False
 

@@ -15,6 +15,7 @@ import mlx.core as mx
 import torch
 
 from .compare import compare, least_precise, tolerance_rule
+from .io_layout import ChannelsLastIO
 from .precision import Precision, cast_inputs
 from .progress import SILENT, Progress
 from .report import OutputCheck, Validation
@@ -36,27 +37,11 @@ def load_generated(folder: Path, **load_args: Any) -> Any:
         sys.modules.pop(name, None)
 
 
-def _channels_last(x: Any) -> Any:
-    return mx.moveaxis(x, 1, -1) if isinstance(x, mx.array) and x.ndim in (3, 4, 5) else x
-
-
-def _channels_first(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _channels_first(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_channels_first(v) for v in value)
-    return (
-        mx.moveaxis(value, -1, 1)
-        if isinstance(value, mx.array) and value.ndim in (3, 4, 5)
-        else value
-    )
-
-
 def run_both(
     model: torch.nn.Module,
     generated: Any,
     inputs: tuple,
-    channels_last_io: bool = False,
+    io_layout: ChannelsLastIO | None = None,
     dtype: torch.dtype | None = None,
 ) -> tuple[Any, Any]:
     """torch's outputs and the generated model's (converted back to torch's layout); float
@@ -68,11 +53,11 @@ def run_both(
     args = [to_mlx(x) for x in cast_inputs(inputs, dtype)]  # copies, made before torch runs
     with torch.no_grad():
         expected = model(*(_copy(x) for x in inputs))
-    if channels_last_io:
-        args = [_channels_last(a) for a in args]
+    if io_layout:
+        args = io_layout.arguments(args)
     got = generated(*args)
-    if channels_last_io:
-        got = _channels_first(got)
+    if io_layout:
+        got = io_layout.results(got)
     mx.eval(got)
     return expected, got
 
@@ -113,15 +98,13 @@ def validate_folder(
     input_sets: list[tuple],
     rtol: float = 1e-4,
     atol: float = 1e-3,
-    channels_last_io: bool = False,
+    io_layout: ChannelsLastIO | None = None,
     progress: Progress = SILENT,
     labels: list[str] | None = None,
 ) -> Validation:
     """Compare on every input set; an output's row keeps its worst set's numbers."""
     generated = load_generated(folder)
-    return validate_generated(
-        model, generated, input_sets, rtol, atol, channels_last_io, progress, labels
-    )
+    return validate_generated(model, generated, input_sets, rtol, atol, io_layout, progress, labels)
 
 
 def validate_generated(
@@ -130,7 +113,7 @@ def validate_generated(
     input_sets: list[tuple],
     rtol: float = 1e-4,
     atol: float = 1e-3,
-    channels_last_io: bool = False,
+    io_layout: ChannelsLastIO | None = None,
     progress: Progress = SILENT,
     labels: list[str] | None = None,
     precision: Precision | None = None,
@@ -149,7 +132,7 @@ def validate_generated(
     worst: dict[str, OutputCheck] = {}
     lossy: dict[str, OutputCheck] = {}
     for i in progress.track(range(len(sets)), len(sets), "validation"):
-        expected, got = run_both(checked, generated, sets[i], channels_last_io, p.dtype)
+        expected, got = run_both(checked, generated, sets[i], io_layout, p.dtype)
         _keep(worst, compare(expected, got, rtol, atol, dtype, strict), labels[i])
         if reference is not None:  # the generated model's error against the float model
             with torch.no_grad():
@@ -190,11 +173,11 @@ def validate_source(
     input_sets: list[tuple],
     rtol: float,
     atol: float,
-    channels_last_io: bool = False,
+    io_layout: ChannelsLastIO | None = None,
     progress: Progress = SILENT,
     labels: list[str] | None = None,
 ) -> Validation:
     with generated_from(source, weights) as generated:
         return validate_generated(
-            model, generated, input_sets, rtol, atol, channels_last_io, progress, labels
+            model, generated, input_sets, rtol, atol, io_layout, progress, labels
         )

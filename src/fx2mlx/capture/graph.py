@@ -47,6 +47,9 @@ class Captured:
     stream_state: int = 0
     """How many of the last inputs (and outputs) are streaming state the generated module
     keeps between calls (``capture/streaming.py``)."""
+    io_layout: Any = None
+    """The inputs and outputs ``channels_last_io`` made channels-last (``io_layout``), set by
+    ``assign_layout``."""
 
     def module(self, path: str) -> torch.nn.Module:
         """The submodule at ``path`` ('' is the model itself)."""

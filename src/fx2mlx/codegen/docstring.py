@@ -8,9 +8,11 @@ string.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import fx
+from torch.utils import _pytree as pytree
 
 from ..capture import Captured
 from ..capture.graph import is_symbolic
@@ -30,7 +32,7 @@ class DocSpec:
 
     inputs: tuple
     command: str | None = None
-    channels_last_io: bool = False
+    io_layout: Any = None  # ``io_layout.ChannelsLastIO``: what channels_last_io made channels-last
     precision: Precision | None = None  # ``dtype=``/``quantize=``, when asked for
     quantized: tuple[str, ...] = ()  # the layers stored quantized (their module paths)
     kept: int = 0  # Linear/Embedding layers that stay float (the report says why)
@@ -91,13 +93,16 @@ def _any_size(val: torch.Tensor, perm: list[int]) -> str:
 def module_doc(captured: Captured, names: list[str], spec: DocSpec) -> str:
     """The module docstring; ``names`` are the generated ``__call__`` parameters."""
     inputs = [n for n in captured.graph.nodes if n.op == "placeholder"]
-    layout = (
-        "Inputs and outputs of rank 3 to 5 are channels-last."
-        if spec.channels_last_io
-        else "Inputs and outputs keep PyTorch's layout."
+    lines = (
+        [
+            "Inputs and outputs that convolutions read or write are channels-last (axes below);",
+            "the others keep PyTorch's layout. Example inputs:",
+        ]
+        if spec.io_layout
+        else ["Inputs and outputs keep PyTorch's layout. Example inputs:"]
     )
-    lines = [f"{layout} Example inputs:"]
     lines += [_input_line(*row) for row in zip(names, inputs, spec.inputs)]
+    lines += _output_lines(captured, spec.io_layout)
     lines += _precision_lines(spec)
     cls = type(captured.model)
     regen = spec.command or f"fx2mlx.convert({plain(cls.__name__)}(), example_inputs)"
@@ -106,6 +111,17 @@ def module_doc(captured: Captured, names: list[str], spec: DocSpec) -> str:
         + "\n".join(lines)
         + _regenerate(regen)
     )
+
+
+def _output_lines(captured: Captured, io: Any) -> list[str]:
+    """Which outputs come back channels-last (axis 1 moved last), when any does."""
+    if not io or not io.outputs:
+        return []
+    output = next(n for n in reversed(captured.graph.nodes) if n.op == "output")
+    if len(pytree.tree_leaves(output.args[0])) == 1:
+        return ["The output is channels-last: axis 1 of PyTorch's output moved last."]
+    which = ", ".join(map(str, io.outputs))
+    return [f"Outputs {which} (in order) are channels-last: axis 1 of PyTorch's moved last."]
 
 
 def _precision_lines(spec: DocSpec) -> list[str]:

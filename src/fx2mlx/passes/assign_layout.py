@@ -13,10 +13,12 @@ is written into the graph.
 from __future__ import annotations
 
 from torch import fx
+from torch.utils import _pytree as pytree
 
 from ..capture import Captured
 from ..converters.registry import OPS
-from ..layout import Decision, LayoutRule, Perm, canonical, relayout
+from ..io_layout import ChannelsLastIO
+from ..layout import Decision, LayoutRule, Perm, canonical, rank_of, relayout
 from ..meta import LAYER, LAYOUT, LAYOUT_FROM, SCOPE
 from .layout_cost import choose, demand
 from .layout_mincut import labelled, solve
@@ -62,13 +64,31 @@ def assign_layout(captured: Captured, channels_last_io: bool = False) -> int:
     greedy one and the exact min-cut one; the one with fewer transposes is applied (ties go
     to the exact one)."""
     nodes = list(captured.graph.nodes)
-    want = demand(nodes, _rule_for, lambda r: boundary(r, channels_last_io))
-    greedy = plan_layout(nodes, greedy_pick(want), channels_last_io)
+    # outputs pull toward PyTorch's layout; with channels_last_io they take what they are held in
+    want = demand(nodes, _rule_for, lambda r: None if channels_last_io else boundary(r, False))
+    greedy = plan_layout(nodes, greedy_pick(want), channels_last_io, want)
     labels = solve(nodes, _rule_for, greedy)
-    exact = plan_layout(nodes, exact_pick(labels, want), channels_last_io)
+    exact = plan_layout(nodes, exact_pick(labels, want), channels_last_io, want)
     best = exact if exact.transposes <= greedy.transposes else greedy
     _apply(captured.graph, nodes, best)
+    captured.io_layout = _io_layout(nodes)
     return best.transposes
+
+
+def _io_layout(nodes: list[fx.Node]) -> ChannelsLastIO:
+    """The inputs and output leaves left channels-last (only ever with ``channels_last_io``)."""
+
+    def held_cl(value: object) -> bool:
+        r = rank_of(value) if isinstance(value, fx.Node) else None
+        return r in (3, 4, 5) and value.meta.get(LAYOUT) == boundary(r, True)  # type: ignore[union-attr]
+
+    inputs = [n for n in nodes if n.op == "placeholder"]
+    output = next(n for n in reversed(nodes) if n.op == "output")
+    leaves = pytree.tree_leaves(output.args[0])
+    return ChannelsLastIO(
+        tuple(i for i, n in enumerate(inputs) if held_cl(n)),
+        tuple(i for i, v in enumerate(leaves) if held_cl(v)),
+    )
 
 
 def greedy_pick(want: dict[fx.Node, Perm]) -> Pick:

@@ -62,7 +62,9 @@ def _candidates(node: fx.Node, avail: Available) -> list[Perm]:
 
 
 def demand(
-    nodes: list[fx.Node], rule_for: Callable[[fx.Node], LayoutRule], out: Callable[[int], Perm]
+    nodes: list[fx.Node],
+    rule_for: Callable[[fx.Node], LayoutRule],
+    out: Callable[[int], Perm | None],
 ) -> dict[fx.Node, Perm]:
     """For each value, the layout its nearest readers want: channels-last for convolutions, pools
     and norms; the boundary's layout for outputs; followed back through layout-agnostic ops."""
@@ -85,7 +87,7 @@ def _wanted(
     r: int,
     rule_for: Callable[[fx.Node], LayoutRule],
     want: dict[fx.Node, Perm],
-    out: Callable[[int], Perm],
+    out: Callable[[int], Perm | None],
 ) -> Perm | None:
     if user.op == "output":
         return out(r)

@@ -33,19 +33,23 @@ def boundary(r: int | None, cl_io: bool) -> Perm:
     return channels_last(r) if cl_io and r in (3, 4, 5) else identity(r or 0)
 
 
-def plan_layout(nodes: list[fx.Node], pick: Pick, cl_io: bool) -> Plan:
-    """Decide every node's layout in graph order with ``pick``; count the transposes."""
+def plan_layout(
+    nodes: list[fx.Node], pick: Pick, cl_io: bool, want: dict[fx.Node, Perm] | None = None
+) -> Plan:
+    """Decide every node's layout in graph order with ``pick``; count the transposes. With
+    ``cl_io``, an input whose readers want it channels-last (``want``) is taken so, and an
+    output held channels-last is returned so (``io_layout``)."""
     plan = Plan()
     avail: dict[fx.Node, set[Perm]] = {}
     for node in nodes:
         if node.op in ("placeholder", "get_attr"):
             r = rank_of(node)
-            io_cl = cl_io and node.op == "placeholder"
-            plan.perms[node] = boundary(r, io_cl) if r is not None else None  # type: ignore[assignment]
+            cl = cl_io and node.op == "placeholder" and (want or {}).get(node) == boundary(r, True)
+            plan.perms[node] = boundary(r, cl) if r is not None else None  # type: ignore[assignment]
             avail[node] = {plan.perms[node]}
             continue
         if node.op == "output":
-            decision = _outputs(node, cl_io)
+            decision = _outputs(node, cl_io, plan.perms)
         else:
             decision = pick(node, plan.perms, avail)
         plan.decisions[node] = decision
@@ -55,9 +59,14 @@ def plan_layout(nodes: list[fx.Node], pick: Pick, cl_io: bool) -> Plan:
     return plan
 
 
-def _outputs(node: fx.Node, cl_io: bool) -> Decision:
-    need = {a: boundary(rank_of(a), cl_io) for a in node.all_input_nodes}
-    return Decision({a: p for a, p in need.items() if rank_of(a) is not None}, None)
+def _outputs(node: fx.Node, cl_io: bool, perms: dict[fx.Node, Perm]) -> Decision:
+    """PyTorch's layout for every output, but channels-last for one held so with ``cl_io``."""
+    need = {}
+    for a in node.all_input_nodes:
+        r = rank_of(a)
+        if r is not None:
+            need[a] = boundary(r, cl_io and perms.get(a) == boundary(r, True))
+    return Decision(need, None)
 
 
 def _add(decision: Decision, perms: dict[fx.Node, Perm], avail: dict[fx.Node, set[Perm]]) -> int:
