@@ -118,10 +118,10 @@ class ViTModel(nn.Module):
         self.layernorm = nn.LayerNorm(384, eps=1e-06)
 
     def __call__(self, pixel_values: mx.array) -> mx.array:
-        embedding_output = self.embeddings(pixel_values)
+        hidden_states = self.embeddings(pixel_values)
         for layer in self.layers:
-            embedding_output = layer(embedding_output)
-        return self.layernorm(embedding_output)
+            hidden_states = layer(hidden_states)
+        return self.layernorm(hidden_states)
 
 
 class ViTForImageClassification(nn.Module):
