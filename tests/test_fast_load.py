@@ -55,6 +55,8 @@ def test_compiled_load_matches_eager_at_two_batch_sizes(tmp_path: Path) -> None:
         _check(model, compiled, fresh)
         args = [to_mlx(x) for x in fresh]
         assert mx.allclose(compiled(*args), eager(*args), rtol=1e-5, atol=1e-6).item()
+        assert mx.allclose(compiled(x=args[0]), eager(*args), rtol=1e-5, atol=1e-6).item()
+    assert "outputs=model.state" not in (tmp_path / "model.py").read_text()  # no state to keep
 
 
 def test_compiled_transformer(tmp_path: Path) -> None:

@@ -213,15 +213,18 @@ def _run(model: object, chunk: torch.Tensor) -> np.ndarray:
     return np.array(model(mx.array(chunk.numpy())))  # type: ignore[operator]
 
 
-def test_streaming_state_is_kept_between_calls(tmp_path: Path) -> None:
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_streaming_state_is_kept_between_calls(tmp_path: Path, compiled: bool) -> None:
+    """Also under ``load(compile=True)``: the state is the compiled function's output too."""
     scripted = torch.jit.script(Streaming().eval())
     conv = fx2mlx.convert(scripted, torch.randn(2, 4))
     assert conv.validate().ok  # the step: example and random state
     assert scripted.state.numel() == 0  # conversion left the torch model as it found it
     assert any("forward keeps state between calls (state)" in w for w in conv.report.warnings)
     conv.save(tmp_path / "out")
-    generated = load_generated(tmp_path / "out")
+    generated = load_generated(tmp_path / "out", compile=compiled)
     assert "def reset_states(self) -> None:" in conv.source
+    assert "inputs=model.state, outputs=model.state" in conv.source
     chunks = [torch.randn(2, 4) for _ in range(4)]
     for _ in range(2):  # a stream, then a new one after the resets
         for chunk in chunks:

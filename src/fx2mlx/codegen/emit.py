@@ -131,6 +131,7 @@ def emit(
             classes=views,
             top=classes[-1].name,
             quantize=_quantize_view(doc),
+            stateful=bool(captured.stream_state),  # its __call__ writes arrays into the module
         )
     )
     source = black.format_str(text, mode=BLACK_MODE)
