@@ -1,64 +1,89 @@
 """What the measurements traced, written from the numbers of the runs named (the JSON beside
 docs/performance.md holds the last run of each configuration; every GPU run is in
 benchmarks/results/gpu-run*.json: runs 1-3 on the code before issue 10's fusions and minimal
-layout, run 4 on the code with them)."""
+layout, run 4 on an H200 with them, runs 5-6 on an H100 with paired intervals, the recurrent
+kernels and the final converter)."""
 
 FINDINGS: list[str] = [
-    "**The GPU table is run 4** (00:18 UTC, on an **H200**, not an H100, as runs 1-3 were): "
-    "the merged code with the attention/norm/GELU/rope fusions, minimal layout, `nn.Linear` "
-    "subclasses emitted as `nn.Linear` and `load(compile=True)`. The harness's *compiled* "
-    "columns are `mx.compile` of the module on both sides (not the generated "
-    "`load(compile=True)`), and conversion does not pass `fold_batchnorm` (the ResNets keep "
-    "their BatchNorms, as mlx-image's do). One run only: between runs 2 and 3, on unchanged "
-    "code, batch-1 ratios moved by up to ~10% (ResNet-50 b1 generated/hand 1.02, 1.13), so "
-    "a batch-1 ratio within ~10% of 1.00 is within run-to-run spread.",
-    "**At batch 32 the generated modules match the hand-written ones on the GPU**: "
-    "generated/hand 0.95-1.02 plain and 0.99-1.02 compiled for ResNet-18/50, ViT-S/16, "
-    "BERT-base and the Whisper encoder. The LSTM is the exception (below).",
-    "**ViT-S/16: the batch-1 gap of runs 2-3 is gone.** It was 1.12-1.13x plain before; the "
-    "minimal layout now emits the patch embedding as one reshape of the NHWC convolution "
-    "output (no transposes around a (C, H, W) flatten), as mlx-image does. Run 4: 1.05x "
-    "plain and 1.00x compiled at batch 1 (5.03 vs 4.81 ms; 4.44 vs 4.44 ms), 1.02x both "
-    "at batch 32 (runs 2-3: 1.02-1.08x).",
-    "**BERT-base**: its generated body is unchanged by the merge (the all-true mask was "
-    "already dropped and attention already used `mx.fast.scaled_dot_product_attention`); "
-    "run 4 has 1.00x plain and 0.99x compiled at batch 32. At batch 1 plain it shows 1.12x "
-    "(4.19 vs 3.76 ms) where runs 2-3 showed 0.94-0.97x and the same run's compiled pair is "
-    "0.90x: a ~4 ms launch-bound call, read as spread, not as a regression (not traced).",
-    "**Whisper encoder**: the `Linear`/`LayerNorm` subclasses now come out as `nn.Linear` / "
-    "`nn.LayerNorm` (readability); the time was already at parity after the earlier `mx.addmm` "
-    "fix and stays there: 0.99x plain, 1.00x compiled at batch 32, 0.99/1.03x at batch 1.",
-    "**ResNet-18/50**: unchanged, at parity with mlx-image: 0.95-1.01x plain, 1.00-1.02x "
-    "compiled at batch 32; 1.01-1.03x at batch 1. The conv weights come out of the generated "
-    "`sanitize()` contiguous (`mx.contiguous(mx.moveaxis(...))`).",
-    "**LSTM >= 2x faster than `mlx.nn.LSTM`: missed** (run 4: generated/hand 1.14x plain and "
-    "1.20x compiled at batch 1, 1.24x plain and 0.94x compiled at batch 32; the generated "
-    "LSTM code is the same as in runs 2-3, which had 1.05-1.19x). The generated LSTM hoists "
-    "the input projection out of the loop and does one `mx.addmm` per step, as "
-    "`mlx.nn.LSTM` does; at sequence length 100 both run 100 dependent steps of small "
-    "kernels, which `mx.compile` shortens by ~1.3-1.7x for both. Beating it 2x needs the step "
-    "fused into one kernel (a custom kernel), not a different graph. The generated one is "
-    "~10-20% slower at batch 1: it works time-major (a transpose in, a stack and a "
-    "transpose out). torch (cuDNN) is 3-4x faster than either.",
-    "**GPU vs torch** (strict float32 on both): at batch 1 MLX is faster than torch eager on "
-    "ViT and BERT (0.72x and 0.54x, generated/torch) and slower on the ResNets and Whisper "
-    "(1.11-1.19x); at batch 32 torch leads on every model: 1.5x on the ResNets (cuDNN "
-    "convolutions), 1.1-1.2x on ViT and Whisper, 1.01x on BERT.",
-    "**CPU** (both tables rerun on the merged code at 00:26-00:34 UTC, after a test suite that "
-    "shared the 2 cores had finished; the earlier runs of 2026-11-26 ran at load average ~12 "
-    "and swung by 20-30%): with OpenBLAS, generated/hand is 0.99-1.04 plain and 0.98-1.05 "
-    "compiled for every model and batch except the LSTM at batch 1 plain (1.07; compiled "
-    "0.97); with the reference BLAS 0.96-1.05 plain and 0.95-1.04 compiled. The earlier "
-    "0.72-1.35 OpenBLAS swings were noise. MLX vs torch (one thread each): with OpenBLAS "
-    "1.04-1.05x on the ResNets at batch 1, 1.2-1.6x at batch 4, 1.2x BERT, 1.8-2.0x ViT and "
-    "Whisper, 6-7x the LSTM; with the bundled "
-    "reference BLAS 12-48x. `mx.compile` slows the conv nets on CPU for both sides "
-    "(OpenBLAS, batch 4: ResNet-18 67 vs 47 ms, ResNet-50 171-178 vs 106 ms, compiled vs "
-    "plain).",
-    "**Conversion** (CPU reference run, merged code, quiet machine): ResNet-50 converts in "
-    "2.58x `torch.export`'s own time (1.03 vs 0.40 s; met, <= 3x); capture is most of it "
-    "(0.71 s: export plus a second, all-dynamic export that finds which sizes came from "
-    "inputs). Peak RSS above the built model is now 0.05-0.80x the weights (1.04-1.53x in "
-    "the pre-merge run) except the 3.7 MB LSTM, where a fixed ~15 MB (tracing state) "
-    "dominates (3.99x, missed).",
+    "**The GPU table is run 6** (02:39 UTC, an **H100**, the final code). Run 5 (02:15 UTC, "
+    "another H100 machine) ran the same plain code; only `load(compile=True)` changed between "
+    "them (below). The intervals are within one process. Between processes, batch-1 ratios "
+    "moved by more than the intervals: ViT-S/16 generated/hand went from 1.02 [1.02, 1.03] in "
+    "run 5 to 1.08 [1.06, 1.09] in run 6 on identical code, while its fast variant gave 1.01 "
+    "in both. So a batch-1 GPU gap of a few percent is a property of the process as much as "
+    "of the code.",
+    "**LSTM: >= 2x faster than `mlx.nn.LSTM` on the GPU, met**. It is 10.96x [10.55, 11.18] "
+    "at batch 1 (1.98 vs 21.95 ms) and 9.65x at batch 32 (2.95 vs 28.71 ms), and about 2x "
+    "faster than PyTorch's cuDNN LSTM (4.19 / 5.75 ms). On MLX's CUDA backend, each layer and "
+    "direction of the generated LSTM is one kernel (`lstm_scan_cuda`): one block a sequence, "
+    "with the weights read from L2 each step. `mlx.nn.LSTM` launches ~10 kernels a step. The "
+    "GRU got the same kernel: 1.91 vs 14.46 ms (b1) and 2.17 vs 19.84 ms (b32) against "
+    "`mlx.nn.GRU` on an H200. `benchmarks/rnn_check.py` checks both kernels against torch on "
+    "the GPU (14 cases, on an H200 and an H100).",
+    "**LSTM >= 2x on the CPU: missed, and no MLX implementation can reach it there** "
+    "(`python -m benchmarks.lstm_floor`, quiet machine). MLX has no custom CPU kernels. The "
+    "200 chained recurrent `mx.addmm` alone take 13.7 of `mlx.nn.LSTM`'s 22.9 ms (OpenBLAS, "
+    "b1). Every step's sigmoids and tanh, in two bulk ops, take 56.7 of its 76.4 ms at b16. "
+    "Their sum bounds any speedup at 1.33x (b1) and 1.09x (b16) with OpenBLAS, and at 1.71x "
+    "and 1.62x with the reference BLAS. The generated LSTM equals `mlx.nn.LSTM` there "
+    "(0.99-1.01x plain). Compiled, it is 1.01-1.02x: its time-major loop has a transpose in, "
+    "a stack and a transpose out.",
+    "**ResNet-18/50 with the speed options beat mlx-image by 15-40% on the GPU**. The fast "
+    "variant folds BatchNorm into the convolutions (`--fold-batchnorm`) and takes NHWC like "
+    "mlx-image (`--channels-last-io`). It gives 0.71x / 0.60x at batch 1 and 0.85x / 0.79x at "
+    "batch 32, plain. With OpenBLAS on the CPU it gives 0.92-0.96x plain and 0.72-0.81x "
+    "compiled. Compiled on the GPU it is 0.97-0.99x, because `mx.compile` fuses an unfolded "
+    "BatchNorm's elementwise ops as well.",
+    "**The default conversion is 0-3% behind on the ResNets**: 1.03x at batch 1 and 1.00x at "
+    "batch 32 on the GPU, and 1.00-1.01x on the CPU. The default takes NCHW and moves it "
+    "inside. Measured alone on the H100, that input relayout costs 0.01 ms at batch 1 and "
+    "0.05 ms at batch 32, from 224x224 images into the stem. That is under 0.5% of a "
+    "ResNet-18 call, so the rest of the batch-1 gap is not the transpose. It was not traced "
+    "further.",
+    "**Compiled (`load(compile=True)`)**: the issue asks for the module's state as the "
+    "compiled function's inputs, so that weights loaded later are used. The hand side's "
+    "`mx.compile` captures its weights as constants. Measured on the H100 at batch 1 "
+    "(rotating order, 200 rounds), ViT-S/16 / ResNet-18:",
+    "  - weights as constants: 5.16 / 2.54 ms;",
+    "  - state as inputs: 5.28 / 2.61 ms;",
+    "  - state as inputs and outputs: 5.34-5.41 / 2.69-2.72 ms.",
+    "  So the state costs 2-3% as inputs and another 1-3% as outputs. The generated `load` "
+    "now passes it as outputs only where `__call__` keeps streaming state. The rest is the "
+    "compiled gap run 6 shows at batch 1 (1.02-1.04x on the ResNets, BERT and Whisper); at "
+    "batch 32 the compiled ratios are 1.00-1.03x. Compiled the way the hand side is, the "
+    "generated ViT ran 4.715 ms against mlx-image's 4.697 ms (one run, fixed order).",
+    "**BERT-base, Whisper encoder: at or under the hand-written ones.** Plain, BERT gives "
+    "0.96x [0.95, 0.97] at batch 1 and 0.99x at batch 32: no mask is built and attention is "
+    "`mx.fast.scaled_dot_product_attention`. Whisper gives 1.00x / 0.99x, and its fast "
+    "variant 0.99x. With the new `channels_last_io`, Whisper takes (B, T, mels) and returns "
+    "its (B, T, C) states with no transpose at either end; the old option gave back "
+    "(B, C, T).",
+    "**ViT-S/16**: the generated graph is mlx-image's, op for op. MLX's graph export of both "
+    "on the CPU gives 1,026 vs 1,015 nodes; the difference is key transposes (views) in the "
+    "attention. In float32 at these sizes, "
+    "`mx.fast.scaled_dot_product_attention` gained nothing measurable over mlx-image's "
+    "written-out attention. Fast variant, plain: 1.01x [1.00, 1.02] (b1), 1.00x (b32). Generated, plain: "
+    "1.02x (run 5) / 1.08x (run 6) at b1 and 1.01-1.02x at b32; see the first point for run "
+    "spread.",
+    "**CPU** (both tables on the final code, quiet machine, 02:34-02:57 UTC): generated/hand "
+    "is 0.97-1.02 everywhere, and most intervals straddle 1.00. Exceptions with OpenBLAS: "
+    "ResNet-50 plain at b1 is 1.01 [1.01, 1.02]; BERT compiled at b1 is 1.05 [1.02, 1.07] "
+    "(not traced).",
+    "  MLX vs torch, one thread each, OpenBLAS: 0.99-1.14x on the ResNets at b1 and 1.14-1.57x "
+    "at b4, 1.2x BERT, 1.7-2.0x ViT and Whisper, 6.3-6.6x the LSTM. With the bundled "
+    "reference BLAS: 13-46x.",
+    "  The CPU runs converted every anchor before timing. The CPU `model.py` files were "
+    "reconverted mid-run for the `load(compile=True)` change. The ResNet-18 rows were timed "
+    "with the earlier `compile` line (state as outputs too): about 40 us a call, against "
+    "calls of 15-900 ms.",
+    "**GPU vs torch** (strict float32 on both): at batch 1, MLX is faster than torch eager on "
+    "ViT (0.72x), BERT (0.62x) and the LSTM (0.47x), and slower on the ResNets (1.13-1.18x) "
+    "and Whisper (1.03x). At batch 32, torch leads on every model except the LSTM: by 1.04x "
+    "on BERT, 1.12x on Whisper, 1.19x on ViT and 1.7x on the ResNets (cuDNN convolutions).",
+    "**Conversion** (reference-BLAS run, quiet machine): ResNet-50 converts in 2.06x "
+    "`torch.export`'s own time (0.86 vs 0.42 s; met, <= 3x). Peak RSS above the built model "
+    "is 0.05-1.24x the weights on every anchor (met). The 3.7 MB LSTM was at 3.99x (15 MB) "
+    "because capture ran torch's LSTM decomposition, step by step, on fake tensors to learn "
+    "its output shapes. `capture/rnn_shapes.py` now gives those shapes directly: capture "
+    "went from 2.7 s to 0.05 s and the peak from 14.7 to 4.6 MB.",
 ]

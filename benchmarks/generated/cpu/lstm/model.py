@@ -108,6 +108,25 @@ def project(x: mx.array, w_ih: mx.array, bias: mx.array | None) -> mx.array:
     return x @ w_ih.T if bias is None else mx.addmm(bias, x, w_ih.T)
 
 
+def scan_kernel_applies(kernel: object, xw: mx.array, gates: int) -> bool:
+    """Whether a recurrent layer's time loop runs as one CUDA kernel: CUDA, float32, at most
+    1024 hidden units (one block holds a sequence) and a non-empty batch."""
+    return (
+        kernel is not None
+        and mx.default_device() == mx.gpu
+        and xw.dtype == mx.float32
+        and xw.shape[-1] // gates <= 1024
+        and xw.shape[1] > 0
+    )
+
+
+def scan_threads(hidden: int, batch: int) -> tuple[int, int]:
+    """Threads per hidden unit (more keep more weight loads in flight; fewer when many blocks
+    already do) and per block (a multiple of 32)."""
+    q = max(1, min(8, 1024 // hidden) // (2 if batch >= 128 else 1))
+    return q, -(-hidden * q // 32) * 32
+
+
 LSTM_SCAN_SOURCE = """
     // One block per sequence n. Thread (j, q) = threadIdx.x = j + H * q sums the four gates of
     // hidden unit j over the q-th chunk of h; thread (j, 0) adds the chunks and updates c, h.
@@ -167,23 +186,11 @@ LSTM_KERNEL = (
 )
 
 
-def lstm_kernel_applies(xw: mx.array, w_hr: mx.array | None) -> bool:
-    """Whether lstm_scan_cuda runs this layer: the CUDA device, float32, no projection."""
-    return (
-        LSTM_KERNEL is not None
-        and mx.default_device() == mx.gpu
-        and xw.dtype == mx.float32
-        and w_hr is None
-        and xw.shape[-1] // 4 <= 1024
-    )
-
-
 def lstm_scan_cuda(xw: mx.array, w_hh: mx.array, h: mx.array, c: mx.array, reverse: bool) -> tuple:
     """One layer and direction of an LSTM over time-major xw (L, N, 4H), in one kernel."""
     steps, batch, rows = xw.shape
     hidden = rows // 4
-    q = max(1, min(8, 1024 // hidden) // (2 if batch >= 128 else 1))  # threads per unit
-    threads = -(-hidden * q // 32) * 32
+    q, threads = scan_threads(hidden, batch)
     w4 = mx.contiguous(w_hh.reshape(4, hidden, hidden).transpose(2, 1, 0))  # (k, unit, gate)
     y, h_n, c_n = LSTM_KERNEL(
         inputs=[xw, w4, h, c],
@@ -209,7 +216,7 @@ class LSTM(RNNBase):
         w_ih, w_hh, b_ih, b_hh = self.weights(sfx)
         xw = project(x, w_ih, None if b_ih is None else b_ih + b_hh)
         w_hr = self.get(f"weight_hr_{sfx}")
-        if lstm_kernel_applies(xw, w_hr):
+        if w_hr is None and scan_kernel_applies(LSTM_KERNEL, xw, 4):
             return lstm_scan_cuda(xw, w_hh, *state, reverse)
         h, c = state
         outs = [None] * x.shape[0]
@@ -241,15 +248,16 @@ def load(path: str | Path | None = None, compile: bool = False) -> LSTMNet:
         path: a ``.safetensors`` file, or a folder holding ``model.safetensors`` or the shards
             ``model.safetensors.index.json`` lists; by default the folder of this file.
         compile: return the model with its ``__call__`` compiled by ``mx.compile`` (the
-            module's state as inputs and outputs; traced again for each new input shape).
+            module's state as inputs, so weights loaded later are used; traced again for
+            each new input shape).
     """
     model = LSTMNet()
     model.load_weights(_weights(Path(path or Path(__file__).parent)), strict=True)
     model.eval()
     if compile:
         # model(x) looks __call__ up on the class: a subclass holds the compiled function
-        call = mx.compile(model.__call__, inputs=model.state, outputs=model.state)
-        compiled = {"__call__": lambda self, *args: call(*args)}
+        call = mx.compile(model.__call__, inputs=model.state)
+        compiled = {"__call__": lambda self, *args, **kwargs: call(*args, **kwargs)}
         model.__class__ = type("CompiledLSTMNet", (LSTMNet,), compiled)
     return model
 
