@@ -102,7 +102,3 @@ def instance_at(generated: Any, model: nn.Module, path: str) -> Any:
 def mlx_args(inputs: tuple, io_layout: ChannelsLastIO | None) -> list[Any]:
     args = [to_mlx(x) for x in inputs]
     return io_layout.arguments(args) if io_layout else args
-
-
-def spatial(value: Any) -> bool:
-    return isinstance(value, mx.array) and value.ndim in (3, 4, 5)

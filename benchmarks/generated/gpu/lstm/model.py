@@ -120,11 +120,25 @@ def scan_kernel_applies(kernel: object, xw: mx.array, gates: int) -> bool:
     )
 
 
-def scan_threads(hidden: int, batch: int) -> tuple[int, int]:
-    """Threads per hidden unit (more keep more weight loads in flight; fewer when many blocks
-    already do) and per block (a multiple of 32)."""
+def scan_launch(
+    kernel: object, xw: mx.array, w_hh: mx.array, states: tuple, reverse: bool, extra: tuple = ()
+) -> list[mx.array]:
+    """Run a scan kernel over time-major xw (L, N, gates * H): every step's h, then the final
+    states. One block a sequence, Q threads a hidden unit (more keep more weight loads in
+    flight; fewer when many blocks already do); w_hh regrouped (k, unit, gate)."""
+    steps, batch, rows = xw.shape
+    hidden = w_hh.shape[1]
     q = max(1, min(8, 1024 // hidden) // (2 if batch >= 128 else 1))
-    return q, -(-hidden * q // 32) * 32
+    threads = -(-hidden * q // 32) * 32  # a multiple of 32
+    w = mx.contiguous(w_hh.reshape(rows // hidden, hidden, hidden).transpose(2, 1, 0))
+    return kernel(
+        inputs=[xw, w, *extra, *states],
+        template=[("H", hidden), ("Q", q), ("REVERSE", reverse)],
+        grid=(batch * threads, 1, 1),
+        threadgroup=(threads, 1, 1),
+        output_shapes=[(steps, batch, hidden)] + [(batch, hidden)] * len(states),
+        output_dtypes=[mx.float32] * (1 + len(states)),
+    )
 
 
 LSTM_SCAN_SOURCE = """
@@ -188,18 +202,7 @@ LSTM_KERNEL = (
 
 def lstm_scan_cuda(xw: mx.array, w_hh: mx.array, h: mx.array, c: mx.array, reverse: bool) -> tuple:
     """One layer and direction of an LSTM over time-major xw (L, N, 4H), in one kernel."""
-    steps, batch, rows = xw.shape
-    hidden = rows // 4
-    q, threads = scan_threads(hidden, batch)
-    w4 = mx.contiguous(w_hh.reshape(4, hidden, hidden).transpose(2, 1, 0))  # (k, unit, gate)
-    y, h_n, c_n = LSTM_KERNEL(
-        inputs=[xw, w4, h, c],
-        template=[("H", hidden), ("Q", q), ("REVERSE", reverse)],
-        grid=(batch * threads, 1, 1),
-        threadgroup=(threads, 1, 1),
-        output_shapes=[(steps, batch, hidden), (batch, hidden), (batch, hidden)],
-        output_dtypes=[mx.float32] * 3,
-    )
+    y, h_n, c_n = scan_launch(LSTM_KERNEL, xw, w_hh, (h, c), reverse)
     return y, (h_n, c_n)
 
 
