@@ -12,6 +12,8 @@ import torch
 from torch import nn
 
 import fx2mlx
+from fx2mlx.tensors import to_mlx
+from fx2mlx.validate import load_generated
 
 from ..helpers import assert_converts, assert_roundtrip
 
@@ -244,6 +246,35 @@ class Reuse(nn.Module):
 def test_layer_called_twice() -> None:
     conv = assert_converts(_randomize(Reuse()), torch.randn(N, L, IN))
     assert conv.source.count("self.gru(") == 2
+
+
+class _CountingMx:
+    """mlx.core with its addmm calls counted (the generated module's ``mx``)."""
+
+    def __init__(self) -> None:
+        self.addmm_calls = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(mx, name)
+
+    def addmm(self, *args: object, **kwargs: object) -> mx.array:
+        self.addmm_calls += 1
+        return mx.addmm(*args, **kwargs)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_zero_state_spares_the_first_recurrent_matmul(kind: str, tmp_path: Path) -> None:
+    """Without hx a layer starts from zeros, so its first step has no W_hh h to compute: each
+    layer and direction makes one input projection and L - 1 recurrent addmm, not L."""
+    model = _randomize(Seq(_sequence(kind, num_layers=2, bidirectional=True)))
+    x = _input(model.rnn)  # type: ignore[arg-type]
+    conv = assert_converts(model, x)
+    conv.save(tmp_path / "out")
+    generated = load_generated(tmp_path / "out")
+    counting = _CountingMx()
+    type(generated).__call__.__globals__["mx"] = counting  # the generated file's namespace
+    mx.eval(generated(to_mlx(x)))
+    assert counting.addmm_calls == 4 * (1 + L - 1)
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "LSTMCell", "RNN_relu"])

@@ -14,31 +14,40 @@ from .helpers_rnn_cells import CELL_SOURCES
 from .helpers_rnn_cuda import RNN_CUDA_SOURCES
 
 LSTM_STEP = '''
-def lstm_step(xw: mx.array, h: mx.array, c: mx.array, w_hh: mx.array) -> tuple[mx.array, mx.array]:
-    """One LSTM step, gates i, f, g, o; xw is the step's input projection, both biases in."""
-    i, f, g, o = mx.split(mx.addmm(xw, h, w_hh.T), 4, axis=-1)
-    c = mx.sigmoid(f) * c + mx.sigmoid(i) * mx.tanh(g)
+def lstm_step(
+    xw: mx.array, h: mx.array | None, c: mx.array | None, w_hh: mx.array
+) -> tuple[mx.array, mx.array]:
+    """One LSTM step, gates i, f, g, o; xw is the step's input projection, both biases in.
+    h and c None are the zero state (a layer's first step without hx): no matmul."""
+    i, f, g, o = mx.split(xw if h is None else mx.addmm(xw, h, w_hh.T), 4, axis=-1)
+    c_in = mx.sigmoid(i) * mx.tanh(g)
+    c = c_in if c is None else mx.sigmoid(f) * c + c_in
     h = mx.sigmoid(o) * mx.tanh(c)
     return h, c
 '''
 
 GRU_STEP = '''
-def gru_step(xw: mx.array, h: mx.array, w_hh: mx.array, b_hh: mx.array | None) -> mx.array:
+def gru_step(xw: mx.array, h: mx.array | None, w_hh: mx.array, b_hh: mx.array | None) -> mx.array:
     """One GRU step, gates r, z, n; xw is the step's input projection with bias_ih only:
-    as in torch, r scales W_hn h + b_hn, its bias included."""
-    hw = h @ w_hh.T if b_hh is None else mx.addmm(b_hh, h, w_hh.T)
+    as in torch, r scales W_hn h + b_hn, its bias included. h None is the zero state (a
+    layer's first step without hx): no matmul, only b_hh is left of W_h h + b_hh."""
+    if h is None:
+        hw = mx.zeros(xw.shape[-1:], xw.dtype) if b_hh is None else b_hh
+    else:
+        hw = h @ w_hh.T if b_hh is None else mx.addmm(b_hh, h, w_hh.T)
     x_r, x_z, x_n = mx.split(xw, 3, axis=-1)
     h_r, h_z, h_n = mx.split(hw, 3, axis=-1)
     r = mx.sigmoid(x_r + h_r)
     z = mx.sigmoid(x_z + h_z)
     n = mx.tanh(x_n + r * h_n)
-    return (1 - z) * n + z * h
+    return (1 - z) * n if h is None else (1 - z) * n + z * h
 '''
 
 RNN_STEP = '''
-def rnn_step(xw: mx.array, h: mx.array, w_hh: mx.array, nonlinearity: str) -> mx.array:
-    """One Elman RNN step; xw is the step's input projection, both biases in."""
-    h = mx.addmm(xw, h, w_hh.T)
+def rnn_step(xw: mx.array, h: mx.array | None, w_hh: mx.array, nonlinearity: str) -> mx.array:
+    """One Elman RNN step; xw is the step's input projection, both biases in. h None is the
+    zero state (a layer's first step without hx): no matmul."""
+    h = xw if h is None else mx.addmm(xw, h, w_hh.T)
     return mx.tanh(h) if nonlinearity == "tanh" else nn.relu(h)
 '''
 
@@ -109,15 +118,16 @@ class RNNBase(nn.Module):
             x, hx = x[:, None], hx if hx is None else tuple(s[:, None] for s in hx)
         elif self.batch_first:
             x = x.swapaxes(0, 1)  # time-major inside: (L, N, D)
-        if hx is None:
-            n = self.num_layers * self.num_directions
-            hx = tuple(mx.zeros((n, x.shape[1], size), x.dtype) for size in sizes)
+        if x.shape[0] == 0:
+            raise ValueError("an RNN's input needs at least one time step")
         finals = []
         for layer in range(self.num_layers):
             outs = []
             for d, sfx in enumerate(self.suffixes(layer)):
                 k = layer * self.num_directions + d
-                y, final = self.scan(x, tuple(s[k] for s in hx), sfx, reverse=d == 1)
+                # no hx: the zero state, None, spares each layer its first recurrent matmul
+                state = (None,) * len(sizes) if hx is None else tuple(s[k] for s in hx)
+                y, final = self.scan(x, state, sfx, reverse=d == 1)
                 outs.append(y)
                 finals.append(final)
             x = mx.concatenate(outs, axis=-1) if len(outs) > 1 else outs[0]

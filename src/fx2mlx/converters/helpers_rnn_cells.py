@@ -40,10 +40,6 @@ class RNNCellBase(nn.Module):
 
     def weights(self) -> tuple:
         return self.weight_ih, self.weight_hh, self.get("bias_ih"), self.get("bias_hh")
-
-    def zeros(self, x: mx.array) -> mx.array:
-        """The default state of a batch."""
-        return mx.zeros((x.shape[0], self.hidden_size), x.dtype)
 '''
 
 LSTM_CELL_CLASS = '''
@@ -56,8 +52,8 @@ class LSTMCell(RNNCellBase):
         if x.ndim == 1:  # unbatched: a batch of one
             h, c = self(x[None], hx if hx is None else (hx[0][None], hx[1][None]))
             return h[0], c[0]
-        hx = hx if hx is not None else (self.zeros(x), self.zeros(x))
-        return lstm_cell(x, hx, *self.weights())
+        # no hx: the zero state, None, which spares the step its recurrent matmul
+        return lstm_cell(x, hx if hx is not None else (None, None), *self.weights())
 '''
 
 GRU_CELL_CLASS = '''
@@ -69,7 +65,7 @@ class GRUCell(RNNCellBase):
     def __call__(self, x: mx.array, hx: mx.array | None = None) -> mx.array:
         if x.ndim == 1:  # unbatched: a batch of one
             return self(x[None], hx if hx is None else hx[None])[0]
-        return gru_cell(x, hx if hx is not None else self.zeros(x), *self.weights())
+        return gru_cell(x, hx, *self.weights())  # hx None: the zero state
 '''
 
 RNN_CELL_CLASS = '''
@@ -85,8 +81,8 @@ class RNNCell(RNNCellBase):
     def __call__(self, x: mx.array, hx: mx.array | None = None) -> mx.array:
         if x.ndim == 1:  # unbatched: a batch of one
             return self(x[None], hx if hx is None else hx[None])[0]
-        h = hx if hx is not None else self.zeros(x)
-        return rnn_cell(x, h, *self.weights(), nonlinearity=self.nonlinearity)
+        # hx None: the zero state
+        return rnn_cell(x, hx, *self.weights(), nonlinearity=self.nonlinearity)
 '''
 
 CELL_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {

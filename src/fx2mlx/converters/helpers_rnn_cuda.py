@@ -73,7 +73,7 @@ LSTM_KERNEL = (
 
 
 def lstm_scan_cuda(
-    xw: mx.array, w_hh: mx.array, h: mx.array, c: mx.array, reverse: bool
+    xw: mx.array, w_hh: mx.array, h: mx.array | None, c: mx.array | None, reverse: bool
 ) -> tuple:
     """One layer and direction of an LSTM over time-major xw (L, N, 4H), in one kernel."""
     y, h_n, c_n = scan_launch(LSTM_KERNEL, xw, w_hh, (h, c), reverse)
@@ -139,7 +139,7 @@ GRU_KERNEL = (
 
 
 def gru_scan_cuda(
-    xw: mx.array, w_hh: mx.array, b_hh: mx.array | None, h: mx.array, reverse: bool
+    xw: mx.array, w_hh: mx.array, b_hh: mx.array | None, h: mx.array | None, reverse: bool
 ) -> tuple:
     """One layer and direction of a GRU over time-major xw (L, N, 3H), in one kernel."""
     bias = mx.zeros((xw.shape[-1],)) if b_hh is None else b_hh
@@ -164,13 +164,14 @@ def scan_launch(
     kernel: object, xw: mx.array, w_hh: mx.array, states: tuple, reverse: bool, extra: tuple = ()
 ) -> list[mx.array]:
     """Run a scan kernel over time-major xw (L, N, gates * H): every step's h, then the final
-    states. One block a sequence, Q threads a hidden unit (more keep more weight loads in
-    flight; fewer when many blocks already do); w_hh regrouped (k, unit, gate)."""
+    states (None: zeros). One block a sequence, Q threads a hidden unit (more keep more weight
+    loads in flight; fewer when many blocks already do); w_hh regrouped (k, unit, gate)."""
     steps, batch, rows = xw.shape
     hidden = w_hh.shape[1]
     q = max(1, min(8, 1024 // hidden) // (2 if batch >= 128 else 1))
     threads = -(-hidden * q // 32) * 32  # a multiple of 32
     w = mx.contiguous(w_hh.reshape(rows // hidden, hidden, hidden).transpose(2, 1, 0))
+    states = tuple(mx.zeros((batch, hidden), xw.dtype) if s is None else s for s in states)
     return kernel(
         inputs=[xw, w, *extra, *states],
         template=[("H", hidden), ("Q", q), ("REVERSE", reverse)],
