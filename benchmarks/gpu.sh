@@ -1,19 +1,10 @@
 #!/usr/bin/env bash
-# The GPU configuration, on the device machine (see benchmarks/README.md): installs the MLX
-# CUDA wheel (staged in two halves), the hand-written packages' sources and the pinned
-# transformers (5.17 there names ViT's parameters differently), then runs the harness
-# with strict float32 and leaves the results in $OUT. The bundle's benchmarks/generated/gpu/
-# must hold every anchor's NAME/ and, with fast options, NAME-fast/ (benchmarks.conversion).
+# The GPU configuration, on the device machine (see benchmarks/README.md): gpu_setup.sh
+# installs MLX's CUDA build and the hand-written packages, then the harness runs with strict
+# float32 and leaves the results in $OUT. The bundle's benchmarks/generated/gpu/ must hold
+# every anchor's NAME/ and, with fast options, NAME-fast/ (benchmarks.conversion).
 set -euo pipefail
 BUNDLE=${1:?bundle folder}
-cat /tmp/stage/part00 "$BUNDLE"/part01 > /tmp/mlx_cuda_13-0.32.4-py3-none-manylinux_2_35_x86_64.whl
-SP=$(python3 -c "import site; print(site.getsitepackages()[0])")
-python3 -m pip install -q --no-index --no-deps --target /tmp/site \
-    /tmp/mlx_cuda_13-*.whl /tmp/stage/mlx-0.32.4-*.whl "$BUNDLE"/transformers-*.whl
-cp -r /tmp/stage/site/* /tmp/site/
-ln -sfn "$SP/nvidia" /tmp/site/nvidia  # libmlx finds cuBLAS/cuDNN/NVRTC through torch's copies
-export PYTHONPATH=/tmp/site:"$BUNDLE" CUDA_HOME=/usr/local/cuda MLX_ENABLE_TF32=0
-export PYTHONUNBUFFERED=1
-python3 -c "import mlx.core as mx; print(mx.default_device(), (mx.ones((4, 4)) @ mx.ones((4, 4))).sum())"
+source "$BUNDLE"/benchmarks/gpu_setup.sh "$BUNDLE"
 cd "$BUNDLE"
 python3 -m benchmarks.run --config gpu --no-convert --json "$OUT/gpu.json" --out "$OUT/gpu.md" "${@:2}"

@@ -68,3 +68,23 @@ def test_target_row_takes_the_worst_batch() -> None:
         "| cpu | m gen/hand plain <= 1.00 | within noise "
         "| b1: 0.98 [0.97, 0.99], b4: 1.00 [0.99, 1.02] |"
     )
+
+
+def test_round_orders_give_every_variant_every_predecessor() -> None:
+    """Random round orders: each is a permutation, reproducible from the seed, and over many
+    rounds each variant follows each other one about equally often (a rotation of one fixed
+    order would pin every variant to a single predecessor)."""
+    from itertools import islice
+
+    from benchmarks.sampling import round_orders
+
+    names = ["torch", "generated", "generated_compiled", "hand", "hand_compiled"]
+    orders = list(islice(round_orders(names, seed=3), 2000))
+    assert all(sorted(o) == sorted(names) for o in orders)
+    assert orders[:5] == list(islice(round_orders(names, seed=3), 5))
+    follows = {(a, b): 0 for a in names for b in names if a != b}
+    for o in orders:
+        for a, b in zip(o, o[1:]):
+            follows[(a, b)] += 1
+    expected = 2000 * (len(names) - 1) / len(follows)
+    assert all(0.8 * expected < c < 1.2 * expected for c in follows.values())

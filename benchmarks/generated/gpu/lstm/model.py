@@ -73,15 +73,16 @@ class RNNBase(nn.Module):
             x, hx = x[:, None], hx if hx is None else tuple(s[:, None] for s in hx)
         elif self.batch_first:
             x = x.swapaxes(0, 1)  # time-major inside: (L, N, D)
-        if hx is None:
-            n = self.num_layers * self.num_directions
-            hx = tuple(mx.zeros((n, x.shape[1], size), x.dtype) for size in sizes)
+        if x.shape[0] == 0:
+            raise ValueError("an RNN's input needs at least one time step")
         finals = []
         for layer in range(self.num_layers):
             outs = []
             for d, sfx in enumerate(self.suffixes(layer)):
                 k = layer * self.num_directions + d
-                y, final = self.scan(x, tuple(s[k] for s in hx), sfx, reverse=d == 1)
+                # no hx: the zero state, None, spares each layer its first recurrent matmul
+                state = (None,) * len(sizes) if hx is None else tuple(s[k] for s in hx)
+                y, final = self.scan(x, state, sfx, reverse=d == 1)
                 outs.append(y)
                 finals.append(final)
             x = mx.concatenate(outs, axis=-1) if len(outs) > 1 else outs[0]
@@ -95,10 +96,14 @@ class RNNBase(nn.Module):
         return range(length - 1, -1, -1) if reverse else range(length)
 
 
-def lstm_step(xw: mx.array, h: mx.array, c: mx.array, w_hh: mx.array) -> tuple[mx.array, mx.array]:
-    """One LSTM step, gates i, f, g, o; xw is the step's input projection, both biases in."""
-    i, f, g, o = mx.split(mx.addmm(xw, h, w_hh.T), 4, axis=-1)
-    c = mx.sigmoid(f) * c + mx.sigmoid(i) * mx.tanh(g)
+def lstm_step(
+    xw: mx.array, h: mx.array | None, c: mx.array | None, w_hh: mx.array
+) -> tuple[mx.array, mx.array]:
+    """One LSTM step, gates i, f, g, o; xw is the step's input projection, both biases in.
+    h and c None are the zero state (a layer's first step without hx): no matmul."""
+    i, f, g, o = mx.split(xw if h is None else mx.addmm(xw, h, w_hh.T), 4, axis=-1)
+    c_in = mx.sigmoid(i) * mx.tanh(g)
+    c = c_in if c is None else mx.sigmoid(f) * c + c_in
     h = mx.sigmoid(o) * mx.tanh(c)
     return h, c
 
@@ -124,13 +129,14 @@ def scan_launch(
     kernel: object, xw: mx.array, w_hh: mx.array, states: tuple, reverse: bool, extra: tuple = ()
 ) -> list[mx.array]:
     """Run a scan kernel over time-major xw (L, N, gates * H): every step's h, then the final
-    states. One block a sequence, Q threads a hidden unit (more keep more weight loads in
-    flight; fewer when many blocks already do); w_hh regrouped (k, unit, gate)."""
+    states (None: zeros). One block a sequence, Q threads a hidden unit (more keep more weight
+    loads in flight; fewer when many blocks already do); w_hh regrouped (k, unit, gate)."""
     steps, batch, rows = xw.shape
     hidden = w_hh.shape[1]
     q = max(1, min(8, 1024 // hidden) // (2 if batch >= 128 else 1))
     threads = -(-hidden * q // 32) * 32  # a multiple of 32
     w = mx.contiguous(w_hh.reshape(rows // hidden, hidden, hidden).transpose(2, 1, 0))
+    states = tuple(mx.zeros((batch, hidden), xw.dtype) if s is None else s for s in states)
     return kernel(
         inputs=[xw, w, *extra, *states],
         template=[("H", hidden), ("Q", q), ("REVERSE", reverse)],
@@ -200,7 +206,9 @@ LSTM_KERNEL = (
 )
 
 
-def lstm_scan_cuda(xw: mx.array, w_hh: mx.array, h: mx.array, c: mx.array, reverse: bool) -> tuple:
+def lstm_scan_cuda(
+    xw: mx.array, w_hh: mx.array, h: mx.array | None, c: mx.array | None, reverse: bool
+) -> tuple:
     """One layer and direction of an LSTM over time-major xw (L, N, 4H), in one kernel."""
     y, h_n, c_n = scan_launch(LSTM_KERNEL, xw, w_hh, (h, c), reverse)
     return y, (h_n, c_n)
