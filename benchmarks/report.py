@@ -26,7 +26,10 @@ ranks). A "<= 1.00" target is **met** when the whole interval is at or below 1.0
 **within noise** when it straddles 1.00 (parity cannot be told apart from a small gap
 either way), **missed** when the whole interval is above 1.00 (compared at the two decimals
 shown; a row takes its worst batch). *generated* is the fx2mlx-generated module (default
-options), *generated compiled* its own `load(compile=True)`; *fast* the same model converted
+options), *generated compiled* its own `load(compile=True)` (`mx.compile` with the module's
+state as inputs, so that weights changed later are used), *generated constants* `mx.compile`
+of it with the weights captured as constants, as the hand side is compiled (*state/constants*
+is what the state inputs cost); *fast* the same model converted
 with the anchor's speed options (`channels_last_io`: it takes the NHWC / (B, T, mels) arrays
 the hand-written model takes; `fold_batchnorm` on the ResNets); weights go through each
 module's own `sanitize()` of the torch state_dict into a `.safetensors` file its `load()`
@@ -42,12 +45,21 @@ VARIANTS = [
     "torch",
     "generated",
     "generated_compiled",
+    "generated_constants",
     "fast",
     "fast_compiled",
     "hand",
     "hand_compiled",
 ]
-RATIOS = ["gen/hand", "gen/hand compiled", "fast/hand", "fast/hand compiled", "gen/torch"]
+RATIOS = [
+    "gen/hand",
+    "gen/hand compiled",
+    "gen constants/hand compiled",
+    "state/constants",
+    "fast/hand",
+    "fast/hand compiled",
+    "gen/torch",
+]
 ERRORS = ["generated", "fast", "hand"]
 
 
@@ -57,15 +69,16 @@ def ms(s: float | None) -> str:
 
 def latency_table(models: dict) -> list[str]:
     rows = [
-        "| model | batch | rounds | torch ms | generated ms | generated compiled ms | fast ms "
-        "| fast compiled ms | hand ms | hand compiled ms | gen/hand | gen/hand compiled "
+        "| model | batch | rounds | torch ms | generated ms | generated compiled ms "
+        "| generated constants ms | fast ms | fast compiled ms | hand ms | hand compiled ms "
+        "| gen/hand | gen/hand compiled | gen constants/hand compiled | state/constants "
         "| fast/hand | fast/hand compiled | gen/torch | max err gen | max err fast "
         "| max err hand |",
-        "|" + " --- |" * 18,
+        "|" + " --- |" * 21,
     ]
     for name, m in models.items():
         if "error" in m:
-            rows.append(f"| {name} | failed: {m['error'][:200]} |" + " |" * 16)
+            rows.append(f"| {name} | failed: {m['error'][:200]} |" + " |" * 19)
         for batch, b in m["batches"].items():
             rows.append(f"| {name} | {batch} | " + " | ".join(latency_cells(b)) + " |")
     return rows

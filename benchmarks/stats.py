@@ -12,6 +12,8 @@ from typing import NamedTuple
 PAIRS: dict[str, tuple[str, str]] = {
     "gen/hand": ("generated", "hand"),
     "gen/hand compiled": ("generated_compiled", "hand_compiled"),
+    "gen constants/hand compiled": ("generated_constants", "hand_compiled"),
+    "state/constants": ("generated_compiled", "generated_constants"),
     "fast/hand": ("fast", "hand"),
     "fast/hand compiled": ("fast_compiled", "hand_compiled"),
     "gen/torch": ("generated", "torch"),

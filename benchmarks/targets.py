@@ -10,12 +10,15 @@ from .stats import Interval, status, worst
 RATIO_TARGETS = [
     ("gen/hand", "gen/hand plain"),
     ("gen/hand compiled", "gen/hand compiled"),
+    ("gen constants/hand compiled", "gen/hand compiled, both with weights as constants"),
     ("fast/hand", "fast/hand plain"),
     ("fast/hand compiled", "fast/hand compiled"),
 ]
 MEDIANS = {  # the ratio of medians, for entries written before the intervals
     "gen/hand": ("generated", "hand"),
     "gen/hand compiled": ("generated_compiled", "hand_compiled"),
+    "gen constants/hand compiled": ("generated_constants", "hand_compiled"),
+    "state/constants": ("generated_compiled", "generated_constants"),
     "fast/hand": ("fast", "hand"),
     "fast/hand compiled": ("fast_compiled", "hand_compiled"),
     "gen/torch": ("generated", "torch"),
