@@ -96,6 +96,12 @@ def latency_cells(b: dict) -> list[str]:
     return cells
 
 
+def finding(text: str) -> str:
+    """A finding as a list item; one starting with two spaces continues the one before it
+    (a nested item, or a paragraph of it)."""
+    return f"  {text.strip()}" if text.startswith("  ") else f"- {text}"
+
+
 def progress_line(summary: dict) -> str:
     """What the run prints per (model, batch): rounds and the paired ratios."""
     ratios = [f"{k} {shown(Interval(*iv))}" for k, iv in summary["ratios"].items()]
@@ -147,7 +153,7 @@ def render(data: dict) -> str:
     out.append("| --- | --- | --- | --- |")
     for c in configs:
         out += targets(c, data["configs"][c]["models"])
-    out += ["", "## What the measurements show", ""] + [f"- {f}" for f in FINDINGS]
+    out += ["", "## What the measurements show", ""] + [finding(f) for f in FINDINGS]
     for c in configs:
         entry = data["configs"][c]
         env = entry["environment"]

@@ -190,15 +190,16 @@ def load(path: str | Path | None = None, compile: bool = False) -> BertModel:
         path: a ``.safetensors`` file, or a folder holding ``model.safetensors`` or the shards
             ``model.safetensors.index.json`` lists; by default the folder of this file.
         compile: return the model with its ``__call__`` compiled by ``mx.compile`` (the
-            module's state as inputs and outputs; traced again for each new input shape).
+            module's state as inputs, so weights loaded later are used; traced again for
+            each new input shape).
     """
     model = BertModel()
     model.load_weights(_weights(Path(path or Path(__file__).parent)), strict=True)
     model.eval()
     if compile:
         # model(x) looks __call__ up on the class: a subclass holds the compiled function
-        call = mx.compile(model.__call__, inputs=model.state, outputs=model.state)
-        compiled = {"__call__": lambda self, *args: call(*args)}
+        call = mx.compile(model.__call__, inputs=model.state)
+        compiled = {"__call__": lambda self, *args, **kwargs: call(*args, **kwargs)}
         model.__class__ = type("CompiledBertModel", (BertModel,), compiled)
     return model
 
