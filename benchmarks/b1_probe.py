@@ -24,6 +24,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before mlx: see benchmarks
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import statistics  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -32,7 +33,7 @@ import torch  # noqa: E402
 from mlx.utils import tree_flatten, tree_map  # noqa: E402
 
 from . import sampling, stats, timing  # noqa: E402
-from .anchors import PROFILE, Anchor, registry, to_mx  # noqa: E402
+from .anchors import Anchor, registry, to_mx, use_gpu_profile  # noqa: E402
 from .loading import load_generated  # noqa: E402
 from .sampling import Plan, Run  # noqa: E402
 
@@ -89,7 +90,7 @@ def probe(name: str, batch: int, plan: Plan) -> dict:
     runs = probe_runs(anchor, anchor.torch_model(), batch)
     samples = sampling.sample(runs, plan, timing.force)
     ratios = {k: list(stats.paired(samples, a, b)) for k, (a, b) in PAIRS.items()}
-    medians = {k: sorted(v)[len(v) // 2] * 1e3 for k, v in samples.items()}
+    medians = {k: statistics.median(v) * 1e3 for k, v in samples.items()}
     line = ", ".join(f"{k} {m:.2f}" for k, (m, _, _) in ratios.items())
     print(f"{name} b{batch} ({len(samples['hand'])} rounds): {line}", flush=True)
     return {"median_ms": medians, "ratios": ratios, "rounds": len(samples["hand"])}
@@ -104,8 +105,7 @@ def main() -> None:
     p.add_argument("--gpu", action="store_true")
     args = p.parse_args()
     if args.gpu:
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-        PROFILE["name"] = "gpu"
+        use_gpu_profile()
     else:
         torch.set_num_threads(1)
     plan = Plan(warmup=3, min_repeats=10, budget_s=args.budget, max_repeats=400)

@@ -13,7 +13,6 @@ weights as constants."""
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import time
 from collections.abc import Callable
@@ -22,8 +21,9 @@ import mlx.core as mx
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from .anchors import PROFILE, registry, to_mx
+from .anchors import registry, to_mx, use_gpu_profile
 from .loading import load_generated
+from .sampling import round_orders
 from .timing import compiled, leaves
 
 
@@ -46,10 +46,9 @@ def host_split(runs: dict[str, tuple], rounds: int = 200) -> dict[str, tuple[flo
     """Variant -> (median ms of the call, median ms of the eval after it)."""
     call: dict[str, list[float]] = {k: [] for k in runs}
     run: dict[str, list[float]] = {k: [] for k in runs}
-    names, rng = list(runs), random.Random(0)
+    orders = round_orders(list(runs), seed=0)
     for _ in range(rounds):
-        rng.shuffle(names)
-        for k in names:
+        for k in next(orders):
             fn, x = runs[k]
             t0 = time.perf_counter()
             out = leaves(fn(x))
@@ -97,8 +96,7 @@ def main() -> None:
     p.add_argument("models", nargs="+")
     p.add_argument("--batch", type=int, default=1)
     args = p.parse_args()
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    PROFILE["name"] = "gpu"
+    use_gpu_profile()
     for name in args.models:
         probe(name, args.batch)
 

@@ -22,7 +22,7 @@ import mlx.core as mx  # noqa: E402
 import torch  # noqa: E402
 
 from . import loading, report, sampling, timing  # noqa: E402
-from .anchors import PROFILE, registry  # noqa: E402
+from .anchors import PROFILE, registry, use_gpu_profile  # noqa: E402
 from .sampling import Plan  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,8 +108,7 @@ def measure_config(args: argparse.Namespace) -> dict:
     if dev == "cpu":
         torch.set_num_threads(1)  # one thread each: 2 shared cores, spinning threads fight
     if dev == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-        PROFILE["name"] = "gpu"
+        use_gpu_profile()
     budget = args.budget if args.budget is not None else BUDGET_S[dev]
     plan = Plan(args.warmup, args.min_repeats, budget, args.max_repeats)
     entry = {"environment": environment(dev), "plan": vars(plan)}

@@ -4,8 +4,10 @@ them (``benchmarks/targets.py``): pure Python, nothing timed."""
 from __future__ import annotations
 
 import random
+from itertools import islice
 
 import pytest
+from benchmarks.sampling import round_orders
 from benchmarks.stats import Interval, coverage, lower_rank, median_interval, paired, status
 from benchmarks.targets import targets
 
@@ -74,10 +76,6 @@ def test_round_orders_give_every_variant_every_predecessor() -> None:
     """Random round orders: each is a permutation, reproducible from the seed, and over many
     rounds each variant follows each other one about equally often (a rotation of one fixed
     order would pin every variant to a single predecessor)."""
-    from itertools import islice
-
-    from benchmarks.sampling import round_orders
-
     names = ["torch", "generated", "generated_compiled", "hand", "hand_compiled"]
     orders = list(islice(round_orders(names, seed=3), 2000))
     assert all(sorted(o) == sorted(names) for o in orders)

@@ -20,6 +20,13 @@ import torch
 PROFILE = {"name": "cpu"}
 
 
+def use_gpu_profile() -> None:
+    """The GPU configuration: the GPU-sized anchors and strict float32 in torch (TF32 off;
+    MLX's is off through MLX_ENABLE_TF32=0, set by benchmarks/gpu_setup.sh)."""
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    PROFILE["name"] = "gpu"
+
+
 def sized(sizes: dict[str, Any]) -> Any:
     """The current profile's entry of ``sizes``."""
     return sizes[PROFILE["name"]]
